@@ -1,0 +1,95 @@
+use crate::{Host, SourceUser, UserError};
+
+/// The form of an email that Auth0 stores and that
+/// `GET /api/v2/users-by-email` matches exactly: lower-cased, nothing else.
+pub fn email_key<H: Host>(email: &str, host: &H) -> String {
+    host.to_lowercase(email)
+}
+
+/// The one candidate whose email equals `email` (ignoring case) and that has
+/// an identity in `realm`. Loose matches (`aa@x.com` for `a@x.com`, as a
+/// Lucene search returns them) and users of other connections never count.
+pub fn select_by_email<M, H: Host>(
+    candidates: Vec<SourceUser<M>>,
+    email: &str,
+    realm: &str,
+    host: &H,
+) -> Result<Option<SourceUser<M>>, UserError> {
+    let wanted = email_key(email, host);
+    let mut found = None;
+    for candidate in candidates {
+        let same_email = candidate
+            .email
+            .as_deref()
+            .is_some_and(|candidate_email| email_key(candidate_email, host) == wanted);
+        if same_email && candidate.identity_in(realm).is_some() {
+            if found.is_some() {
+                return Err(UserError::Ambiguous);
+            }
+            found = Some(candidate);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::NativeHost;
+
+    const REALM: &str = "Username-Password-Authentication";
+
+    fn candidate(id: &str, email: &str, connection: &str) -> Value {
+        json!({
+            "user_id": format!("auth0|{id}"),
+            "email": email,
+            "identities": [{"provider": "auth0", "connection": connection, "user_id": id}]
+        })
+    }
+
+    fn select(candidates: Vec<Value>, email: &str) -> Result<Option<String>, UserError> {
+        let candidates: Vec<SourceUser<Value>> = serde_json::from_value(Value::Array(candidates)).unwrap();
+        select_by_email(candidates, email, REALM, &NativeHost).map(|found| found.and_then(|user| user.user_id))
+    }
+
+    #[test]
+    fn a_loose_match_is_never_taken() {
+        let loose = vec![candidate("1", "aa@x.com", REALM), candidate("2", "a@x.com.evil", REALM)];
+        assert_eq!(select(loose, "a@x.com"), Ok(None));
+        let with_exact = vec![candidate("1", "aa@x.com", REALM), candidate("2", "a@x.com", REALM)];
+        assert_eq!(select(with_exact, "a@x.com"), Ok(Some("auth0|2".into())));
+    }
+
+    #[test]
+    fn case_does_not_matter() {
+        let candidates = vec![candidate("1", "jane@example.com", REALM)];
+        assert_eq!(select(candidates, "Jane@EXAMPLE.com"), Ok(Some("auth0|1".into())));
+        let candidates = vec![candidate("1", "ÉMILE@example.com", REALM)];
+        assert_eq!(select(candidates, "émile@example.com"), Ok(Some("auth0|1".into())));
+    }
+
+    #[test]
+    fn only_the_source_connection_counts() {
+        let candidates = vec![candidate("1", "a@x.com", "other-db"), candidate("2", "a@x.com", REALM)];
+        assert_eq!(select(candidates, "a@x.com"), Ok(Some("auth0|2".into())));
+        let candidates = vec![candidate("1", "a@x.com", "other-db")];
+        assert_eq!(select(candidates, "a@x.com"), Ok(None));
+        let no_identities = vec![json!({"user_id": "auth0|1", "email": "a@x.com"})];
+        assert_eq!(select(no_identities, "a@x.com"), Ok(None));
+    }
+
+    #[test]
+    fn two_exact_matches_are_an_error_not_a_guess() {
+        let candidates = vec![candidate("1", "a@x.com", REALM), candidate("2", "A@x.com", REALM)];
+        assert_eq!(select(candidates, "a@x.com"), Err(UserError::Ambiguous));
+    }
+
+    #[test]
+    fn no_candidates_is_not_found() {
+        assert_eq!(select(vec![], "a@x.com"), Ok(None));
+        let no_email = vec![json!({"user_id": "auth0|1", "identities": [{"connection": REALM, "user_id": "1"}]})];
+        assert_eq!(select(no_email, "a@x.com"), Ok(None));
+    }
+}

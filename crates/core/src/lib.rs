@@ -1,0 +1,32 @@
+//! The migration logic of Trickle, pure: what the generated Auth0 scripts
+//! compute (through the WASM façade) and what the CLI computes natively for
+//! bulk import, from the old tenant's answers.
+//!
+//! No IO, no clock, no wasm, no HTTP: callers bring the data in and act on
+//! the answers. Everything that reaches the WASM stays free of float
+//! formatting and panics; errors carry static messages.
+
+mod domain;
+mod email;
+mod host;
+mod management;
+mod marker;
+mod metadata;
+mod policy;
+mod profile;
+mod token;
+mod user;
+
+pub use domain::{base_url, DomainError};
+pub use email::{email_key, select_by_email};
+pub use host::{Host, NativeHost};
+pub use management::{classify_management_answer, ManagementOutcome};
+pub use marker::{marker_patch, migrated_at, MarkerPatch, MARKER_KEY};
+pub use metadata::Metadata;
+pub use policy::{AppMetadataKey, Field, FieldSet, Policy};
+pub use profile::{decide, decide_by_email, normalise, raw_user_id, Profile, UserError, Verdict};
+pub use token::{classify_token_answer, parse_ratelimit_reset, TokenBody, TokenOutcome};
+pub use user::{Identity, IdentityUserId, SourceUser};
+
+/// The prefix Auth0 puts before the id a custom database returns.
+pub const AUTH0_PREFIX: &str = "auth0|";

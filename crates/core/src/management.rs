@@ -1,0 +1,57 @@
+use serde::Serialize;
+
+use crate::parse_ratelimit_reset;
+
+/// What an answer of the old tenant's Management API (or of its
+/// client-credentials grant) means for the script that asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ManagementOutcome {
+    Ok,
+    /// 404: no such user.
+    NotFound,
+    /// 401: the token is no longer valid; fetch a new one once.
+    Unauthorized,
+    /// 403: the client lacks a scope (`read:users`, `update:users`).
+    Forbidden,
+    /// 429: try again once the limit resets (UNIX seconds), if known.
+    RateLimited { reset_at: Option<u32> },
+    /// No answer or 5xx.
+    Transient,
+    /// Anything else.
+    Unexpected,
+}
+
+/// Classifies one Management API answer by its status (0: no answer).
+pub fn classify_management_answer(status: u16, ratelimit_reset: Option<&str>) -> ManagementOutcome {
+    match status {
+        200..=299 => ManagementOutcome::Ok,
+        404 => ManagementOutcome::NotFound,
+        401 => ManagementOutcome::Unauthorized,
+        403 => ManagementOutcome::Forbidden,
+        429 => ManagementOutcome::RateLimited { reset_at: parse_ratelimit_reset(ratelimit_reset) },
+        0 | 500..=599 => ManagementOutcome::Transient,
+        _ => ManagementOutcome::Unexpected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_what_the_script_must_do() {
+        assert_eq!(classify_management_answer(200, None), ManagementOutcome::Ok);
+        assert_eq!(classify_management_answer(204, None), ManagementOutcome::Ok);
+        assert_eq!(classify_management_answer(404, None), ManagementOutcome::NotFound);
+        assert_eq!(classify_management_answer(401, None), ManagementOutcome::Unauthorized);
+        assert_eq!(classify_management_answer(403, None), ManagementOutcome::Forbidden);
+        assert_eq!(
+            classify_management_answer(429, Some("99")),
+            ManagementOutcome::RateLimited { reset_at: Some(99) }
+        );
+        assert_eq!(classify_management_answer(0, None), ManagementOutcome::Transient);
+        assert_eq!(classify_management_answer(503, None), ManagementOutcome::Transient);
+        assert_eq!(classify_management_answer(400, None), ManagementOutcome::Unexpected);
+    }
+}

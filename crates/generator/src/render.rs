@@ -1,0 +1,227 @@
+//! Rendering the handlebars templates in `templates/` into scripts.
+
+use std::fmt;
+
+use handlebars::Handlebars;
+use serde_json::json;
+
+use crate::{Config, MfaPolicy, WasmBundle};
+
+/// Auth0 refuses a custom-database script larger than this.
+pub const SCRIPT_LIMIT_BYTES: usize = 100_000;
+/// What we aim for, to leave room for features.
+pub const SCRIPT_TARGET_BYTES: usize = 32 * 1024;
+
+/// The two scripts an import-mode connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptKind {
+    Login,
+    GetUser,
+}
+
+impl ScriptKind {
+    pub const ALL: [ScriptKind; 2] = [ScriptKind::Login, ScriptKind::GetUser];
+
+    /// The key in `options.customScripts`.
+    pub const fn key(self) -> &'static str {
+        match self {
+            ScriptKind::Login => "login",
+            ScriptKind::GetUser => "get_user",
+        }
+    }
+
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            ScriptKind::Login => "login.js",
+            ScriptKind::GetUser => "get_user.js",
+        }
+    }
+
+    const fn template(self) -> &'static str {
+        match self {
+            ScriptKind::Login => include_str!("../../../templates/login.js.hbs"),
+            ScriptKind::GetUser => include_str!("../../../templates/get_user.js.hbs"),
+        }
+    }
+}
+
+const RUNTIME_PARTIAL: &str = include_str!("../../../templates/partials/runtime.js.hbs");
+
+/// Where a script's bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScriptSizes {
+    pub total: usize,
+    /// The base64 text of the compressed module.
+    pub wasm: usize,
+    /// The wasm-bindgen glue.
+    pub glue: usize,
+    /// Everything else: the template's own code.
+    pub template: usize,
+}
+
+impl fmt::Display for ScriptSizes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes (wasm {}, glue {}, template {})",
+            self.total, self.wasm, self.glue, self.template
+        )
+    }
+}
+
+/// One rendered script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub kind: ScriptKind,
+    pub text: String,
+    pub sizes: ScriptSizes,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template error: {0}")]
+    Template(#[from] Box<handlebars::RenderError>),
+    #[error("template error: {0}")]
+    TemplateSyntax(#[from] Box<handlebars::TemplateError>),
+    #[error("{}", too_large_message(.0))]
+    TooLarge(Vec<(ScriptKind, ScriptSizes)>),
+}
+
+fn too_large_message(scripts: &[(ScriptKind, ScriptSizes)]) -> String {
+    let mut message = format!("Auth0 refuses scripts over {SCRIPT_LIMIT_BYTES} bytes:");
+    for (kind, sizes) in scripts {
+        let verdict = if sizes.total > SCRIPT_LIMIT_BYTES { "TOO LARGE" } else { "ok" };
+        message.push_str(&format!("\n  {}: {sizes} {verdict}", kind.file_name()));
+    }
+    message
+}
+
+fn registry() -> Result<Handlebars<'static>, RenderError> {
+    let mut handlebars = Handlebars::new();
+    handlebars.set_strict_mode(true);
+    // JavaScript, not HTML: values are JSON-encoded before they get here.
+    handlebars.register_escape_fn(handlebars::no_escape);
+    handlebars.register_partial("runtime", RUNTIME_PARTIAL).map_err(Box::new)?;
+    for kind in ScriptKind::ALL {
+        handlebars.register_template_string(kind.key(), kind.template()).map_err(Box::new)?;
+    }
+    Ok(handlebars)
+}
+
+/// Renders both scripts. Fails, with a per-part breakdown, when either is
+/// over Auth0's limit; the same inputs always give the same bytes.
+pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, RenderError> {
+    let handlebars = registry()?;
+    let data = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "connection_name": config.connection_name,
+        "cache_key": json_literal(&bundle.cache_key),
+        "realm": json_literal(&config.realm),
+        "policy": config.policy.encode(),
+        "timeout_ms": config.timeout_ms,
+        "mfa_allow": config.mfa == MfaPolicy::Allow,
+        "mark_migrated": config.mark_migrated,
+        "glue": indent(&bundle.glue, "    "),
+        "payload": bundle.payload_base64,
+    });
+    let scripts = ScriptKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let text = handlebars.render(kind.key(), &data).map_err(Box::new)?;
+            let wasm = bundle.payload_base64.len();
+            let glue = indent(&bundle.glue, "    ").len();
+            let sizes = ScriptSizes { total: text.len(), wasm, glue, template: text.len() - wasm - glue };
+            Ok(Script { kind, text, sizes })
+        })
+        .collect::<Result<Vec<_>, RenderError>>()?;
+    if scripts.iter().any(|script| script.sizes.total > SCRIPT_LIMIT_BYTES) {
+        return Err(RenderError::TooLarge(scripts.iter().map(|s| (s.kind, s.sizes)).collect()));
+    }
+    Ok(scripts)
+}
+
+/// A string as a JavaScript literal (JSON is a subset of JavaScript).
+fn json_literal(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// Indents every line after the first, so the glue sits inside the function.
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines().collect::<Vec<_>>().join(&format!("\n{prefix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{bundle, config, rendered};
+
+    #[test]
+    fn each_script_is_one_named_function() {
+        let scripts = rendered(&config());
+        assert!(scripts[0].text.starts_with("function login(email, password, callback) {\n"));
+        assert!(scripts[1].text.starts_with("function getByEmail(email, callback) {\n"));
+        for script in &scripts {
+            assert!(script.text.ends_with("}\n"), "{:?} ends outside its function", script.kind);
+        }
+    }
+
+    #[test]
+    fn settings_are_baked_in_as_literals() {
+        let mut config = config();
+        config.timeout_ms = 1234;
+        let login = &rendered(&config)[0].text;
+        assert!(login.contains("realm: \"Username-Password-Authentication\","));
+        assert!(login.contains("timeoutMs: 1234,"));
+        assert!(login.contains(&format!("policy: {},", config.policy.encode())));
+        assert!(login.contains(&bundle().payload_base64));
+        assert!(login.contains(&bundle().cache_key));
+    }
+
+    #[test]
+    fn optional_behaviour_is_rendered_only_when_configured() {
+        let mut config = config();
+        let plain = &rendered(&config)[0].text;
+        assert!(!plain.contains("markerPatch"));
+        assert!(!plain.contains("verdict = await verdictByEmail"));
+        config.mark_migrated = true;
+        config.mfa = MfaPolicy::Allow;
+        let full = &rendered(&config)[0].text;
+        assert!(full.contains("markerPatch"));
+        assert!(full.contains("verdict = await verdictByEmail"));
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        assert_eq!(rendered(&config()), rendered(&config()));
+    }
+
+    #[test]
+    fn sizes_add_up() {
+        for script in rendered(&config()) {
+            let sizes = script.sizes;
+            assert_eq!(sizes.total, script.text.len());
+            assert_eq!(sizes.wasm + sizes.glue + sizes.template, sizes.total);
+            assert_eq!(sizes.wasm, bundle().payload_base64.len());
+        }
+    }
+
+    #[test]
+    fn an_oversized_script_fails_with_a_breakdown() {
+        // Random-looking bytes do not compress: the payload exceeds the limit.
+        let mut state = 0x2545_f491_u32;
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend((0..120_000).map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        }));
+        let bundle = WasmBundle::new(&wasm, "let wasm_bindgen;").unwrap();
+        let error = render(&config(), &bundle).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, RenderError::TooLarge(_)));
+        for part in ["login.js", "get_user.js", "wasm ", "glue ", "template ", "TOO LARGE"] {
+            assert!(message.contains(part), "{part} missing from: {message}");
+        }
+    }
+}
