@@ -9,7 +9,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=TRICKLE_WASM_DIR");
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let dir = match (env::var_os("TRICKLE_WASM_DIR"), env::var_os("CARGO_TARGET_DIR")) {
+    let dir = match (
+        env::var_os("TRICKLE_WASM_DIR"),
+        env::var_os("CARGO_TARGET_DIR"),
+    ) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Some(target)) => manifest_dir.join(target).join("wasm-dist"),
         (None, None) => manifest_dir.join("../../target/wasm-dist"),

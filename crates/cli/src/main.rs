@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use trickle_generator::{
-    parse_config, render, write_layout, RenderError, Script, WasmBundle, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
+    parse_config, render, write_layout, RenderError, Script, WasmBundle, SCRIPT_LIMIT_BYTES,
+    SCRIPT_TARGET_BYTES,
 };
 
 /// The WASM core built by scripts/build-wasm.sh, embedded by build.rs.
@@ -19,7 +20,11 @@ const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
 const EXIT_BAD_CONFIG: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "trickle", version, about = "Lazy (\"trickle\") migration of users between Auth0 tenants")]
+#[command(
+    name = "trickle",
+    version,
+    about = "Lazy (\"trickle\") migration of users between Auth0 tenants"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -94,7 +99,11 @@ fn print_report(dir: &Path, bundle: &WasmBundle, scripts: &[Script]) {
     );
     for script in scripts {
         let sizes = script.sizes;
-        let target = if sizes.total <= SCRIPT_TARGET_BYTES { "within" } else { "OVER" };
+        let target = if sizes.total <= SCRIPT_TARGET_BYTES {
+            "within"
+        } else {
+            "OVER"
+        };
         println!(
             "  {:<12} {:>6} bytes = wasm {:>6} + glue {:>5} + template {:>5}  ({target} the {SCRIPT_TARGET_BYTES}-byte target; Auth0 limit {SCRIPT_LIMIT_BYTES})",
             script.kind.file_name(),

@@ -18,9 +18,15 @@ impl DomainError {
     pub const fn message(self) -> &'static str {
         match self {
             DomainError::Missing => "configuration.domain is not set",
-            DomainError::NoScheme => "configuration.domain must start with https:// (e.g. https://old-tenant.auth0.com)",
-            DomainError::PlainHttpNotLoopback => "configuration.domain may use http:// only for localhost or 127.0.0.1",
-            DomainError::NotAnOrigin => "configuration.domain must be scheme and host only, with no path or query",
+            DomainError::NoScheme => {
+                "configuration.domain must start with https:// (e.g. https://old-tenant.auth0.com)"
+            }
+            DomainError::PlainHttpNotLoopback => {
+                "configuration.domain may use http:// only for localhost or 127.0.0.1"
+            }
+            DomainError::NotAnOrigin => {
+                "configuration.domain must be scheme and host only, with no path or query"
+            }
             DomainError::BadHost => "configuration.domain has an invalid host name",
             DomainError::BadPort => "configuration.domain has an invalid port",
         }
@@ -33,7 +39,7 @@ impl fmt::Display for DomainError {
     }
 }
 
-impl std::error::Error for DomainError {}
+impl core::error::Error for DomainError {}
 
 /// The old tenant's base URL (`scheme://host[:port]`, no trailing slash)
 /// from the `domain` setting. `https://` always; `http://` only for loopback
@@ -72,10 +78,16 @@ fn split_port(authority: &str) -> Result<(&str, Option<&str>), DomainError> {
     if authority.starts_with('[') {
         // split_inclusive, not indexing: no panic path reaches the WASM.
         let mut parts = authority.split_inclusive(']');
-        let host = parts.next().filter(|host| host.ends_with(']')).ok_or(DomainError::BadHost)?;
+        let host = parts
+            .next()
+            .filter(|host| host.ends_with(']'))
+            .ok_or(DomainError::BadHost)?;
         return match parts.next() {
             None => Ok((host, None)),
-            Some(rest) => rest.strip_prefix(':').map(|port| (host, Some(port))).ok_or(DomainError::BadPort),
+            Some(rest) => rest
+                .strip_prefix(':')
+                .map(|port| (host, Some(port)))
+                .ok_or(DomainError::BadPort),
         };
     }
     Ok(match authority.split_once(':') {
@@ -86,7 +98,10 @@ fn split_port(authority: &str) -> Result<(&str, Option<&str>), DomainError> {
 
 fn valid_host(host: &str) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     }
     !host.is_empty()
         && host.len() <= 253
@@ -95,7 +110,9 @@ fn valid_host(host: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -106,7 +123,9 @@ fn is_loopback(host: &str) -> bool {
     let mut octets = host.split('.');
     octets.next() == Some("127")
         && octets.clone().count() == 3
-        && octets.all(|octet| !octet.is_empty() && octet.len() <= 3 && octet.bytes().all(|b| b.is_ascii_digit()))
+        && octets.all(|octet| {
+            !octet.is_empty() && octet.len() <= 3 && octet.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 #[cfg(test)]
@@ -115,35 +134,76 @@ mod tests {
 
     #[test]
     fn https_hosts_are_accepted_and_a_trailing_slash_dropped() {
-        assert_eq!(base_url("https://old-tenant.auth0.com"), Ok("https://old-tenant.auth0.com"));
-        assert_eq!(base_url("https://old-tenant.eu.auth0.com/"), Ok("https://old-tenant.eu.auth0.com"));
-        assert_eq!(base_url("https://login.example.com:8443"), Ok("https://login.example.com:8443"));
+        assert_eq!(
+            base_url("https://old-tenant.auth0.com"),
+            Ok("https://old-tenant.auth0.com")
+        );
+        assert_eq!(
+            base_url("https://old-tenant.eu.auth0.com/"),
+            Ok("https://old-tenant.eu.auth0.com")
+        );
+        assert_eq!(
+            base_url("https://login.example.com:8443"),
+            Ok("https://login.example.com:8443")
+        );
     }
 
     #[test]
     fn plain_http_only_for_loopback() {
-        assert_eq!(base_url("http://127.0.0.1:4010"), Ok("http://127.0.0.1:4010"));
-        assert_eq!(base_url("http://localhost:4010/"), Ok("http://localhost:4010"));
+        assert_eq!(
+            base_url("http://127.0.0.1:4010"),
+            Ok("http://127.0.0.1:4010")
+        );
+        assert_eq!(
+            base_url("http://localhost:4010/"),
+            Ok("http://localhost:4010")
+        );
         assert_eq!(base_url("http://[::1]:4010"), Ok("http://[::1]:4010"));
-        for remote in ["http://old-tenant.auth0.com", "http://10.0.0.1", "http://127.0.0.1.evil.com", "http://localhost.evil.com"] {
+        for remote in [
+            "http://old-tenant.auth0.com",
+            "http://10.0.0.1",
+            "http://127.0.0.1.evil.com",
+            "http://localhost.evil.com",
+        ] {
             assert!(base_url(remote).is_err(), "{remote}");
         }
-        assert_eq!(base_url("http://old-tenant.auth0.com"), Err(DomainError::PlainHttpNotLoopback));
+        assert_eq!(
+            base_url("http://old-tenant.auth0.com"),
+            Err(DomainError::PlainHttpNotLoopback)
+        );
     }
 
     #[test]
     fn anything_but_an_origin_is_refused() {
         assert_eq!(base_url(""), Err(DomainError::Missing));
         assert_eq!(base_url("old-tenant.auth0.com"), Err(DomainError::NoScheme));
-        assert_eq!(base_url("ftp://old-tenant.auth0.com"), Err(DomainError::NoScheme));
-        assert_eq!(base_url("https://old-tenant.auth0.com/api"), Err(DomainError::NotAnOrigin));
-        assert_eq!(base_url("https://user@old-tenant.auth0.com"), Err(DomainError::NotAnOrigin));
-        assert_eq!(base_url("https://old-tenant.auth0.com?x=1"), Err(DomainError::NotAnOrigin));
+        assert_eq!(
+            base_url("ftp://old-tenant.auth0.com"),
+            Err(DomainError::NoScheme)
+        );
+        assert_eq!(
+            base_url("https://old-tenant.auth0.com/api"),
+            Err(DomainError::NotAnOrigin)
+        );
+        assert_eq!(
+            base_url("https://user@old-tenant.auth0.com"),
+            Err(DomainError::NotAnOrigin)
+        );
+        assert_eq!(
+            base_url("https://old-tenant.auth0.com?x=1"),
+            Err(DomainError::NotAnOrigin)
+        );
         assert_eq!(base_url("https://"), Err(DomainError::BadHost));
         assert_eq!(base_url("https://bad_host.com"), Err(DomainError::BadHost));
         assert_eq!(base_url("https://a..b"), Err(DomainError::BadHost));
-        assert_eq!(base_url("https://old.auth0.com:"), Err(DomainError::BadPort));
-        assert_eq!(base_url("https://old.auth0.com:44x"), Err(DomainError::BadPort));
+        assert_eq!(
+            base_url("https://old.auth0.com:"),
+            Err(DomainError::BadPort)
+        );
+        assert_eq!(
+            base_url("https://old.auth0.com:44x"),
+            Err(DomainError::BadPort)
+        );
         assert_eq!(base_url("https://[::1"), Err(DomainError::BadHost));
     }
 }

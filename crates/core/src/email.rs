@@ -1,3 +1,6 @@
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use crate::{Host, SourceUser, UserError};
 
 /// The form of an email that Auth0 stores and that
@@ -50,29 +53,46 @@ mod tests {
     }
 
     fn select(candidates: Vec<Value>, email: &str) -> Result<Option<String>, UserError> {
-        let candidates: Vec<SourceUser<Value>> = serde_json::from_value(Value::Array(candidates)).unwrap();
-        select_by_email(candidates, email, REALM, &NativeHost).map(|found| found.and_then(|user| user.user_id))
+        let candidates: Vec<SourceUser<Value>> =
+            serde_json::from_value(Value::Array(candidates)).unwrap();
+        select_by_email(candidates, email, REALM, &NativeHost)
+            .map(|found| found.and_then(|user| user.user_id))
     }
 
     #[test]
     fn a_loose_match_is_never_taken() {
-        let loose = vec![candidate("1", "aa@x.com", REALM), candidate("2", "a@x.com.evil", REALM)];
+        let loose = vec![
+            candidate("1", "aa@x.com", REALM),
+            candidate("2", "a@x.com.evil", REALM),
+        ];
         assert_eq!(select(loose, "a@x.com"), Ok(None));
-        let with_exact = vec![candidate("1", "aa@x.com", REALM), candidate("2", "a@x.com", REALM)];
+        let with_exact = vec![
+            candidate("1", "aa@x.com", REALM),
+            candidate("2", "a@x.com", REALM),
+        ];
         assert_eq!(select(with_exact, "a@x.com"), Ok(Some("auth0|2".into())));
     }
 
     #[test]
     fn case_does_not_matter() {
         let candidates = vec![candidate("1", "jane@example.com", REALM)];
-        assert_eq!(select(candidates, "Jane@EXAMPLE.com"), Ok(Some("auth0|1".into())));
+        assert_eq!(
+            select(candidates, "Jane@EXAMPLE.com"),
+            Ok(Some("auth0|1".into()))
+        );
         let candidates = vec![candidate("1", "ÉMILE@example.com", REALM)];
-        assert_eq!(select(candidates, "émile@example.com"), Ok(Some("auth0|1".into())));
+        assert_eq!(
+            select(candidates, "émile@example.com"),
+            Ok(Some("auth0|1".into()))
+        );
     }
 
     #[test]
     fn only_the_source_connection_counts() {
-        let candidates = vec![candidate("1", "a@x.com", "other-db"), candidate("2", "a@x.com", REALM)];
+        let candidates = vec![
+            candidate("1", "a@x.com", "other-db"),
+            candidate("2", "a@x.com", REALM),
+        ];
         assert_eq!(select(candidates, "a@x.com"), Ok(Some("auth0|2".into())));
         let candidates = vec![candidate("1", "a@x.com", "other-db")];
         assert_eq!(select(candidates, "a@x.com"), Ok(None));
@@ -82,14 +102,19 @@ mod tests {
 
     #[test]
     fn two_exact_matches_are_an_error_not_a_guess() {
-        let candidates = vec![candidate("1", "a@x.com", REALM), candidate("2", "A@x.com", REALM)];
+        let candidates = vec![
+            candidate("1", "a@x.com", REALM),
+            candidate("2", "A@x.com", REALM),
+        ];
         assert_eq!(select(candidates, "a@x.com"), Err(UserError::Ambiguous));
     }
 
     #[test]
     fn no_candidates_is_not_found() {
         assert_eq!(select(vec![], "a@x.com"), Ok(None));
-        let no_email = vec![json!({"user_id": "auth0|1", "identities": [{"connection": REALM, "user_id": "1"}]})];
+        let no_email = vec![
+            json!({"user_id": "auth0|1", "identities": [{"connection": REALM, "user_id": "1"}]}),
+        ];
         assert_eq!(select(no_email, "a@x.com"), Ok(None));
     }
 }

@@ -1,3 +1,5 @@
+use alloc::string::String;
+
 /// What the platform the core runs on can do more cheaply than Rust.
 ///
 /// In the WASM, lower-casing through Rust's Unicode tables costs kilobytes

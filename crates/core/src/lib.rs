@@ -4,7 +4,12 @@
 //!
 //! No IO, no clock, no wasm, no HTTP: callers bring the data in and act on
 //! the answers. Everything that reaches the WASM stays free of float
-//! formatting and panics; errors carry static messages.
+//! formatting and panics; errors carry static messages. `no_std` (alloc
+//! only) so the WASM needs none of std's panic and formatting machinery.
+
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
 
 mod domain;
 mod email;
@@ -24,7 +29,9 @@ pub use management::{classify_management_answer, ManagementOutcome};
 pub use marker::{marker_patch, migrated_at, MarkerPatch, MARKER_KEY};
 pub use metadata::Metadata;
 pub use policy::{AppMetadataKey, Field, FieldSet, Policy};
-pub use profile::{decide, decide_by_email, normalise, raw_user_id, Profile, UserError, Verdict};
+pub use profile::{
+    decide, decide_by_email, normalise, raw_user_id, Profile, ProfileValue, UserError, Verdict,
+};
 pub use token::{classify_token_answer, parse_ratelimit_reset, TokenBody, TokenOutcome};
 pub use user::{Identity, IdentityUserId, SourceUser};
 

@@ -15,11 +15,36 @@ pub enum ManagementOutcome {
     /// 403: the client lacks a scope (`read:users`, `update:users`).
     Forbidden,
     /// 429: try again once the limit resets (UNIX seconds), if known.
-    RateLimited { reset_at: Option<u32> },
+    RateLimited {
+        reset_at: Option<u32>,
+    },
     /// No answer or 5xx.
     Transient,
     /// Anything else.
     Unexpected,
+}
+
+impl ManagementOutcome {
+    /// The name the scripts switch on (the serde tag).
+    pub const fn kind(self) -> &'static str {
+        match self {
+            ManagementOutcome::Ok => "ok",
+            ManagementOutcome::NotFound => "not_found",
+            ManagementOutcome::Unauthorized => "unauthorized",
+            ManagementOutcome::Forbidden => "forbidden",
+            ManagementOutcome::RateLimited { .. } => "rate_limited",
+            ManagementOutcome::Transient => "transient",
+            ManagementOutcome::Unexpected => "unexpected",
+        }
+    }
+
+    /// When a rate limit resets (UNIX seconds), if this is one and it is known.
+    pub const fn reset_at(self) -> Option<u32> {
+        match self {
+            ManagementOutcome::RateLimited { reset_at } => reset_at,
+            _ => None,
+        }
+    }
 }
 
 /// Classifies one Management API answer by its status (0: no answer).
@@ -29,7 +54,9 @@ pub fn classify_management_answer(status: u16, ratelimit_reset: Option<&str>) ->
         404 => ManagementOutcome::NotFound,
         401 => ManagementOutcome::Unauthorized,
         403 => ManagementOutcome::Forbidden,
-        429 => ManagementOutcome::RateLimited { reset_at: parse_ratelimit_reset(ratelimit_reset) },
+        429 => ManagementOutcome::RateLimited {
+            reset_at: parse_ratelimit_reset(ratelimit_reset),
+        },
         0 | 500..=599 => ManagementOutcome::Transient,
         _ => ManagementOutcome::Unexpected,
     }
@@ -43,15 +70,46 @@ mod tests {
     fn statuses_map_to_what_the_script_must_do() {
         assert_eq!(classify_management_answer(200, None), ManagementOutcome::Ok);
         assert_eq!(classify_management_answer(204, None), ManagementOutcome::Ok);
-        assert_eq!(classify_management_answer(404, None), ManagementOutcome::NotFound);
-        assert_eq!(classify_management_answer(401, None), ManagementOutcome::Unauthorized);
-        assert_eq!(classify_management_answer(403, None), ManagementOutcome::Forbidden);
+        assert_eq!(
+            classify_management_answer(404, None),
+            ManagementOutcome::NotFound
+        );
+        assert_eq!(
+            classify_management_answer(401, None),
+            ManagementOutcome::Unauthorized
+        );
+        assert_eq!(
+            classify_management_answer(403, None),
+            ManagementOutcome::Forbidden
+        );
         assert_eq!(
             classify_management_answer(429, Some("99")),
             ManagementOutcome::RateLimited { reset_at: Some(99) }
         );
-        assert_eq!(classify_management_answer(0, None), ManagementOutcome::Transient);
-        assert_eq!(classify_management_answer(503, None), ManagementOutcome::Transient);
-        assert_eq!(classify_management_answer(400, None), ManagementOutcome::Unexpected);
+        assert_eq!(
+            classify_management_answer(0, None),
+            ManagementOutcome::Transient
+        );
+        assert_eq!(
+            classify_management_answer(503, None),
+            ManagementOutcome::Transient
+        );
+        assert_eq!(
+            classify_management_answer(400, None),
+            ManagementOutcome::Unexpected
+        );
+    }
+
+    #[test]
+    fn kind_is_the_serde_tag() {
+        for status in [200, 404, 401, 403, 429, 0, 500, 400] {
+            let outcome = classify_management_answer(status, Some("5"));
+            let json = serde_json::to_value(outcome).unwrap();
+            assert_eq!(json["kind"], outcome.kind());
+            assert_eq!(
+                json.get("reset_at").and_then(|v| v.as_u64()),
+                outcome.reset_at().map(u64::from)
+            );
+        }
     }
 }

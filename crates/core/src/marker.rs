@@ -1,3 +1,5 @@
+use alloc::string::String;
+
 use serde::Serialize;
 
 use crate::{Metadata, SourceUser};
@@ -28,7 +30,11 @@ struct MarkerFields<'a> {
 
 /// The marker patch for a migration that happened at `now_iso`.
 pub fn marker_patch(now_iso: &str) -> MarkerPatch<'_> {
-    MarkerPatch { app_metadata: MarkerFields { trickle_migrated_at: now_iso } }
+    MarkerPatch {
+        app_metadata: MarkerFields {
+            trickle_migrated_at: now_iso,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -42,14 +48,22 @@ mod tests {
         let now = "2026-11-21T10:00:00.000Z";
         let patch = serde_json::to_value(marker_patch(now)).unwrap();
         assert_eq!(patch, json!({"app_metadata": {MARKER_KEY: now}}));
-        let user: SourceUser<Value> = serde_json::from_value(json!({"app_metadata": patch["app_metadata"]})).unwrap();
+        let user: SourceUser<Value> =
+            serde_json::from_value(json!({"app_metadata": patch["app_metadata"]})).unwrap();
         assert_eq!(migrated_at(&user).as_deref(), Some(now));
     }
 
     #[test]
     fn only_a_non_empty_string_marks() {
-        for app_metadata in [json!(null), json!({}), json!({MARKER_KEY: ""}), json!({MARKER_KEY: true}), json!({"other": "x"})] {
-            let user: SourceUser<Value> = serde_json::from_value(json!({"app_metadata": app_metadata})).unwrap();
+        for app_metadata in [
+            json!(null),
+            json!({}),
+            json!({MARKER_KEY: ""}),
+            json!({MARKER_KEY: true}),
+            json!({"other": "x"}),
+        ] {
+            let user: SourceUser<Value> =
+                serde_json::from_value(json!({"app_metadata": app_metadata})).unwrap();
             assert_eq!(migrated_at(&user), None, "{app_metadata}");
         }
     }

@@ -158,10 +158,18 @@ mod tests {
 
     #[test]
     fn every_policy_survives_encoding() {
-        for fields in [FieldSet::all(), FieldSet::empty(), FieldSet::empty().with(Field::Picture)] {
+        for fields in [
+            FieldSet::all(),
+            FieldSet::empty(),
+            FieldSet::empty().with(Field::Picture),
+        ] {
             for key in [AppMetadataKey::Metadata, AppMetadataKey::AppMetadata] {
                 for skip_marked in [true, false] {
-                    let policy = Policy { fields, app_metadata_key: key, skip_marked };
+                    let policy = Policy {
+                        fields,
+                        app_metadata_key: key,
+                        skip_marked,
+                    };
                     assert_eq!(Policy::decode(policy.encode()), policy);
                 }
             }

@@ -1,3 +1,6 @@
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use serde::ser::{SerializeMap, Serializer};
@@ -45,7 +48,9 @@ impl UserError {
         match self {
             UserError::MissingUserId => "the source user has no usable user_id",
             UserError::MissingEmail => "the source user has no email",
-            UserError::Ambiguous => "more than one source user has this email in the source connection",
+            UserError::Ambiguous => {
+                "more than one source user has this email in the source connection"
+            }
         }
     }
 }
@@ -56,15 +61,20 @@ impl fmt::Display for UserError {
     }
 }
 
-impl std::error::Error for UserError {}
+impl core::error::Error for UserError {}
 
 /// What to do with what the old tenant answered about a user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+// Made once per script call and consumed at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Verdict<M> {
     /// Hand this profile to Auth0. `source_user_id` is the user's id in the
     /// old tenant (`auth0|…`), for writing the migration marker there.
-    Migrate { profile: Profile<M>, source_user_id: Option<String> },
+    Migrate {
+        profile: Profile<M>,
+        source_user_id: Option<String>,
+    },
     /// The user carries the migration marker and the policy skips such users:
     /// treat as absent, so a user deleted in the new tenant stays deleted.
     AlreadyMigrated,
@@ -72,6 +82,18 @@ pub enum Verdict<M> {
     Blocked,
     /// No such user in the source connection.
     NotFound,
+}
+
+impl<M> Verdict<M> {
+    /// The name the scripts switch on (the serde tag).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Migrate { .. } => "migrate",
+            Verdict::AlreadyMigrated => "already_migrated",
+            Verdict::Blocked => "blocked",
+            Verdict::NotFound => "not_found",
+        }
+    }
 }
 
 /// The id to return for `user`: the raw id of its identity in `realm`, so
@@ -112,7 +134,9 @@ pub fn normalise<M, H: Host>(
     Ok(Profile {
         user_id,
         email,
-        email_verified: user.email_verified.filter(|_| allowed(Field::EmailVerified)),
+        email_verified: user
+            .email_verified
+            .filter(|_| allowed(Field::EmailVerified)),
         username: keep(Field::Username, user.username),
         name: keep(Field::Name, user.name),
         nickname: keep(Field::Nickname, user.nickname),
@@ -140,7 +164,10 @@ pub fn decide<M: Metadata, H: Host>(
         return Ok(Verdict::Blocked);
     }
     let source_user_id = user.user_id.clone();
-    normalise(user, realm, policy, host).map(|profile| Verdict::Migrate { profile, source_user_id })
+    normalise(user, realm, policy, host).map(|profile| Verdict::Migrate {
+        profile,
+        source_user_id,
+    })
 }
 
 /// [`decide`] for the user among `candidates` (a users-by-email answer)
@@ -158,32 +185,57 @@ pub fn decide_by_email<M: Metadata, H: Host>(
     }
 }
 
+/// One value of a profile, as [`Profile::entries`] yields it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProfileValue<'a, M> {
+    Text(&'a str),
+    Flag(bool),
+    Metadata(&'a M),
+}
+
+impl<M> Profile<M> {
+    /// The fields present, in output order, under their output names: the
+    /// one definition of the profile's shape, for serde and the WASM alike.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, ProfileValue<'_, M>)> {
+        fn text<M>(value: &Option<String>) -> Option<ProfileValue<'_, M>> {
+            value.as_deref().map(ProfileValue::Text)
+        }
+        [
+            ("user_id", Some(ProfileValue::Text(&self.user_id))),
+            ("email", Some(ProfileValue::Text(&self.email))),
+            (
+                "email_verified",
+                self.email_verified.map(ProfileValue::Flag),
+            ),
+            ("username", text(&self.username)),
+            ("name", text(&self.name)),
+            ("nickname", text(&self.nickname)),
+            ("given_name", text(&self.given_name)),
+            ("family_name", text(&self.family_name)),
+            ("picture", text(&self.picture)),
+            (
+                "user_metadata",
+                self.user_metadata.as_ref().map(ProfileValue::Metadata),
+            ),
+            (
+                self.app_metadata_key.name(),
+                self.app_metadata.as_ref().map(ProfileValue::Metadata),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|value| (key, value)))
+    }
+}
+
 impl<M: Serialize> Serialize for Profile<M> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("user_id", &self.user_id)?;
-        map.serialize_entry("email", &self.email)?;
-        if let Some(verified) = self.email_verified {
-            map.serialize_entry("email_verified", &verified)?;
-        }
-        let texts = [
-            ("username", &self.username),
-            ("name", &self.name),
-            ("nickname", &self.nickname),
-            ("given_name", &self.given_name),
-            ("family_name", &self.family_name),
-            ("picture", &self.picture),
-        ];
-        for (key, value) in texts {
-            if let Some(value) = value {
-                map.serialize_entry(key, value)?;
+        for (key, value) in self.entries() {
+            match value {
+                ProfileValue::Text(text) => map.serialize_entry(key, text)?,
+                ProfileValue::Flag(flag) => map.serialize_entry(key, &flag)?,
+                ProfileValue::Metadata(metadata) => map.serialize_entry(key, metadata)?,
             }
-        }
-        if let Some(metadata) = &self.user_metadata {
-            map.serialize_entry("user_metadata", metadata)?;
-        }
-        if let Some(metadata) = &self.app_metadata {
-            map.serialize_entry(self.app_metadata_key.name(), metadata)?;
         }
         map.end()
     }
@@ -294,14 +346,28 @@ mod tests {
     #[test]
     fn only_profile_fields_go_back() {
         let profile = profile_json(full_user(), &Policy::default());
-        let keys: Vec<&str> = profile.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = profile
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut keys = keys;
         keys.sort_unstable();
         assert_eq!(
             keys,
             [
-                "email", "email_verified", "family_name", "given_name", "metadata", "name",
-                "nickname", "picture", "user_id", "user_metadata", "username"
+                "email",
+                "email_verified",
+                "family_name",
+                "given_name",
+                "metadata",
+                "name",
+                "nickname",
+                "picture",
+                "user_id",
+                "user_metadata",
+                "username"
             ]
         );
     }
@@ -314,7 +380,10 @@ mod tests {
         assert_eq!(profile["user_metadata"], source["user_metadata"]);
         assert!(profile.get("app_metadata").is_none());
 
-        let policy = Policy { app_metadata_key: AppMetadataKey::AppMetadata, ..Policy::default() };
+        let policy = Policy {
+            app_metadata_key: AppMetadataKey::AppMetadata,
+            ..Policy::default()
+        };
         let profile = profile_json(source.clone(), &policy);
         assert_eq!(profile["app_metadata"], source["app_metadata"]);
         assert!(profile.get("metadata").is_none());
@@ -323,18 +392,28 @@ mod tests {
     #[test]
     fn the_allow_list_keeps_only_what_it_names_plus_id_and_email() {
         let policy = Policy {
-            fields: FieldSet::empty().with(Field::Name).with(Field::UserMetadata),
+            fields: FieldSet::empty()
+                .with(Field::Name)
+                .with(Field::UserMetadata),
             ..Policy::default()
         };
         let profile = profile_json(full_user(), &policy);
-        let mut keys: Vec<&str> = profile.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = profile
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort_unstable();
         assert_eq!(keys, ["email", "name", "user_id", "user_metadata"]);
     }
 
     #[test]
     fn absent_fields_stay_absent() {
-        let profile = profile_json(json!({"user_id": "auth0|abc", "email": "a@x.com"}), &Policy::default());
+        let profile = profile_json(
+            json!({"user_id": "auth0|abc", "email": "a@x.com"}),
+            &Policy::default(),
+        );
         assert_eq!(profile, json!({"user_id": "abc", "email": "a@x.com"}));
     }
 
@@ -343,35 +422,76 @@ mod tests {
         let mut value = full_user();
         value["app_metadata"]["trickle_migrated_at"] = json!("2026-01-01T00:00:00.000Z");
         let skip = Policy::default();
-        assert_eq!(decide(user(value.clone()), REALM, &skip, &NativeHost), Ok(Verdict::AlreadyMigrated));
-        let keep = Policy { skip_marked: false, ..Policy::default() };
-        assert!(matches!(decide(user(value), REALM, &keep, &NativeHost), Ok(Verdict::Migrate { .. })));
+        assert_eq!(
+            decide(user(value.clone()), REALM, &skip, &NativeHost),
+            Ok(Verdict::AlreadyMigrated)
+        );
+        let keep = Policy {
+            skip_marked: false,
+            ..Policy::default()
+        };
+        assert!(matches!(
+            decide(user(value), REALM, &keep, &NativeHost),
+            Ok(Verdict::Migrate { .. })
+        ));
     }
 
     #[test]
     fn decide_refuses_blocked_users() {
         let mut value = full_user();
         value["blocked"] = json!(true);
-        assert_eq!(decide(user(value), REALM, &Policy::default(), &NativeHost), Ok(Verdict::Blocked));
+        assert_eq!(
+            decide(user(value), REALM, &Policy::default(), &NativeHost),
+            Ok(Verdict::Blocked)
+        );
     }
 
     #[test]
     fn verdicts_serialize_as_tagged_objects() {
-        let verdict = decide_by_email(vec![user(full_user())], "JANE.doe@example.com", REALM, &Policy::default(), &NativeHost);
+        let verdict = decide_by_email(
+            vec![user(full_user())],
+            "JANE.doe@example.com",
+            REALM,
+            &Policy::default(),
+            &NativeHost,
+        );
         let json = serde_json::to_value(verdict.unwrap()).unwrap();
         assert_eq!(json["kind"], "migrate");
-        assert_eq!(json["profile"], profile_json(full_user(), &Policy::default()));
+        for verdict in [
+            Verdict::<Value>::AlreadyMigrated,
+            Verdict::Blocked,
+            Verdict::NotFound,
+        ] {
+            assert_eq!(
+                serde_json::to_value(&verdict).unwrap()["kind"],
+                verdict.kind()
+            );
+        }
+        assert_eq!(
+            json["profile"],
+            profile_json(full_user(), &Policy::default())
+        );
         assert_eq!(json["source_user_id"], "auth0|5f1c");
-        let none = decide_by_email::<Value, _>(vec![], "a@x.com", REALM, &Policy::default(), &NativeHost).unwrap();
-        assert_eq!(serde_json::to_value(none).unwrap(), json!({"kind": "not_found"}));
+        let none =
+            decide_by_email::<Value, _>(vec![], "a@x.com", REALM, &Policy::default(), &NativeHost)
+                .unwrap();
+        assert_eq!(
+            serde_json::to_value(none).unwrap(),
+            json!({"kind": "not_found"})
+        );
     }
 
     #[test]
     fn login_and_lookup_by_email_give_the_same_profile() {
         let by_id = decide(user(full_user()), REALM, &Policy::default(), &NativeHost).unwrap();
-        let by_email =
-            decide_by_email(vec![user(full_user())], "jane.doe@example.com", REALM, &Policy::default(), &NativeHost)
-                .unwrap();
+        let by_email = decide_by_email(
+            vec![user(full_user())],
+            "jane.doe@example.com",
+            REALM,
+            &Policy::default(),
+            &NativeHost,
+        )
+        .unwrap();
         assert_eq!(by_id, by_email);
     }
 
@@ -380,7 +500,8 @@ mod tests {
         let result: Result<SourceUser<Value>, _> =
             serde_json::from_value(json!({"user_id": "auth0|a", "email_verified": "yes"}));
         assert!(result.is_err());
-        let result: Result<SourceUser<Value>, _> = serde_json::from_value(json!({"identities": "x"}));
+        let result: Result<SourceUser<Value>, _> =
+            serde_json::from_value(json!({"identities": "x"}));
         assert!(result.is_err());
     }
 }

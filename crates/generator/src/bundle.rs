@@ -25,7 +25,9 @@ pub struct WasmBundle {
 pub enum BundleError {
     #[error("the embedded WASM is not a WebAssembly module (no \\0asm header)")]
     NotWasm,
-    #[error("the embedded glue does not define wasm_bindgen (was it built with --target no-modules?)")]
+    #[error(
+        "the embedded glue does not define wasm_bindgen (was it built with --target no-modules?)"
+    )]
     NotNoModulesGlue,
 }
 
@@ -43,7 +45,11 @@ impl WasmBundle {
             .chain_update(wasm)
             .chain_update(glue)
             .finalize();
-        let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+        let hex: String = digest
+            .iter()
+            .take(8)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         Ok(WasmBundle {
             glue: glue.trim_end().to_owned(),
             payload_base64: base64::engine::general_purpose::STANDARD.encode(&compressed),
@@ -57,8 +63,11 @@ impl WasmBundle {
 fn compress(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     {
-        let mut writer = brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, BROTLI_WINDOW_BITS);
-        writer.write_all(bytes).expect("writing to a Vec cannot fail");
+        let mut writer =
+            brotli::CompressorWriter::new(&mut out, 4096, BROTLI_QUALITY, BROTLI_WINDOW_BITS);
+        writer
+            .write_all(bytes)
+            .expect("writing to a Vec cannot fail");
     }
     out
 }
@@ -75,10 +84,14 @@ mod tests {
     #[test]
     fn the_payload_decompresses_to_the_module() {
         let bundle = WasmBundle::new(WASM, GLUE).unwrap();
-        let compressed = base64::engine::general_purpose::STANDARD.decode(&bundle.payload_base64).unwrap();
+        let compressed = base64::engine::general_purpose::STANDARD
+            .decode(&bundle.payload_base64)
+            .unwrap();
         assert_eq!(compressed.len(), bundle.compressed_bytes);
         let mut inflated = Vec::new();
-        brotli::Decompressor::new(compressed.as_slice(), 4096).read_to_end(&mut inflated).unwrap();
+        brotli::Decompressor::new(compressed.as_slice(), 4096)
+            .read_to_end(&mut inflated)
+            .unwrap();
         assert_eq!(inflated, WASM);
         assert_eq!(bundle.wasm_bytes, WASM.len());
     }
@@ -87,12 +100,21 @@ mod tests {
     fn the_same_build_gives_the_same_bundle_and_another_build_another_key() {
         assert_eq!(WasmBundle::new(WASM, GLUE), WasmBundle::new(WASM, GLUE));
         let other = WasmBundle::new(b"\0asm\x01\0\0\0 another", GLUE).unwrap();
-        assert_ne!(other.cache_key, WasmBundle::new(WASM, GLUE).unwrap().cache_key);
+        assert_ne!(
+            other.cache_key,
+            WasmBundle::new(WASM, GLUE).unwrap().cache_key
+        );
     }
 
     #[test]
     fn wrong_inputs_are_refused() {
-        assert_eq!(WasmBundle::new(b"not wasm", GLUE), Err(BundleError::NotWasm));
-        assert_eq!(WasmBundle::new(WASM, "export function x() {}"), Err(BundleError::NotNoModulesGlue));
+        assert_eq!(
+            WasmBundle::new(b"not wasm", GLUE),
+            Err(BundleError::NotWasm)
+        );
+        assert_eq!(
+            WasmBundle::new(WASM, "export function x() {}"),
+            Err(BundleError::NotNoModulesGlue)
+        );
     }
 }

@@ -113,19 +113,28 @@ fn default_app_metadata_key() -> Spanned<String> {
 
 impl Default for RawProfile {
     fn default() -> Self {
-        RawProfile { app_metadata_key: default_app_metadata_key(), fields: None }
+        RawProfile {
+            app_metadata_key: default_app_metadata_key(),
+            fields: None,
+        }
     }
 }
 
 impl Default for RawMigration {
     fn default() -> Self {
-        RawMigration { mark_migrated: false, skip_marked: true, mfa: MfaPolicy::Reject }
+        RawMigration {
+            mark_migrated: false,
+            skip_marked: true,
+            mfa: MfaPolicy::Reject,
+        }
     }
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
-        RawHttp { timeout_ms: Spanned::new(0..0, 5000) }
+        RawHttp {
+            timeout_ms: Spanned::new(0..0, 5000),
+        }
     }
 }
 
@@ -143,7 +152,8 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
     };
 
     let connection_name = raw.connection.name.get_ref();
-    check_connection_name(connection_name).map_err(|m| at("connection.name", raw.connection.name.span(), m))?;
+    check_connection_name(connection_name)
+        .map_err(|m| at("connection.name", raw.connection.name.span(), m))?;
     let realm = raw.source.realm.get_ref();
     check_connection_name(realm).map_err(|m| at("source.realm", raw.source.realm.span(), m))?;
 
@@ -196,7 +206,11 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
     Ok(Config {
         connection_name: connection_name.clone(),
         realm: realm.clone(),
-        policy: Policy { fields, app_metadata_key, skip_marked: raw.migration.skip_marked },
+        policy: Policy {
+            fields,
+            app_metadata_key,
+            skip_marked: raw.migration.skip_marked,
+        },
         mark_migrated: raw.migration.mark_migrated,
         mfa: raw.migration.mfa,
         timeout_ms,
@@ -221,7 +235,12 @@ fn check_connection_name(name: &str) -> Result<(), String> {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 #[cfg(test)]
@@ -253,7 +272,12 @@ mod tests {
         );
         let config = parse_config(&text).unwrap();
         assert_eq!(config.policy.app_metadata_key, AppMetadataKey::AppMetadata);
-        assert_eq!(config.policy.fields, FieldSet::empty().with(Field::Name).with(Field::UserMetadata));
+        assert_eq!(
+            config.policy.fields,
+            FieldSet::empty()
+                .with(Field::Name)
+                .with(Field::UserMetadata)
+        );
         assert!(!config.policy.skip_marked);
         assert!(config.mark_migrated);
         assert_eq!(config.mfa, MfaPolicy::Allow);
@@ -279,15 +303,39 @@ mod tests {
     #[test]
     fn bad_values_are_named_with_key_and_line() {
         let e = error("[connection]\nname = \"../etc\"\n[source]\nrealm = \"r\"\n");
-        assert_eq!((e.key.as_deref(), e.line), (Some("connection.name"), Some(2)), "{e}");
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("connection.name"), Some(2)),
+            "{e}"
+        );
         let e = error("[connection]\nname = \"ok\"\n[source]\nrealm = \"\"\n");
-        assert_eq!((e.key.as_deref(), e.line), (Some("source.realm"), Some(4)), "{e}");
-        let e = error(&format!("{MINIMAL}[profile]\napp_metadata_key = \"meta\"\n"));
-        assert_eq!((e.key.as_deref(), e.line), (Some("profile.app_metadata_key"), Some(6)), "{e}");
-        let e = error(&format!("{MINIMAL}[profile]\nfields = [\n  \"name\",\n  \"identities\",\n]\n"));
-        assert_eq!((e.key.as_deref(), e.line), (Some("profile.fields"), Some(8)), "{e}");
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("source.realm"), Some(4)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[profile]\napp_metadata_key = \"meta\"\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("profile.app_metadata_key"), Some(6)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[profile]\nfields = [\n  \"name\",\n  \"identities\",\n]\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("profile.fields"), Some(8)),
+            "{e}"
+        );
         let e = error(&format!("{MINIMAL}[http]\ntimeout_ms = 60000\n"));
-        assert_eq!((e.key.as_deref(), e.line), (Some("http.timeout_ms"), Some(6)), "{e}");
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("http.timeout_ms"), Some(6)),
+            "{e}"
+        );
         let e = error(&format!("{MINIMAL}[http]\ntimeout_ms = -1\n"));
         assert_eq!(e.key.as_deref(), Some("http.timeout_ms"), "{e}");
         let e = error(&format!("{MINIMAL}[migration]\nmfa = \"maybe\"\n"));
@@ -298,7 +346,12 @@ mod tests {
 
     #[test]
     fn connection_names_follow_auth0_rules() {
-        for good in ["a", "old-tenant-import", "Username-Password-Authentication", "db2"] {
+        for good in [
+            "a",
+            "old-tenant-import",
+            "Username-Password-Authentication",
+            "db2",
+        ] {
             assert!(check_connection_name(good).is_ok(), "{good}");
         }
         let long = "a".repeat(129);

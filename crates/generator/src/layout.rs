@@ -38,7 +38,12 @@ struct DatabaseOptions {
 pub fn database_json(config: &Config, scripts: &[Script]) -> String {
     let custom_scripts = scripts
         .iter()
-        .map(|script| (script.kind.key().to_owned(), format!("./{}", script.kind.file_name()).into()))
+        .map(|script| {
+            (
+                script.kind.key().to_owned(),
+                format!("./{}", script.kind.file_name()).into(),
+            )
+        })
         .collect();
     let configuration = SETTING_PLACEHOLDERS
         .iter()
@@ -65,17 +70,25 @@ pub fn database_json(config: &Config, scripts: &[Script]) -> String {
 pub fn write_layout(out: &Path, config: &Config, scripts: &[Script]) -> io::Result<PathBuf> {
     let parent = out.join("database-connections");
     fs::create_dir_all(&parent)?;
-    let staging = tempfile::Builder::new().prefix(".trickle-staging-").tempdir_in(&parent)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".trickle-staging-")
+        .tempdir_in(&parent)?;
     for script in scripts {
         fs::write(staging.path().join(script.kind.file_name()), &script.text)?;
     }
-    fs::write(staging.path().join("database.json"), database_json(config, scripts))?;
+    fs::write(
+        staging.path().join("database.json"),
+        database_json(config, scripts),
+    )?;
 
     let target = parent.join(&config.connection_name);
     let staged = staging.keep();
     let replace = || -> io::Result<()> {
         if target.exists() {
-            let old = tempfile::Builder::new().prefix(".trickle-old-").tempdir_in(&parent)?.keep();
+            let old = tempfile::Builder::new()
+                .prefix(".trickle-old-")
+                .tempdir_in(&parent)?
+                .keep();
             fs::rename(&target, &old)?;
             if let Err(error) = fs::rename(&staged, &target) {
                 // Put the previous tree back rather than leave nothing.
@@ -102,7 +115,8 @@ mod tests {
     #[test]
     fn database_json_maps_the_scripts_and_holds_no_secret() {
         let config = config();
-        let json: serde_json::Value = serde_json::from_str(&database_json(&config, &rendered(&config))).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&database_json(&config, &rendered(&config))).unwrap();
         assert_eq!(json["name"], "old-tenant-import");
         assert_eq!(json["strategy"], "auth0");
         assert_eq!(json["options"]["import_mode"], true);
@@ -113,7 +127,10 @@ mod tests {
         );
         for (key, value) in json["options"]["configuration"].as_object().unwrap() {
             let value = value.as_str().unwrap();
-            assert!(value.starts_with("##") && value.ends_with("##"), "{key} = {value}");
+            assert!(
+                value.starts_with("##") && value.ends_with("##"),
+                "{key} = {value}"
+            );
         }
     }
 
@@ -123,12 +140,20 @@ mod tests {
         let config = config();
         let scripts = rendered(&config);
         let dir = write_layout(out.path(), &config, &scripts).unwrap();
-        assert_eq!(dir, out.path().join("database-connections/old-tenant-import"));
-        let mut names: Vec<String> =
-            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(
+            dir,
+            out.path().join("database-connections/old-tenant-import")
+        );
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(names, ["database.json", "get_user.js", "login.js"]);
-        assert_eq!(fs::read_to_string(dir.join("login.js")).unwrap(), scripts[0].text);
+        assert_eq!(
+            fs::read_to_string(dir.join("login.js")).unwrap(),
+            scripts[0].text
+        );
 
         // A stale file from an earlier run does not survive a new one.
         fs::write(dir.join("stale.js"), "old").unwrap();
@@ -138,6 +163,10 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(leftovers, ["old-tenant-import"], "no staging folders are left behind");
+        assert_eq!(
+            leftovers,
+            ["old-tenant-import"],
+            "no staging folders are left behind"
+        );
     }
 }

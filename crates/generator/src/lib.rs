@@ -12,7 +12,9 @@ mod render;
 pub use bundle::{BundleError, WasmBundle};
 pub use config::{parse_config, Config, ConfigError, MfaPolicy, TIMEOUT_RANGE_MS};
 pub use layout::{database_json, write_layout, SETTING_PLACEHOLDERS};
-pub use render::{render, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES};
+pub use render::{
+    render, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
+};
 
 #[cfg(test)]
 mod test_support {
@@ -21,8 +23,11 @@ mod test_support {
     /// A stand-in module: these tests check rendering and layout, not the
     /// WASM (the Node tests run the real one).
     pub fn bundle() -> WasmBundle {
-        WasmBundle::new(b"\0asm\x01\0\0\0 module", "let wasm_bindgen = (function(exports) {\n  return exports;\n})({});")
-            .unwrap()
+        WasmBundle::new(
+            b"\0asm\x01\0\0\0 module",
+            "let wasm_bindgen = (function(exports) {\n  return exports;\n})({});",
+        )
+        .unwrap()
     }
 
     pub fn config() -> Config {

@@ -90,7 +90,11 @@ pub enum RenderError {
 fn too_large_message(scripts: &[(ScriptKind, ScriptSizes)]) -> String {
     let mut message = format!("Auth0 refuses scripts over {SCRIPT_LIMIT_BYTES} bytes:");
     for (kind, sizes) in scripts {
-        let verdict = if sizes.total > SCRIPT_LIMIT_BYTES { "TOO LARGE" } else { "ok" };
+        let verdict = if sizes.total > SCRIPT_LIMIT_BYTES {
+            "TOO LARGE"
+        } else {
+            "ok"
+        };
         message.push_str(&format!("\n  {}: {sizes} {verdict}", kind.file_name()));
     }
     message
@@ -101,9 +105,13 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
     handlebars.set_strict_mode(true);
     // JavaScript, not HTML: values are JSON-encoded before they get here.
     handlebars.register_escape_fn(handlebars::no_escape);
-    handlebars.register_partial("runtime", RUNTIME_PARTIAL).map_err(Box::new)?;
+    handlebars
+        .register_partial("runtime", RUNTIME_PARTIAL)
+        .map_err(Box::new)?;
     for kind in ScriptKind::ALL {
-        handlebars.register_template_string(kind.key(), kind.template()).map_err(Box::new)?;
+        handlebars
+            .register_template_string(kind.key(), kind.template())
+            .map_err(Box::new)?;
     }
     Ok(handlebars)
 }
@@ -130,12 +138,22 @@ pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, Rende
             let text = handlebars.render(kind.key(), &data).map_err(Box::new)?;
             let wasm = bundle.payload_base64.len();
             let glue = indent(&bundle.glue, "    ").len();
-            let sizes = ScriptSizes { total: text.len(), wasm, glue, template: text.len() - wasm - glue };
+            let sizes = ScriptSizes {
+                total: text.len(),
+                wasm,
+                glue,
+                template: text.len() - wasm - glue,
+            };
             Ok(Script { kind, text, sizes })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;
-    if scripts.iter().any(|script| script.sizes.total > SCRIPT_LIMIT_BYTES) {
-        return Err(RenderError::TooLarge(scripts.iter().map(|s| (s.kind, s.sizes)).collect()));
+    if scripts
+        .iter()
+        .any(|script| script.sizes.total > SCRIPT_LIMIT_BYTES)
+    {
+        return Err(RenderError::TooLarge(
+            scripts.iter().map(|s| (s.kind, s.sizes)).collect(),
+        ));
     }
     Ok(scripts)
 }
@@ -147,7 +165,9 @@ fn json_literal(text: &str) -> String {
 
 /// Indents every line after the first, so the glue sits inside the function.
 fn indent(text: &str, prefix: &str) -> String {
-    text.lines().collect::<Vec<_>>().join(&format!("\n{prefix}"))
+    text.lines()
+        .collect::<Vec<_>>()
+        .join(&format!("\n{prefix}"))
 }
 
 #[cfg(test)]
@@ -158,10 +178,18 @@ mod tests {
     #[test]
     fn each_script_is_one_named_function() {
         let scripts = rendered(&config());
-        assert!(scripts[0].text.starts_with("function login(email, password, callback) {\n"));
-        assert!(scripts[1].text.starts_with("function getByEmail(email, callback) {\n"));
+        assert!(scripts[0]
+            .text
+            .starts_with("function login(email, password, callback) {\n"));
+        assert!(scripts[1]
+            .text
+            .starts_with("function getByEmail(email, callback) {\n"));
         for script in &scripts {
-            assert!(script.text.ends_with("}\n"), "{:?} ends outside its function", script.kind);
+            assert!(
+                script.text.ends_with("}\n"),
+                "{:?} ends outside its function",
+                script.kind
+            );
         }
     }
 
@@ -220,7 +248,14 @@ mod tests {
         let error = render(&config(), &bundle).unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, RenderError::TooLarge(_)));
-        for part in ["login.js", "get_user.js", "wasm ", "glue ", "template ", "TOO LARGE"] {
+        for part in [
+            "login.js",
+            "get_user.js",
+            "wasm ",
+            "glue ",
+            "template ",
+            "TOO LARGE",
+        ] {
             assert!(message.contains(part), "{part} missing from: {message}");
         }
     }

@@ -2,6 +2,9 @@
 //! types. Done by hand with `Reflect` rather than serde: serde's error paths
 //! drag float formatting into the WASM, which costs more than this file.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use js_sys::{Array, Reflect};
 use trickle_core::{Identity, IdentityUserId, SourceUser, TokenBody};
 use wasm_bindgen::JsValue;
@@ -70,7 +73,10 @@ pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsV
     let identities = if is_absent(&identities) {
         Vec::new()
     } else if Array::is_array(&identities) {
-        Array::from(&identities).iter().map(|item| identity(&item)).collect::<Result<_, _>>()?
+        Array::from(&identities)
+            .iter()
+            .map(|item| identity(&item))
+            .collect::<Result<_, _>>()?
     } else {
         return Err(wrong_type("identities"));
     };
@@ -94,9 +100,14 @@ pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsV
 /// An array of user objects (a users-by-email answer).
 pub(crate) fn source_users(value: &JsValue) -> Result<Vec<SourceUser<JsMetadata>>, JsValue> {
     if !Array::is_array(value) {
-        return Err(js_error("the old tenant sent a user list that is not an array"));
+        return Err(js_error(
+            "the old tenant sent a user list that is not an array",
+        ));
     }
-    Array::from(value).iter().map(|item| source_user(&item)).collect()
+    Array::from(value)
+        .iter()
+        .map(|item| source_user(&item))
+        .collect()
 }
 
 /// A token endpoint body; `None` when it is not shaped like one, which the

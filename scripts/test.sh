@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test: sets up (first time only), builds the WASM core, then runs the
+# Rust tests and lints, and the Node tests that run the generated scripts
+# the way Auth0 does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+scripts/setup.sh
+step "Build the WASM core"
+scripts/build-wasm.sh
+step "Rust: format, lints, tests"
+cargo fmt --all --check
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo test --quiet --workspace
+step "Node: generated scripts end to end"
+cargo build --quiet -p trickle-cli
+TRICKLE_BIN="$PWD/target/debug/trickle" node --test tests/*.test.js
