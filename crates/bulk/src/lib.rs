@@ -1,0 +1,1 @@
+//! Bulk migration (skeleton; being written).

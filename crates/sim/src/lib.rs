@@ -1,0 +1,1 @@
+//! An emulated old Auth0 tenant (skeleton; being written).
