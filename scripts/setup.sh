@@ -3,7 +3,9 @@
 #   - the Rust toolchain pinned in rust-toolchain.toml, with wasm32-unknown-unknown;
 #   - wasm-bindgen-cli at exactly the version of the wasm-bindgen crate
 #     (Cargo.toml), into a cache outside the checkout (TRICKLE_TOOLS);
-#   - the Node packages of package-lock.json (wasm-opt from binaryen, terser).
+#   - the Node packages of package-lock.json (wasm-opt from binaryen, terser);
+#   - Node 18 and 22 (Auth0's two runtimes) from npm, into .tools/ in the
+#     checkout, for the runtime matrix (scripts/node-runtimes.sh lists them).
 # A second run on the same machine takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +34,11 @@ if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_m
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.package-lock.json.trickle
 fi
+
+step "Node runtimes of Auth0 (18, 22) for the runtime matrix"
+for version in $(scripts/node-runtimes.sh --versions); do
+  if [ ! -x "$(scripts/node-runtimes.sh --path "$version")" ]; then
+    npm install --prefix ".tools/node-$version" --no-save --no-audit --no-fund --loglevel=error \
+      "$(scripts/node-runtimes.sh --package)@$version"
+  fi
+done

@@ -6,16 +6,15 @@
 // takes a directory). TRICKLE_BIN=<path to the trickle binary> skips `cargo run`.
 
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 
-const { loadScript, call, lateCalls, checkOneFunction } = require('./support/auth0-sandbox');
+const { loadScript, call, lateCalls, checkOneFunction } = require('../packages/testkit');
 const { startOldTenant } = require('./support/old-tenant');
+const { generateScripts } = require('./support/generate');
 
-const REPO_ROOT = path.resolve(__dirname, '..');
 const CONNECTION = 'old-tenant-import';
 const REALM = 'Username-Password-Authentication';
 const CLIENT = { client_id: 'migrationClientId123', client_secret: 'S3cr3t-client-secret-DO-NOT-LOG' };
@@ -55,23 +54,8 @@ const JANE_PROFILE = {
 // them as the JSON Auth0 stores.
 const plain = (value) => JSON.parse(JSON.stringify(value));
 
-function run(command, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`));
-    });
-  });
-}
-
-async function generateScripts(dir) {
-  const config = path.join(dir, 'trickle.toml');
-  fs.writeFileSync(config, [
+function generate(dir) {
+  const toml = [
     '[connection]',
     `name = "${CONNECTION}"`,
     '[source]',
@@ -81,13 +65,8 @@ async function generateScripts(dir) {
     '[http]',
     'timeout_ms = 3000',
     '',
-  ].join('\n'));
-  const out = path.join(dir, 'out');
-  const args = ['generate', '--config', config, '--out', out];
-  if (process.env.TRICKLE_BIN) await run(process.env.TRICKLE_BIN, args);
-  else await run('cargo', ['run', '-q', '-p', 'trickle-cli', '--', ...args]);
-  const scripts = path.join(out, 'database-connections', CONNECTION);
-  return { login: path.join(scripts, 'login.js'), getUser: path.join(scripts, 'get_user.js') };
+  ].join('\n');
+  return generateScripts(dir, 'stand-in', toml, CONNECTION);
 }
 
 describe('generated scripts against a stand-in old tenant', () => {
@@ -115,7 +94,7 @@ describe('generated scripts against a stand-in old tenant', () => {
 
   before(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-scripts-test-'));
-    files = await generateScripts(tmp);
+    files = await generate(tmp);
     tenant = await startOldTenant({ users: [JANE, BOB], clients: [CLIENT] });
   });
 

@@ -1,5 +1,5 @@
 'use strict';
-// Runs a generated custom-database script the way Auth0 does: the file is one
+// Runs a custom-database script file the way Auth0 does: the file is one
 // function expression, evaluated in a sandbox that offers only what Auth0's
 // runtime offers (configuration, global, the error classes, fetch, Buffer,
 // require of Node built-ins, ...). Nothing from this process leaks in.
@@ -87,11 +87,12 @@ function checkOneFunction(text) {
 /**
  * Loads a generated script as Auth0 does.
  * @param {string} filePath
- * @param {{configuration?: object, global?: object}} [options] pass the same
- *   `global` to several loads to share it, as calls in one container do.
+ * @param {{configuration?: object, global?: object, fetch?: Function}} [options]
+ *   pass the same `global` to several loads to share it, as calls in one
+ *   container do; `fetch` replaces the real one (e.g. to replay answers).
  * @returns {{fn: Function, logs: string[], global: object}}
  */
-function loadScript(filePath, { configuration = {}, global: containerGlobal } = {}) {
+function loadScript(filePath, { configuration = {}, global: containerGlobal, fetch: fetchImpl = fetch } = {}) {
   const text = fs.readFileSync(filePath, 'utf8');
   checkOneFunction(text);
   // As Auth0 evaluates it; the newline keeps a trailing line comment from
@@ -102,7 +103,7 @@ function loadScript(filePath, { configuration = {}, global: containerGlobal } = 
   const sandbox = {
     configuration: Object.freeze({ ...configuration }),
     global: containerGlobal || {},
-    fetch,
+    fetch: fetchImpl,
     AbortSignal,
     AbortController,
     Buffer,
@@ -168,4 +169,24 @@ function call(fn, ...args) {
   });
 }
 
-module.exports = { loadScript, call, lateCalls, checkOneFunction };
+/**
+ * One Auth0 "container": scripts loaded into it share `global` (the M2M
+ * token, the compiled WASM), as calls routed to one container do. `reset()`
+ * empties it, as when Auth0 recycles the container.
+ */
+class Container {
+  constructor() {
+    this.global = {};
+  }
+
+  /** Loads a script file into this container; see `loadScript`. */
+  load(filePath, configuration = {}, options = {}) {
+    return loadScript(filePath, { ...options, configuration, global: this.global });
+  }
+
+  reset() {
+    for (const key of Object.keys(this.global)) delete this.global[key];
+  }
+}
+
+module.exports = { loadScript, call, lateCalls, checkOneFunction, Container };

@@ -1,0 +1,44 @@
+'use strict';
+// Generates scripts with the real CLI for a test: $TRICKLE_BIN when set (the
+// test command sets it), otherwise through cargo.
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(output);
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+/** Runs `trickle ARGS…`; resolves its output. */
+function trickle(args) {
+  if (process.env.TRICKLE_BIN) return run(process.env.TRICKLE_BIN, args);
+  return run('cargo', ['run', '-q', '-p', 'trickle-cli', '--', ...args]);
+}
+
+/**
+ * Writes `toml` to DIR/NAME.toml, generates into DIR/NAME/, and resolves the
+ * paths of the two scripts of connection `connection`.
+ */
+async function generateScripts(dir, name, toml, connection) {
+  const config = path.join(dir, `${name}.toml`);
+  fs.writeFileSync(config, toml);
+  const out = path.join(dir, name);
+  await trickle(['generate', '--config', config, '--out', out]);
+  const scripts = path.join(out, 'database-connections', connection);
+  return { login: path.join(scripts, 'login.js'), getUser: path.join(scripts, 'get_user.js') };
+}
+
+module.exports = { REPO_ROOT, trickle, generateScripts };
