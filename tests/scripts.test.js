@@ -239,6 +239,10 @@ describe('generated scripts against a stand-in old tenant', () => {
     assert.throws(() => checkOneFunction('(function a() {})'));
     assert.throws(() => checkOneFunction('function a() {}\nfunction a() {}'));
     assert.doesNotThrow(() => checkOneFunction('function a() { return 1; }\n'));
+    // Comments around the function are fine, code hidden in them is not run.
+    assert.doesNotThrow(() => checkOneFunction('// note\n/* more */\nfunction a() {}\n// end\n'));
+    assert.throws(() => checkOneFunction('// note\nfunction a() {}\n/* x */ a();'));
+    assert.throws(() => checkOneFunction('/* x */ var y = 1;\nfunction a() {}'));
   });
 
   it('the sandbox offers only what Auth0 offers', async () => {

@@ -61,15 +61,18 @@ function capturingConsole(logs) {
   return capture;
 }
 
+// Comments and white space, which may stand around the function.
+const COMMENTS = /^(?:\s+|\/\/[^\n]*|\/\*[\s\S]*?\*\/)*/;
+
 // Throws unless `text` is exactly one (named) function, as Auth0 needs,
-// without running any of it: as a script behind a leading `throw`, the
-// function declaration is hoisted onto the probe's global before the throw,
-// and nothing else runs. V8 keeps a function's exact source text, so
-// anything before or after the function makes the two texts differ.
+// comments around it aside, without running any of it: as a script behind
+// a leading `throw`, the function declaration is hoisted onto the probe's
+// global before the throw, and nothing else runs. V8 keeps a function's
+// exact source text, so any code before or after it makes the texts differ.
 function checkOneFunction(text) {
-  const trimmed = text.trim();
-  const named = /^function\s+([A-Za-z_$][\w$]*)\s*\(/.exec(trimmed);
-  if (!named) throw new Error('the script must start with `function <name>(`');
+  const body = text.slice(COMMENTS.exec(text)[0].length);
+  const named = /^function\s+([A-Za-z_$][\w$]*)\s*\(/.exec(body);
+  if (!named) throw new Error('the script must start with `function <name>(` (comments aside)');
   // One expression: what Auth0 evaluates (compiled only).
   new vm.Script('(' + text + '\n)');
   const probe = vm.createContext({});
@@ -79,13 +82,15 @@ function checkOneFunction(text) {
     if (thrown !== 0) throw thrown; // a syntax error in the text
   }
   const fn = probe[named[1]];
-  if (typeof fn !== 'function' || Function.prototype.toString.call(fn) !== trimmed) {
+  const source = typeof fn === 'function' ? Function.prototype.toString.call(fn) : '';
+  const after = body.slice(source.length);
+  if (!source || !body.startsWith(source) || COMMENTS.exec(after)[0].length !== after.length) {
     throw new Error('the script has something at top level besides its one function');
   }
 }
 
 /**
- * Loads a generated script as Auth0 does.
+ * Loads a script file as Auth0 does.
  * @param {string} filePath
  * @param {{configuration?: object, global?: object, fetch?: Function}} [options]
  *   pass the same `global` to several loads to share it, as calls in one

@@ -73,7 +73,15 @@ function generate(dir) {
 // Records every answer the old tenant gives, then serves them from memory.
 function recorder() {
   const answers = new Map();
-  const key = (url, init = {}) => `${(init.method || 'GET').toUpperCase()} ${new URL(url).pathname}`;
+  // The token endpoint answers two grants: tell them apart by grant_type.
+  const grant = (init) => {
+    try {
+      return JSON.parse(init.body).grant_type || '';
+    } catch (notJson) {
+      return '';
+    }
+  };
+  const key = (url, init = {}) => `${(init.method || 'GET').toUpperCase()} ${new URL(url).pathname} ${grant(init)}`;
   return {
     record: async (url, init) => {
       const response = await fetch(url, init);
@@ -182,10 +190,10 @@ async function main() {
       script_bytes_target: 32768,
       cold_replayed_ms_max: Math.max(results.login.A.cold_replayed_ms, results.get_user.A.cold_replayed_ms),
       cold_ms_target: 3,
-      warm_overhead_us_max: Math.max(
-        (results.login.A.warm_replayed_ms - results.login.B.warm_replayed_ms) * 1000,
-        (results.get_user.A.warm_replayed_ms - results.get_user.B.warm_replayed_ms) * 1000,
-      ),
+      // Like for like: both get_user scripts send one request when warm.
+      warm_overhead_us: (results.get_user.A.warm_replayed_ms - results.get_user.B.warm_replayed_ms) * 1000,
+      // Not like for like: A's login sends one request more than B's.
+      warm_overhead_us_login: (results.login.A.warm_replayed_ms - results.login.B.warm_replayed_ms) * 1000,
       warm_overhead_us_target: 50,
       warm_requests_per_login: results.login.A.requests.warm,
       warm_requests_target: 2,
@@ -223,7 +231,7 @@ async function main() {
       'Targets (reported, not asserted):',
       `- ≤ 32 KB per script: largest is ${t.script_bytes_max} bytes — ${check(t.script_bytes_max <= t.script_bytes_target)}`,
       `- cold ≤ 3 ms (decode, compile, first result; answers replayed): ${fmtMs(t.cold_replayed_ms_max)} — ${check(t.cold_replayed_ms_max <= t.cold_ms_target)}`,
-      `- warm overhead ≤ 50 µs over B (answers replayed): ${t.warm_overhead_us_max.toFixed(0)} µs — ${check(t.warm_overhead_us_max <= t.warm_overhead_us_target)}`,
+      `- warm overhead ≤ 50 µs over B (answers replayed, get_user: the same HTTP work): ${t.warm_overhead_us.toFixed(0)} µs — ${check(t.warm_overhead_us <= t.warm_overhead_us_target)}; login: ${t.warm_overhead_us_login.toFixed(0)} µs, which includes A's second request`,
       `- ≤ 2 HTTP requests per migrated login, warm container: ${t.warm_requests_per_login} — ${check(t.warm_requests_per_login <= t.warm_requests_target)}`,
       '',
       'B sends one request per login because it builds the profile from the id_token alone: that is why it loses app and user metadata. A fetches the full user from the Management API (with `mark_migrated = true`, one PATCH more).',

@@ -1,1 +1,33 @@
-//! Bulk migration (skeleton; being written).
+//! Bulk migration: for the users who never log in, and so are never
+//! migrated by the lazy-migration scripts.
+//!
+//! - [`plan()`] turns the old tenant's export (`POST
+//!   /api/v2/jobs/users-exports`, NDJSON or CSV, gzipped or not) into a
+//!   folder of Auth0 import files: JSON arrays of at most 500,000 bytes,
+//!   every user normalised by `trickle_core::import_profile` — the scripts'
+//!   own `normalise`, so a user imported in bulk and one migrated at login
+//!   get the same `user_id`, email and metadata. Users already migrated
+//!   (the lazy-migration marker, or present in the new tenant's export),
+//!   duplicates and unusable records are left out and reported by line;
+//!   legacy password hashes can be joined in ([`hashes`]).
+//! - [`import`] submits a plan's files to the new tenant as import jobs
+//!   (`POST /api/v2/jobs/users-imports`), at most two at a time, follows
+//!   them to the end, records their errors, and resumes from a state file
+//!   in the plan folder after a crash or an interruption.
+//!
+//! Memory stays flat in the size of the export: one record at a time, plus
+//! an 8-byte hash of each email seen (for duplicates).
+
+pub mod hashes;
+pub mod import;
+pub mod input;
+mod keys;
+pub mod plan;
+pub mod record;
+
+pub use input::InputFormat;
+pub use plan::{
+    import_file_name, is_import_file_name, plan, FileReport, Phase, PlanError, PlanOptions,
+    PlanReport, Progress, IMPORT_FILE_LIMIT_BYTES, REPORT_FILE,
+};
+pub use record::SkipReason;

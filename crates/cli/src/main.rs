@@ -2,7 +2,9 @@
 //! arguments, reading files and printing reports live here, one module per
 //! command; everything else is in the library crates.
 
+mod bulk;
 mod generate;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -25,10 +27,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Generate(generate::Args),
+    Bulk(bulk::Args),
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Generate(args) => generate::run(args),
+        Command::Bulk(args) => bulk::run(args),
+        Command::Sim(args) => sim::run(args),
     }
 }

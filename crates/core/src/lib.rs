@@ -14,6 +14,7 @@ extern crate alloc;
 mod domain;
 mod email;
 mod host;
+mod import;
 mod management;
 mod marker;
 mod metadata;
@@ -25,6 +26,10 @@ mod user;
 pub use domain::{base_url, DomainError};
 pub use email::{email_key, select_by_email};
 pub use host::{Host, NativeHost};
+pub use import::{
+    import_policy, import_profile, is_reserved_app_metadata_key, is_valid_metadata_key,
+    IMPORT_FIELDS, IMPORT_FIELD_MFA_FACTORS, RESERVED_APP_METADATA_KEYS,
+};
 pub use management::{classify_management_answer, ManagementOutcome};
 pub use marker::{marker_patch, migrated_at, MarkerPatch, MARKER_KEY};
 pub use metadata::Metadata;

@@ -1,1 +1,35 @@
-//! An emulated old Auth0 tenant (skeleton; being written).
+//! `trickle-sim`: an offline emulator of the OLD Auth0 tenant that Trickle
+//! migrates users from. It serves, on loopback, the documented subset of
+//! Auth0's Authentication API (`/oauth/token`: password-realm and client
+//! credentials, RS256 tokens, JWKS) and Management API (users by email, by
+//! id, PATCH, a deliberately loose search, bulk import jobs, rate limits),
+//! seeded from a JSON file, with injectable faults (latency, 503, dropped
+//! connections, malformed and truncated answers) and a `/__sim/` control
+//! API. It is a rehearsal and test double, not a security product: its
+//! signing key is fixed and public.
+
+mod clock;
+mod control;
+mod jobs;
+mod keys;
+mod management;
+mod reply;
+mod search;
+mod seed;
+mod server;
+mod state;
+mod store;
+mod token;
+
+pub use keys::KEY_ID;
+pub use seed::{
+    connection_id_for, Seed, SeedClient, SeedConnection, SeedError, SeedUser, DEFAULT_BCRYPT_COST,
+    DEFAULT_BRUTE_FORCE_THRESHOLD, DEFAULT_CONNECTION,
+};
+pub use server::{Options, Sim, StartError};
+pub use state::{Counters, Faults, Stats};
+
+/// The password-realm grant type (`grant_type` of the login script's token request).
+pub const PASSWORD_REALM_GRANT: &str = store::PASSWORD_REALM_GRANT;
+/// Largest users file an import job accepts (bytes); above it, 413.
+pub const MAX_IMPORT_FILE_BYTES: usize = jobs::MAX_FILE_BYTES;

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod keys;
 mod read;
 mod write;
 

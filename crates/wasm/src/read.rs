@@ -9,10 +9,11 @@ use js_sys::{Array, Reflect};
 use trickle_core::{Identity, IdentityUserId, SourceUser, TokenBody};
 use wasm_bindgen::JsValue;
 
+use crate::keys::key;
 use crate::{js_error, JsMetadata};
 
-fn field(object: &JsValue, key: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+fn field(object: &JsValue, name: &'static str) -> JsValue {
+    Reflect::get(object, key(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
 fn is_absent(value: &JsValue) -> bool {
@@ -25,7 +26,7 @@ fn wrong_type(key: &str) -> JsValue {
     js_error(&message)
 }
 
-fn text(object: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
+fn text(object: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> {
     let value = field(object, key);
     if is_absent(&value) {
         return Ok(None);
@@ -33,7 +34,7 @@ fn text(object: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
     value.as_string().map(Some).ok_or_else(|| wrong_type(key))
 }
 
-fn flag(object: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
+fn flag(object: &JsValue, key: &'static str) -> Result<Option<bool>, JsValue> {
     let value = field(object, key);
     if is_absent(&value) {
         return Ok(None);
@@ -41,7 +42,7 @@ fn flag(object: &JsValue, key: &str) -> Result<Option<bool>, JsValue> {
     value.as_bool().map(Some).ok_or_else(|| wrong_type(key))
 }
 
-fn metadata(object: &JsValue, key: &str) -> Result<Option<JsMetadata>, JsValue> {
+fn metadata(object: &JsValue, key: &'static str) -> Result<Option<JsMetadata>, JsValue> {
     let value = field(object, key);
     if is_absent(&value) {
         return Ok(None);

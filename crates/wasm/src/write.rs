@@ -6,21 +6,22 @@ use js_sys::{Object, Reflect};
 use trickle_core::{ProfileValue, Verdict, MARKER_KEY};
 use wasm_bindgen::JsValue;
 
+use crate::keys::key;
 use crate::JsMetadata;
 
-fn set(object: &Object, key: &str, value: &JsValue) {
+fn set(object: &Object, name: &'static str, value: &JsValue) {
     // Cannot fail on a fresh plain object.
-    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+    let _ = Reflect::set(object, key(name), value);
 }
 
-fn kind_object(kind: &str) -> Object {
+fn kind_object(kind: &'static str) -> Object {
     let object = Object::new();
-    set(&object, "kind", &JsValue::from_str(kind));
+    set(&object, "kind", key(kind));
     object
 }
 
 /// `{kind, reset_at?}`.
-pub(crate) fn outcome(kind: &str, reset_at: Option<u32>) -> JsValue {
+pub(crate) fn outcome(kind: &'static str, reset_at: Option<u32>) -> JsValue {
     let object = kind_object(kind);
     if let Some(reset_at) = reset_at {
         set(&object, "reset_at", &JsValue::from_f64(f64::from(reset_at)));

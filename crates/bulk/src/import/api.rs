@@ -1,0 +1,492 @@
+//! The new tenant's Management API, as far as import jobs need it: a
+//! client-credentials token, job creation, job status, job errors. Every
+//! call honours 429 and `x-ratelimit-reset`.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+use trickle_core::parse_ratelimit_reset;
+
+use super::journal::JobSummary;
+
+/// How long to wait after a 429, from its headers: until
+/// `x-ratelimit-reset` (UNIX seconds), else `retry-after` (seconds), else
+/// `fallback`; never less than 200 ms nor more than `cap`.
+pub fn rate_limit_wait(headers: &HeaderMap, fallback: Duration, cap: Duration) -> Duration {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let wait = if let Some(reset) = parse_ratelimit_reset(header("x-ratelimit-reset")) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Duration::from_secs(u64::from(reset)).saturating_sub(now)
+    } else if let Some(seconds) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        Duration::from_secs(seconds)
+    } else {
+        fallback
+    };
+    wait.clamp(
+        Duration::from_millis(200),
+        cap.max(Duration::from_millis(200)),
+    )
+}
+
+/// Why the API cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The tenant refused the client's credentials or grant.
+    #[error("the tenant refused the client credentials: {0}")]
+    Credentials(String),
+    /// Could not get an answer after retrying.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+/// What became of an upload.
+#[derive(Debug)]
+pub enum Submitted {
+    /// Auth0 created the job.
+    Created(String),
+    /// 429: no job was created; try again after the wait.
+    RateLimited(Duration),
+    /// Refused with an error answer: no job was created.
+    Refused(String),
+    /// The upload may or may not have created a job.
+    Uncertain(String),
+}
+
+/// What a job is doing.
+#[derive(Debug)]
+pub enum Polled {
+    Running,
+    Completed(JobSummary),
+    Failed(String),
+    NotFound,
+    RateLimited(Duration),
+    /// No usable answer this time.
+    Transient(String),
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct JobAnswer {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    summary: Option<JobSummary>,
+}
+
+/// The connection to the tenant.
+pub struct Api {
+    http: Client,
+    base: String,
+    client_id: String,
+    client_secret: String,
+    token: Option<(String, Instant)>,
+    /// The longest single wait for a rate limit.
+    pub max_wait: Duration,
+}
+
+const CONNECT_RETRIES: u32 = 5;
+
+impl Api {
+    pub fn new(
+        base: &str,
+        client_id: &str,
+        client_secret: &str,
+        timeout: Duration,
+    ) -> Result<Api, ApiError> {
+        let http = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("trickle/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| ApiError::Unreachable(error.to_string()))?;
+        Ok(Api {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            token: None,
+            max_wait: Duration::from_secs(60),
+        })
+    }
+
+    /// A Management API token, fetched with client credentials and reused
+    /// until a minute before it expires.
+    pub async fn token(&mut self) -> Result<String, ApiError> {
+        if let Some((token, until)) = &self.token {
+            if Instant::now() < *until {
+                return Ok(token.clone());
+            }
+        }
+        let body = serde_json::json!({
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "audience": format!("{}/api/v2/", self.base),
+        });
+        let mut failures = 0;
+        loop {
+            let answer = self
+                .http
+                .post(format!("{}/oauth/token", self.base))
+                .json(&body)
+                .send()
+                .await;
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) => {
+                    failures += 1;
+                    if failures > CONNECT_RETRIES {
+                        return Err(ApiError::Unreachable(format!(
+                            "cannot reach {}: {}",
+                            self.base,
+                            describe(&error)
+                        )));
+                    }
+                    tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                let wait = rate_limit_wait(response.headers(), backoff(1), self.max_wait);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if status.is_server_error() {
+                failures += 1;
+                if failures > CONNECT_RETRIES {
+                    return Err(ApiError::Unreachable(format!(
+                        "the token endpoint answers HTTP {status}"
+                    )));
+                }
+                tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            if !status.is_success() {
+                return Err(ApiError::Credentials(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )));
+            }
+            let answer: TokenAnswer = serde_json::from_str(&text).map_err(|_| {
+                ApiError::Credentials("the token answer has no access_token".to_owned())
+            })?;
+            let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+            let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
+            self.token = Some((answer.access_token.clone(), until));
+            return Ok(answer.access_token);
+        }
+    }
+
+    /// Uploads one import file. Connection failures (nothing was sent) are
+    /// retried here; any answer or failure after sending is reported.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn submit(
+        &mut self,
+        file_name: &str,
+        data: &[u8],
+        connection_id: &str,
+        upsert: bool,
+        send_completion_email: bool,
+        external_id: &str,
+    ) -> Result<Submitted, ApiError> {
+        let mut refreshed = false;
+        let mut failures = 0;
+        loop {
+            let token = self.token().await?;
+            let users = Part::bytes(data.to_vec())
+                .file_name(file_name.to_owned())
+                .mime_str("application/json")
+                .expect("a valid mime type");
+            let form = Form::new()
+                .part("users", users)
+                .text("connection_id", connection_id.to_owned())
+                .text("upsert", upsert.to_string())
+                .text("external_id", external_id.to_owned())
+                .text("send_completion_email", send_completion_email.to_string());
+            let answer = self
+                .http
+                .post(format!("{}/api/v2/jobs/users-imports", self.base))
+                .bearer_auth(&token)
+                .multipart(form)
+                .send()
+                .await;
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) if error.is_connect() => {
+                    failures += 1;
+                    if failures > CONNECT_RETRIES {
+                        return Err(ApiError::Unreachable(format!(
+                            "cannot reach {}: {}",
+                            self.base,
+                            describe(&error)
+                        )));
+                    }
+                    tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                    continue;
+                }
+                Err(error) => return Ok(Submitted::Uncertain(describe(&error))),
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap_or_default();
+            return Ok(match status {
+                StatusCode::TOO_MANY_REQUESTS => {
+                    Submitted::RateLimited(rate_limit_wait(&headers, backoff(2), self.max_wait))
+                }
+                StatusCode::UNAUTHORIZED if !refreshed => {
+                    refreshed = true;
+                    self.token = None;
+                    continue;
+                }
+                status if status.is_success() => {
+                    match serde_json::from_str::<JobAnswer>(&text)
+                        .ok()
+                        .and_then(|job| job.id)
+                    {
+                        Some(id) if !id.is_empty() => Submitted::Created(id),
+                        _ => Submitted::Uncertain(format!(
+                            "HTTP {} without a job id",
+                            status.as_u16()
+                        )),
+                    }
+                }
+                status if status.is_server_error() => Submitted::Uncertain(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )),
+                status => Submitted::Refused(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )),
+            });
+        }
+    }
+
+    /// `GET /api/v2/jobs/{id}`.
+    pub async fn poll(&mut self, job_id: &str) -> Result<Polled, ApiError> {
+        let (status, headers, text) = match self.get(&format!("/api/v2/jobs/{job_id}")).await? {
+            Ok(answer) => answer,
+            Err(message) => return Ok(Polled::Transient(message)),
+        };
+        Ok(match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                Polled::RateLimited(rate_limit_wait(&headers, backoff(2), self.max_wait))
+            }
+            StatusCode::NOT_FOUND => Polled::NotFound,
+            status if status.is_success() => match serde_json::from_str::<JobAnswer>(&text) {
+                Ok(job) => match job.status.as_deref() {
+                    Some("completed") => Polled::Completed(job.summary.unwrap_or_default()),
+                    Some("failed") | Some("expired") | Some("cancelled") => {
+                        Polled::Failed(format!("the job {}", job.status.unwrap_or_default()))
+                    }
+                    Some(_) => Polled::Running,
+                    None => Polled::Transient("a job answer without status".to_owned()),
+                },
+                Err(_) => Polled::Transient("a job answer that is not JSON".to_owned()),
+            },
+            status => Polled::Transient(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                error_message(&text)
+            )),
+        })
+    }
+
+    /// `GET /api/v2/jobs/{id}/errors`: the failed users (an empty list when
+    /// there are none). `Err(message)` when no usable answer came.
+    pub async fn job_errors(&mut self, job_id: &str) -> Result<Result<Value, String>, ApiError> {
+        loop {
+            let (status, headers, text) =
+                match self.get(&format!("/api/v2/jobs/{job_id}/errors")).await? {
+                    Ok(answer) => answer,
+                    Err(message) => return Ok(Err(message)),
+                };
+            return Ok(match status {
+                StatusCode::TOO_MANY_REQUESTS => {
+                    tokio::time::sleep(rate_limit_wait(&headers, backoff(2), self.max_wait)).await;
+                    continue;
+                }
+                StatusCode::NO_CONTENT => Ok(Value::Array(Vec::new())),
+                status if status.is_success() => {
+                    if text.trim().is_empty() {
+                        Ok(Value::Array(Vec::new()))
+                    } else {
+                        serde_json::from_str(&text)
+                            .map_err(|_| "an errors answer that is not JSON".to_owned())
+                    }
+                }
+                status => Err(format!(
+                    "HTTP {}: {}",
+                    status.as_u16(),
+                    error_message(&text)
+                )),
+            });
+        }
+    }
+
+    /// A GET with the token (renewed once on 401). The inner `Err` is a
+    /// transport failure worth trying again later.
+    async fn get(
+        &mut self,
+        path: &str,
+    ) -> Result<Result<(StatusCode, HeaderMap, String), String>, ApiError> {
+        let mut refreshed = false;
+        loop {
+            let token = self.token().await?;
+            let answer = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) => return Ok(Err(describe(&error))),
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && !refreshed {
+                refreshed = true;
+                self.token = None;
+                continue;
+            }
+            let headers = response.headers().clone();
+            let text = match response.text().await {
+                Ok(text) => text,
+                Err(error) => return Ok(Err(describe(&error))),
+            };
+            return Ok(Ok((status, headers, text)));
+        }
+    }
+}
+
+/// 0.5 s, 1 s, 2 s, … up to 30 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6).saturating_sub(1)))
+        .min(Duration::from_secs(30))
+}
+
+/// The message of an Auth0 error body (`message`, `error_description`,
+/// `error`), else the start of the body.
+fn error_message(text: &str) -> String {
+    if let Ok(Value::Object(body)) = serde_json::from_str::<Value>(text) {
+        for key in ["message", "error_description", "error"] {
+            if let Some(Value::String(message)) = body.get(key) {
+                return message.clone();
+            }
+        }
+    }
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if text.is_empty() => "(no body)".to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A transport error without the URL's query or anything secret.
+fn describe(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(error);
+    let mut detail = String::new();
+    while let Some(inner) = source {
+        detail = inner.to_string();
+        source = inner.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn waits_follow_the_reset_header_within_bounds() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&(now + 3).to_string()).unwrap(),
+        );
+        let wait = rate_limit_wait(&headers, Duration::from_secs(1), Duration::from_secs(60));
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(3),
+            "{wait:?}"
+        );
+        let capped = rate_limit_wait(&headers, Duration::from_secs(1), Duration::from_secs(1));
+        assert_eq!(capped, Duration::from_secs(1));
+        headers.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&(now - 5).to_string()).unwrap(),
+        );
+        let past = rate_limit_wait(&headers, Duration::from_secs(1), Duration::from_secs(60));
+        assert_eq!(past, Duration::from_millis(200));
+        let mut retry_after = HeaderMap::new();
+        retry_after.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(
+            rate_limit_wait(
+                &retry_after,
+                Duration::from_secs(1),
+                Duration::from_secs(60)
+            ),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            rate_limit_wait(
+                &HeaderMap::new(),
+                Duration::from_secs(1),
+                Duration::from_secs(60)
+            ),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn error_messages_are_read_from_auth0_bodies() {
+        assert_eq!(
+            error_message(r#"{"statusCode":413,"message":"too big"}"#),
+            "too big"
+        );
+        assert_eq!(
+            error_message(r#"{"error":"access_denied","error_description":"no"}"#),
+            "no"
+        );
+        assert_eq!(error_message(""), "(no body)");
+        assert_eq!(error_message(&"x".repeat(300)).chars().count(), 201);
+    }
+}

@@ -1,0 +1,274 @@
+//! The import's state: an append-only journal (`import-state.ndjson`) in
+//! the plan folder, one JSON line per transition, flushed to disk before
+//! the step it records is taken. Replaying it gives each file's state.
+//!
+//! A file goes `pending` → `submitting` (written BEFORE the upload) →
+//! `submitted` (with the job id, written as soon as Auth0 answers) →
+//! `completed` or `failed`. A journal that ends on `submitting` means the
+//! process stopped while the upload was under way: Auth0 may or may not
+//! have created the job, and Auth0 offers no way to ask (no job list, no
+//! idempotency key), so that file is `uncertain` and is submitted again only
+//! when the operator says so.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The journal's file name inside the plan folder.
+pub const JOURNAL_FILE: &str = "import-state.ndjson";
+
+/// The numbers Auth0 reports for a finished import job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSummary {
+    pub failed: u64,
+    pub updated: u64,
+    pub inserted: u64,
+    pub total: u64,
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    /// The first line: which tenant and connection this plan goes to.
+    Start {
+        domain: String,
+        connection_id: String,
+        upsert: bool,
+    },
+    /// About to upload `file` (the upload may not have happened).
+    Submitting { file: String },
+    /// Auth0 created job `job_id` for `file`.
+    Submitted { file: String, job_id: String },
+    Completed {
+        file: String,
+        job_id: String,
+        summary: JobSummary,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        errors_file: Option<String>,
+    },
+    Failed {
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job_id: Option<String>,
+        message: String,
+    },
+    /// Whether Auth0 has a job for `file` cannot be known.
+    Uncertain {
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job_id: Option<String>,
+        message: String,
+    },
+    /// `file` is to be submitted (again): it was refused before a job was
+    /// created, or the operator asked for it.
+    Reset { file: String, message: String },
+}
+
+/// Where a file stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    Pending,
+    Submitting,
+    Submitted {
+        job_id: String,
+    },
+    Completed {
+        job_id: String,
+        summary: JobSummary,
+        errors_file: Option<String>,
+    },
+    Failed {
+        job_id: Option<String>,
+        message: String,
+    },
+    Uncertain {
+        job_id: Option<String>,
+        message: String,
+    },
+}
+
+/// The open, locked journal and the states it gives.
+pub struct Journal {
+    file: File,
+    pub start: Option<(String, String, bool)>,
+    pub states: BTreeMap<String, FileState>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("another `trickle bulk import` is running on this plan (the state file is locked)")]
+    Locked,
+    #[error("the state file is damaged at line {line}: {message}")]
+    Damaged { line: usize, message: String },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Journal {
+    /// Opens (or creates) the journal of `dir` and locks it for this process
+    /// (the lock goes with the process, crash or not).
+    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked),
+            Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
+        }
+        let mut journal = Journal {
+            file,
+            start: None,
+            states: BTreeMap::new(),
+        };
+        let mut text = Vec::new();
+        (&journal.file).read_to_end(&mut text)?;
+        // Only the last line can be torn (a crash while appending): a tail
+        // without its newline is kept if it parses, and cut off otherwise.
+        let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (lines, tail) = text.split_at(complete);
+        for (i, line) in lines.split(|&b| b == b'\n').enumerate() {
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let entry =
+                serde_json::from_slice::<Entry>(line).map_err(|error| JournalError::Damaged {
+                    line: i + 1,
+                    message: error.to_string(),
+                })?;
+            journal.apply(&entry);
+        }
+        if !tail.trim_ascii().is_empty() {
+            match serde_json::from_slice::<Entry>(tail) {
+                Ok(entry) => {
+                    (&journal.file).write_all(b"\n")?;
+                    journal.apply(&entry);
+                }
+                Err(_) => journal.file.set_len(complete as u64)?,
+            }
+        }
+        Ok(journal)
+    }
+
+    fn apply(&mut self, entry: &Entry) {
+        let (file, state) = match entry.clone() {
+            Entry::Start {
+                domain,
+                connection_id,
+                upsert,
+            } => {
+                self.start = Some((domain, connection_id, upsert));
+                return;
+            }
+            Entry::Submitting { file } => (file, FileState::Submitting),
+            Entry::Submitted { file, job_id } => (file, FileState::Submitted { job_id }),
+            Entry::Completed {
+                file,
+                job_id,
+                summary,
+                errors_file,
+            } => (
+                file,
+                FileState::Completed {
+                    job_id,
+                    summary,
+                    errors_file,
+                },
+            ),
+            Entry::Failed {
+                file,
+                job_id,
+                message,
+            } => (file, FileState::Failed { job_id, message }),
+            Entry::Uncertain {
+                file,
+                job_id,
+                message,
+            } => (file, FileState::Uncertain { job_id, message }),
+            Entry::Reset { file, .. } => (file, FileState::Pending),
+        };
+        self.states.insert(file, state);
+    }
+
+    /// The state of `file` (pending when the journal never named it).
+    pub fn state(&self, file: &str) -> FileState {
+        self.states.get(file).cloned().unwrap_or(FileState::Pending)
+    }
+
+    /// Appends `entry` and makes it durable before returning.
+    pub fn record(&mut self, entry: Entry) -> io::Result<()> {
+        let mut line = serde_json::to_vec(&entry).map_err(io::Error::from)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()?;
+        self.apply(&entry);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_gives_the_last_state_and_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut journal = Journal::open(dir.path()).unwrap();
+            journal
+                .record(Entry::Start {
+                    domain: "https://x".into(),
+                    connection_id: "con_1".into(),
+                    upsert: false,
+                })
+                .unwrap();
+            journal
+                .record(Entry::Submitting { file: "a".into() })
+                .unwrap();
+            journal
+                .record(Entry::Submitted {
+                    file: "a".into(),
+                    job_id: "job_1".into(),
+                })
+                .unwrap();
+            journal
+                .record(Entry::Submitting { file: "b".into() })
+                .unwrap();
+        }
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("{\"event\":\"submitted\",\"fi");
+        std::fs::write(&path, text).unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            journal.start,
+            Some(("https://x".into(), "con_1".into(), false))
+        );
+        assert_eq!(
+            journal.state("a"),
+            FileState::Submitted {
+                job_id: "job_1".into()
+            }
+        );
+        assert_eq!(journal.state("b"), FileState::Submitting);
+        assert_eq!(journal.state("c"), FileState::Pending);
+    }
+
+    #[test]
+    fn a_second_import_on_the_same_plan_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Journal::open(dir.path()).unwrap();
+        assert!(matches!(
+            Journal::open(dir.path()),
+            Err(JournalError::Locked)
+        ));
+    }
+}

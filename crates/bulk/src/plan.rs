@@ -1,0 +1,707 @@
+//! `plan`: an export in, a folder of import files out, with a report.
+//!
+//! One pass over the export, one record in memory at a time; the only
+//! structures that grow with the input are the compact key maps for
+//! duplicates (and, when given, the new tenant's ids and emails and the
+//! hashes file's index). The folder is built beside its final place and
+//! renamed in when complete.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::ser::{SerializeSeq, Serializer};
+use serde::Serialize;
+use serde_json::Value;
+use trickle_core::{email_key, raw_user_id, NativeHost, Policy, SourceUser};
+
+use crate::hashes::{HashFileProblem, HashIndex, PasswordField};
+use crate::input::{self, InputFormat, Record};
+use crate::keys::{KeySet, EMAIL_SEED, ID_SEED};
+use crate::record::{candidate, ImportRecord, Skip, SkipReason};
+
+/// Auth0 refuses import files over this many bytes (413).
+pub const IMPORT_FILE_LIMIT_BYTES: usize = 500_000;
+
+/// The report's file name inside the plan folder.
+pub const REPORT_FILE: &str = "report.json";
+
+/// The name of the `n`th import file (from 1): sorted by name is sorted by number.
+pub fn import_file_name(n: usize) -> String {
+    format!("users-{n:05}.json")
+}
+
+/// Whether `name` is one of a plan's import files.
+pub fn is_import_file_name(name: &str) -> bool {
+    name.strip_prefix("users-")
+        .and_then(|rest| rest.strip_suffix(".json"))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// The old tenant's export.
+    pub input: PathBuf,
+    pub format: InputFormat,
+    /// The new tenant's export: its users are left out.
+    pub exclude: Option<PathBuf>,
+    pub exclude_format: InputFormat,
+    /// Legacy password hashes (see [`crate::hashes`]).
+    pub hashes: Option<PathBuf>,
+    /// The plan folder to create.
+    pub out: PathBuf,
+    /// The old tenant's connection the users come from (`source.realm`).
+    pub realm: String,
+    /// The new tenant's connection (`connection.name`): where the raw ids of
+    /// the new tenant's export are read.
+    pub target_connection: String,
+    /// The scripts' policy (its field allow-list applies).
+    pub policy: Policy,
+    /// Leave blocked users out (default: import them as blocked).
+    pub skip_blocked: bool,
+    /// Replace `out` if it exists.
+    pub replace: bool,
+    /// Bytes per import file at most.
+    pub file_limit: usize,
+}
+
+impl PlanOptions {
+    pub fn new(
+        input: PathBuf,
+        out: PathBuf,
+        realm: String,
+        target_connection: String,
+        policy: Policy,
+    ) -> Self {
+        PlanOptions {
+            format: InputFormat::from_path(&input),
+            input,
+            exclude: None,
+            exclude_format: InputFormat::Json,
+            hashes: None,
+            out,
+            realm,
+            target_connection,
+            policy,
+            skip_blocked: false,
+            replace: false,
+            file_limit: IMPORT_FILE_LIMIT_BYTES,
+        }
+    }
+}
+
+/// What a phase of planning is doing, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the new tenant's export.
+    Exclude,
+    /// Indexing the hashes file.
+    Hashes,
+    /// Reading the old tenant's export and writing import files.
+    Users,
+}
+
+/// Progress through the current file.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub phase: Phase,
+    pub bytes_read: u64,
+    pub file_bytes: Option<u64>,
+    pub records: u64,
+    pub written: u64,
+}
+
+/// Why no plan was made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read {}: {source}", path.display())]
+    Input { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Unusable(String),
+    #[error("{} already exists (choose another --out, or --force to replace it)", .0.display())]
+    OutExists(PathBuf),
+    #[error("cannot write the plan under {}: {source}", path.display())]
+    Output { path: PathBuf, source: io::Error },
+}
+
+impl PlanError {
+    /// Whether the input or the arguments are at fault (exit code 2).
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, PlanError::Output { .. })
+    }
+}
+
+/// One import file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    pub file: String,
+    pub users: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PasswordCounts {
+    pub password_hash: u64,
+    pub custom_password_hash: u64,
+    pub none: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExcludeReport {
+    pub file: String,
+    pub records: u64,
+    pub user_ids: u64,
+    pub emails: u64,
+    pub unreadable: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HashesReport {
+    pub file: String,
+    pub entries: u64,
+    /// Entries no planned user used.
+    pub unused: u64,
+    pub problem_count: u64,
+    /// The first problems, by line.
+    pub problems: Vec<HashFileProblem>,
+}
+
+/// What a plan did. `report.json` holds this and, under `skipped_records`,
+/// every left-out record with its line and reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanReport {
+    pub input: String,
+    /// Records (non-blank lines, or CSV rows) read.
+    pub records_read: u64,
+    pub users_written: u64,
+    pub skipped: u64,
+    /// Of the skipped: carried the lazy-migration marker.
+    pub already_migrated: u64,
+    pub skipped_by_reason: BTreeMap<SkipReason, u64>,
+    /// Of the written: imported as blocked.
+    pub blocked_written: u64,
+    pub passwords: PasswordCounts,
+    /// Reserved keys removed from app_metadata, by key.
+    pub app_metadata_keys_stripped: BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<ExcludeReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<HashesReport>,
+    pub file_limit_bytes: usize,
+    pub files: Vec<FileReport>,
+}
+
+/// Makes the plan folder `options.out`. `progress` is called now and then.
+pub fn plan(
+    options: &PlanOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<PlanReport, PlanError> {
+    if options.file_limit < 64 {
+        return Err(PlanError::Unusable(
+            "the file limit is too small".to_owned(),
+        ));
+    }
+    let out = &options.out;
+    if out.exists() && !options.replace {
+        return Err(PlanError::OutExists(out.clone()));
+    }
+    if out.join(crate::import::journal::JOURNAL_FILE).exists() {
+        return Err(PlanError::Unusable(format!(
+            "{} holds the state of an import ({}): replacing it would forget which files were \
+             imported. Plan into another folder, or remove this one yourself if you mean it",
+            out.display(),
+            crate::import::journal::JOURNAL_FILE
+        )));
+    }
+    let name = out
+        .file_name()
+        .ok_or_else(|| PlanError::Unusable(format!("{} is not a folder name", out.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match out.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let output = |source: io::Error| PlanError::Output {
+        path: out.clone(),
+        source,
+    };
+    fs::create_dir_all(&parent).map_err(output)?;
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.staging-"))
+        .tempdir_in(&parent)
+        .map_err(output)?;
+
+    // Opened first: a missing export fails before any other work.
+    let input_error = |source: io::Error| PlanError::Input {
+        path: options.input.clone(),
+        source,
+    };
+    let mut export = input::open(&options.input, options.format).map_err(input_error)?;
+
+    let mut report = PlanReport {
+        input: options.input.display().to_string(),
+        file_limit_bytes: options.file_limit,
+        ..PlanReport::default()
+    };
+
+    let (excluded_ids, excluded_emails) = match &options.exclude {
+        Some(path) => {
+            let (ids, emails, exclude_report) = load_exclusions(path, options, progress)?;
+            report.exclude = Some(exclude_report);
+            (ids, emails)
+        }
+        None => (KeySet::new(ID_SEED), KeySet::new(EMAIL_SEED)),
+    };
+    let mut hashes = match &options.hashes {
+        Some(path) => {
+            progress(Progress {
+                phase: Phase::Hashes,
+                bytes_read: 0,
+                file_bytes: None,
+                records: 0,
+                written: 0,
+            });
+            let index =
+                HashIndex::open(path, staging.path()).map_err(|source| PlanError::Input {
+                    path: path.clone(),
+                    source,
+                })?;
+            Some((path, index))
+        }
+        None => None,
+    };
+
+    let skipped_path = staging.path().join(".skipped.ndjson");
+    let mut skipped_out = BufWriter::new(File::create(&skipped_path).map_err(output)?);
+    let mut files = Splitter::new(staging.path(), options.file_limit);
+    let mut seen_emails = KeySet::new(EMAIL_SEED);
+    let mut users_parsed = 0u64;
+    let mut record_buffer = Vec::with_capacity(4096);
+
+    let file_bytes = export.file_bytes;
+    while let Some((line, record)) = export.next_record().map_err(input_error)? {
+        report.records_read += 1;
+        let parsed: Result<SourceUser<Value>, Skip> = match record {
+            Record::Json(bytes) => {
+                serde_json::from_slice(bytes).map_err(|error| json_skip(line, &error))
+            }
+            Record::Object(value) => {
+                serde_json::from_value(value).map_err(|error| json_skip(line, &error))
+            }
+            Record::Unreadable(message) => Err(Skip {
+                line,
+                reason: SkipReason::Unreadable,
+                detail: Some(message),
+                user_id: None,
+                email: None,
+            }),
+        };
+        let outcome = parsed.and_then(|user| {
+            users_parsed += 1;
+            let candidate = candidate(
+                line,
+                user,
+                &options.realm,
+                &options.policy,
+                options.skip_blocked,
+            )?;
+            let profile = &candidate.profile;
+            let skip = |reason, detail: Option<String>| Skip {
+                line,
+                reason,
+                detail,
+                user_id: Some(profile.user_id.clone()),
+                email: Some(profile.email.clone()),
+            };
+            if excluded_ids.contains(&profile.user_id) {
+                return Err(skip(
+                    SkipReason::AlreadyInTarget,
+                    Some("user_id in the new tenant's export".to_owned()),
+                ));
+            }
+            if excluded_emails.contains(&profile.email) {
+                return Err(skip(
+                    SkipReason::AlreadyInTarget,
+                    Some("email in the new tenant's export".to_owned()),
+                ));
+            }
+            if seen_emails.contains(&profile.email) {
+                return Err(skip(
+                    SkipReason::DuplicateEmail,
+                    Some("an earlier record has this email; the first is kept".to_owned()),
+                ));
+            }
+            let password =
+                match &mut hashes {
+                    Some((path, index)) => match index
+                        .lookup(&profile.user_id, &profile.email)
+                        .map_err(|source| PlanError::Input {
+                            path: path.to_path_buf(),
+                            source,
+                        }) {
+                        Ok(Some(Ok(field))) => Some(field),
+                        Ok(Some(Err(problem))) => {
+                            return Err(skip(SkipReason::InvalidPasswordHash, Some(problem)))
+                        }
+                        Ok(None) => None,
+                        Err(error) => return Ok(Err(error)),
+                    },
+                    None => None,
+                };
+            record_buffer.clear();
+            let record = ImportRecord {
+                profile,
+                blocked: candidate.blocked,
+                password: password.as_ref(),
+            };
+            serde_json::to_writer(&mut record_buffer, &record).expect("JSON values serialize");
+            if record_buffer.len() + Splitter::OVERHEAD > options.file_limit {
+                return Err(skip(
+                    SkipReason::TooLarge,
+                    Some(format!("{} bytes as JSON", record_buffer.len())),
+                ));
+            }
+            seen_emails.insert(&profile.email);
+            for key in &candidate.stripped {
+                *report.app_metadata_keys_stripped.entry(key).or_default() += 1;
+            }
+            if candidate.blocked {
+                report.blocked_written += 1;
+            }
+            match password {
+                Some(PasswordField::Bcrypt(_)) => report.passwords.password_hash += 1,
+                Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
+                None => report.passwords.none += 1,
+            }
+            Ok(Ok(()))
+        });
+        match outcome {
+            Ok(Ok(())) => {
+                files.push(&record_buffer).map_err(output)?;
+                report.users_written += 1;
+            }
+            Ok(Err(fatal)) => return Err(fatal),
+            Err(skip) => {
+                report.skipped += 1;
+                if skip.reason == SkipReason::AlreadyMigrated {
+                    report.already_migrated += 1;
+                }
+                *report.skipped_by_reason.entry(skip.reason).or_default() += 1;
+                serde_json::to_writer(&mut skipped_out, &skip)
+                    .map_err(io::Error::from)
+                    .map_err(output)?;
+                skipped_out.write_all(b"\n").map_err(output)?;
+            }
+        }
+        if report.records_read.is_multiple_of(8192) {
+            progress(Progress {
+                phase: Phase::Users,
+                bytes_read: export.bytes_read(),
+                file_bytes,
+                records: report.records_read,
+                written: report.users_written,
+            });
+        }
+    }
+    progress(Progress {
+        phase: Phase::Users,
+        bytes_read: export.bytes_read(),
+        file_bytes,
+        records: report.records_read,
+        written: report.users_written,
+    });
+    if report.records_read > 0 && users_parsed == 0 {
+        return Err(PlanError::Unusable(format!(
+            "none of the {} records of {} is a user: is it an export ({} format)?",
+            report.records_read,
+            options.input.display(),
+            match options.format {
+                InputFormat::Json => "NDJSON",
+                InputFormat::Csv => "CSV",
+            }
+        )));
+    }
+    report.files = files.finish().map_err(output)?;
+    if let Some((path, index)) = &hashes {
+        report.hashes = Some(HashesReport {
+            file: path.display().to_string(),
+            entries: index.entries,
+            unused: index.unused(),
+            problem_count: index.problem_count,
+            problems: index.problems.clone(),
+        });
+    }
+    drop(hashes);
+    skipped_out
+        .into_inner()
+        .map_err(|e| output(e.into_error()))?
+        .sync_all()
+        .map_err(output)?;
+
+    let report_path = staging.path().join(REPORT_FILE);
+    let mut report_out = BufWriter::new(File::create(&report_path).map_err(output)?);
+    serde_json::to_writer_pretty(
+        &mut report_out,
+        &ReportFile {
+            report: &report,
+            skipped_records: SkippedRecords(&skipped_path),
+        },
+    )
+    .map_err(io::Error::from)
+    .map_err(output)?;
+    report_out.write_all(b"\n").map_err(output)?;
+    report_out
+        .into_inner()
+        .map_err(|e| output(e.into_error()))?
+        .sync_all()
+        .map_err(output)?;
+    fs::remove_file(&skipped_path).map_err(output)?;
+
+    move_into_place(staging, out, &parent, options.replace).map_err(output)?;
+    Ok(report)
+}
+
+fn json_skip(line: u64, error: &serde_json::Error) -> Skip {
+    let reason = match error.classify() {
+        serde_json::error::Category::Data => SkipReason::InvalidUser,
+        _ => SkipReason::Unreadable,
+    };
+    Skip {
+        line,
+        reason,
+        detail: Some(error.to_string()),
+        user_id: None,
+        email: None,
+    }
+}
+
+/// Reads the new tenant's export into the two key maps.
+fn load_exclusions(
+    path: &Path,
+    options: &PlanOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(KeySet, KeySet, ExcludeReport), PlanError> {
+    let error = |source: io::Error| PlanError::Input {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut ids = KeySet::new(ID_SEED);
+    let mut emails = KeySet::new(EMAIL_SEED);
+    let mut report = ExcludeReport {
+        file: path.display().to_string(),
+        ..ExcludeReport::default()
+    };
+    let mut export = input::open(path, options.exclude_format).map_err(error)?;
+    let file_bytes = export.file_bytes;
+    while let Some((_, record)) = export.next_record().map_err(error)? {
+        report.records += 1;
+        let user: Option<SourceUser<serde::de::IgnoredAny>> = match record {
+            Record::Json(bytes) => serde_json::from_slice(bytes).ok(),
+            Record::Object(value) => serde_json::from_value(value).ok(),
+            Record::Unreadable(_) => None,
+        };
+        let Some(user) = user else {
+            report.unreadable += 1;
+            continue;
+        };
+        if let Some(id) = raw_user_id(&user, &options.target_connection) {
+            ids.insert(id);
+        }
+        if let Some(email) = user.email.as_deref().filter(|email| !email.is_empty()) {
+            emails.insert(&email_key(email, &NativeHost));
+        }
+        if report.records.is_multiple_of(8192) {
+            progress(Progress {
+                phase: Phase::Exclude,
+                bytes_read: export.bytes_read(),
+                file_bytes,
+                records: report.records,
+                written: 0,
+            });
+        }
+    }
+    report.user_ids = ids.len() as u64;
+    report.emails = emails.len() as u64;
+    Ok((ids, emails, report))
+}
+
+/// Cuts the records into JSON array files of at most `limit` bytes each:
+/// `[\n`, records joined by `,\n`, `\n]\n`. Finished files are flushed to
+/// disk by a second thread, so reading the export never waits for the disk.
+struct Splitter {
+    dir: PathBuf,
+    limit: usize,
+    current: Option<(BufWriter<File>, usize, u64)>,
+    files: Vec<FileReport>,
+    syncer: Syncer,
+}
+
+impl Splitter {
+    /// The bytes a file of one record adds around it.
+    const OVERHEAD: usize = 5;
+
+    fn new(dir: &Path, limit: usize) -> Self {
+        Splitter {
+            dir: dir.to_path_buf(),
+            limit,
+            current: None,
+            files: Vec::new(),
+            syncer: Syncer::start(),
+        }
+    }
+
+    fn push(&mut self, record: &[u8]) -> io::Result<()> {
+        if let Some((writer, bytes, users)) = &mut self.current {
+            if *bytes + 2 + record.len() + 3 <= self.limit {
+                writer.write_all(b",\n")?;
+                writer.write_all(record)?;
+                *bytes += 2 + record.len();
+                *users += 1;
+                return Ok(());
+            }
+            self.close()?;
+        }
+        let name = import_file_name(self.files.len() + 1);
+        let mut writer = BufWriter::with_capacity(64 * 1024, File::create(self.dir.join(&name))?);
+        writer.write_all(b"[\n")?;
+        writer.write_all(record)?;
+        self.files.push(FileReport {
+            file: name,
+            users: 0,
+            bytes: 0,
+        });
+        self.current = Some((writer, 2 + record.len(), 1));
+        Ok(())
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        if let Some((mut writer, bytes, users)) = self.current.take() {
+            writer.write_all(b"\n]\n")?;
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            self.syncer.sync(file)?;
+            let last = self.files.last_mut().expect("a file is open");
+            last.users = users;
+            last.bytes = (bytes + 3) as u64;
+        }
+        Ok(())
+    }
+
+    /// Closes the last file and waits until every file is on disk.
+    fn finish(mut self) -> io::Result<Vec<FileReport>> {
+        self.close()?;
+        self.syncer.finish()?;
+        Ok(self.files)
+    }
+}
+
+/// `fsync`s files on a thread of its own; the first failure is reported.
+struct Syncer {
+    sender: Option<std::sync::mpsc::SyncSender<File>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Syncer {
+    fn start() -> Self {
+        // A few files in flight at most: bounded open handles and memory.
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<File>(16);
+        let thread = std::thread::spawn(move || {
+            let mut result = Ok(());
+            for file in receiver {
+                if let Err(error) = file.sync_all() {
+                    if result.is_ok() {
+                        result = Err(error);
+                    }
+                }
+            }
+            result
+        });
+        Syncer {
+            sender: Some(sender),
+            thread: Some(thread),
+        }
+    }
+
+    fn sync(&mut self, file: File) -> io::Result<()> {
+        let sent = self.sender.as_ref().map(|sender| sender.send(file));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The thread ended early: finish() reports why.
+            _ => self.finish(),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.sender = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            None => Ok(()),
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the disk-flushing thread panicked")),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReportFile<'a> {
+    #[serde(flatten)]
+    report: &'a PlanReport,
+    skipped_records: SkippedRecords<'a>,
+}
+
+/// The skipped records, streamed from the scratch file they were written to.
+struct SkippedRecords<'a>(&'a Path);
+
+impl Serialize for SkippedRecords<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let file = File::open(self.0).map_err(S::Error::custom)?;
+        let mut seq = serializer.serialize_seq(None)?;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(S::Error::custom)?;
+            let value: Box<serde_json::value::RawValue> =
+                serde_json::from_str(&line).map_err(S::Error::custom)?;
+            seq.serialize_element(&value)?;
+        }
+        seq.end()
+    }
+}
+
+/// Renames the finished staging folder to `out`, replacing an old one only
+/// when asked (the old one is moved aside first and put back on failure).
+fn move_into_place(
+    staging: tempfile::TempDir,
+    out: &Path,
+    parent: &Path,
+    replace: bool,
+) -> io::Result<()> {
+    let staged = staging.keep();
+    let result = (|| {
+        if replace && out.exists() {
+            let old = tempfile::Builder::new()
+                .prefix(".trickle-old-plan-")
+                .tempdir_in(parent)?
+                .keep();
+            fs::rename(out, &old)?;
+            if let Err(error) = fs::rename(&staged, out) {
+                let _ = fs::rename(&old, out);
+                return Err(error);
+            }
+            fs::remove_dir_all(&old)?;
+        } else if out.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the folder appeared while planning",
+            ));
+        } else {
+            fs::rename(&staged, out)?;
+        }
+        // Make the rename itself durable.
+        File::open(parent).and_then(|dir| dir.sync_all()).or(Ok(()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staged);
+    }
+    result
+}

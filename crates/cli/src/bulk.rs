@@ -1,0 +1,563 @@
+//! `trickle bulk`: bulk migration for the users who never log in.
+//! `plan` turns an export into import files; `import` submits them.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use trickle_bulk::import::journal::FileState;
+use trickle_bulk::import::{run_import, Event, Halt, ImportError, ImportOptions, ImportOutcome};
+use trickle_bulk::{plan, InputFormat, Phase, PlanOptions, PlanReport, Progress, REPORT_FILE};
+use trickle_generator::parse_config;
+
+use crate::EXIT_BAD_INPUT;
+
+/// The environment variable the client secret is read from by default.
+const SECRET_ENV: &str = "TRICKLE_CLIENT_SECRET";
+/// Exit code of a run stopped by Ctrl-C (it can be resumed).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Bulk migration: import the users who never log in.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Plan(PlanArgs),
+    Import(ImportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// `.csv` / `.csv.gz` names are CSV, everything else NDJSON.
+    Auto,
+    /// One JSON user per line (a `users-exports` job with format json).
+    Json,
+    Csv,
+}
+
+/// Turn an old-tenant export into Auth0 import files (JSON arrays of at
+/// most 500,000 bytes), normalised as the lazy-migration scripts normalise,
+/// with a report (report.json) of every user left out and why.
+#[derive(clap::Args)]
+struct PlanArgs {
+    /// The Trickle config (TOML) the scripts were generated from.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// The old tenant's export: NDJSON or CSV, gzipped or not.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// The plan folder to create (it must not exist, unless --force).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The NEW tenant's export: users in it (by user id or email) are left out.
+    #[arg(long, value_name = "FILE")]
+    exclude_export: Option<PathBuf>,
+    /// Legacy password hashes, JSON lines (gzip allowed) keyed by "email" or
+    /// "user_id": {"email": …, "hash": "$2b$10$…"} (bcrypt, and argon2,
+    /// pbkdf2 and ldap strings, are recognised), {"user_id": …, "algorithm":
+    /// "sha256", "hash": …, "salt": …}, or {"email": …,
+    /// "custom_password_hash": {Auth0's object}}.
+    #[arg(long, value_name = "FILE")]
+    hashes: Option<PathBuf>,
+    /// The export's format.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: Format,
+    /// Leave blocked users out (by default they are imported, still blocked;
+    /// the scripts never migrate them).
+    #[arg(long)]
+    skip_blocked: bool,
+    /// Replace the plan folder if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+/// Submit a plan's files to the new tenant as import jobs (two at a time),
+/// follow them, and record their errors. Resumable: run it again after a
+/// crash or Ctrl-C. The client secret is read from $TRICKLE_CLIENT_SECRET.
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The plan folder made by `trickle bulk plan`.
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// The new tenant: https://tenant.eu.auth0.com (http:// only for localhost).
+    #[arg(long)]
+    domain: String,
+    /// A machine-to-machine client of the new tenant with create:users
+    /// (client credentials grant).
+    #[arg(long)]
+    client_id: String,
+    /// The database connection to import into (con_…: the connection's
+    /// identifier in the dashboard).
+    #[arg(long)]
+    connection_id: String,
+    /// The environment variable holding the client secret.
+    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
+    client_secret_env: String,
+    /// Update users that exist instead of reporting them as duplicates.
+    #[arg(long)]
+    upsert: bool,
+    /// Ask Auth0 to email the tenant's admins when each job completes.
+    #[arg(long)]
+    send_completion_email: bool,
+    /// Jobs at once (Auth0 allows two per tenant).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
+    max_jobs: u8,
+    /// Milliseconds between job status checks.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    poll_interval_ms: u64,
+    /// Submit again the files whose upload was under way when a previous
+    /// run died (check the tenant first; with --upsert off, users that
+    /// exist are refused, not doubled).
+    #[arg(long)]
+    resubmit_uncertain: bool,
+    /// Submit again the files whose job failed or was refused.
+    #[arg(long)]
+    retry_failed: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match args.command {
+        Command::Plan(args) => run_plan(args),
+        Command::Import(args) => run_import_command(args),
+    }
+}
+
+fn run_plan(args: PlanArgs) -> ExitCode {
+    let config_text = match std::fs::read_to_string(&args.config) {
+        Ok(text) => text,
+        Err(error) => {
+            eprintln!("trickle: cannot read {}: {error}", args.config.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let config = match parse_config(&config_text) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("trickle: {}: {error}", args.config.display());
+            eprintln!("trickle: nothing was written");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut options = PlanOptions::new(
+        args.input.clone(),
+        args.out.clone(),
+        config.realm.clone(),
+        config.connection_name.clone(),
+        config.policy,
+    );
+    options.format = match args.format {
+        Format::Auto => InputFormat::from_path(&args.input),
+        Format::Json => InputFormat::Json,
+        Format::Csv => InputFormat::Csv,
+    };
+    if let Some(exclude) = &args.exclude_export {
+        options.exclude_format = InputFormat::from_path(exclude);
+    }
+    options.exclude = args.exclude_export;
+    options.hashes = args.hashes;
+    options.skip_blocked = args.skip_blocked;
+    options.replace = args.force;
+
+    let mut bar = PlanBar::new();
+    let result = plan(&options, &mut |progress| bar.update(progress));
+    bar.finish();
+    match result {
+        Ok(report) => {
+            print_plan_summary(&args.out, &report);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("trickle: {error}");
+            eprintln!("trickle: no plan was written");
+            if error.is_bad_input() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// A progress bar on a terminal; nothing in a pipe.
+struct PlanBar {
+    bar: Option<ProgressBar>,
+    phase: Option<Phase>,
+    terminal: bool,
+}
+
+impl PlanBar {
+    fn new() -> Self {
+        PlanBar {
+            bar: None,
+            phase: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&mut self, progress: Progress) {
+        if !self.terminal {
+            return;
+        }
+        if self.phase != Some(progress.phase) {
+            if let Some(bar) = self.bar.take() {
+                bar.finish_and_clear();
+            }
+            let label = match progress.phase {
+                Phase::Exclude => "new tenant's export",
+                Phase::Hashes => "indexing hashes",
+                Phase::Users => "export",
+            };
+            let bar = match progress.file_bytes {
+                Some(total) => ProgressBar::new(total).with_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                ),
+                None => ProgressBar::new_spinner(),
+            };
+            bar.set_prefix(label);
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+            self.phase = Some(progress.phase);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(progress.bytes_read);
+            if progress.phase == Phase::Users {
+                bar.set_message(format!(
+                    "{} read, {} planned",
+                    thousands(progress.records),
+                    thousands(progress.written)
+                ));
+            } else {
+                bar.set_message(format!("{} records", thousands(progress.records)));
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_plan_summary(out: &Path, report: &PlanReport) {
+    let files = &report.files;
+    eprintln!(
+        "trickle: planned {} users in {} import files under {} (details: {})",
+        thousands(report.users_written),
+        files.len(),
+        out.display(),
+        out.join(REPORT_FILE).display()
+    );
+    eprintln!("  records read     {:>12}", thousands(report.records_read));
+    eprintln!("  users planned    {:>12}", thousands(report.users_written));
+    eprintln!("  left out         {:>12}", thousands(report.skipped));
+    for (reason, count) in &report.skipped_by_reason {
+        eprintln!("    {:<22} {:>10}", reason.name(), thousands(*count));
+    }
+    if report.blocked_written > 0 {
+        eprintln!(
+            "  imported as blocked {:>9}",
+            thousands(report.blocked_written)
+        );
+    }
+    let passwords = &report.passwords;
+    eprintln!(
+        "  passwords: {} password_hash, {} custom_password_hash, {} none (those users reset their password, or log in through the scripts first)",
+        thousands(passwords.password_hash),
+        thousands(passwords.custom_password_hash),
+        thousands(passwords.none)
+    );
+    if !report.app_metadata_keys_stripped.is_empty() {
+        let stripped: Vec<String> = report
+            .app_metadata_keys_stripped
+            .iter()
+            .map(|(key, count)| format!("{key} ×{}", thousands(*count)))
+            .collect();
+        eprintln!(
+            "  reserved app_metadata keys removed: {}",
+            stripped.join(", ")
+        );
+    }
+    if let Some(exclude) = &report.exclude {
+        eprintln!(
+            "  new tenant's export: {} records, {} ids, {} emails{}",
+            thousands(exclude.records),
+            thousands(exclude.user_ids),
+            thousands(exclude.emails),
+            if exclude.unreadable > 0 {
+                format!(", {} unreadable", thousands(exclude.unreadable))
+            } else {
+                String::new()
+            }
+        );
+    }
+    if let Some(hashes) = &report.hashes {
+        eprintln!(
+            "  hashes file: {} entries, {} unused, {} problem lines",
+            thousands(hashes.entries),
+            thousands(hashes.unused),
+            thousands(hashes.problem_count)
+        );
+    }
+    if let (Some(smallest), Some(largest)) = (
+        files.iter().map(|f| f.bytes).min(),
+        files.iter().map(|f| f.bytes).max(),
+    ) {
+        eprintln!(
+            "  files: {} to {} bytes each (limit {}), {} to {} users each",
+            thousands(smallest),
+            thousands(largest),
+            thousands(report.file_limit_bytes as u64),
+            files.iter().map(|f| f.users).min().unwrap_or(0),
+            files.iter().map(|f| f.users).max().unwrap_or(0),
+        );
+    }
+}
+
+fn run_import_command(args: ImportArgs) -> ExitCode {
+    let domain = if args.domain.contains("://") {
+        args.domain.clone()
+    } else {
+        format!("https://{}", args.domain)
+    };
+    let base = match trickle_core::base_url(&domain) {
+        Ok(base) => base.to_owned(),
+        Err(error) => {
+            eprintln!(
+                "trickle: --domain {}: {}",
+                args.domain,
+                error.message().replace("configuration.domain", "--domain")
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let secret = match std::env::var(&args.client_secret_env) {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            eprintln!(
+                "trickle: set the client secret in the environment variable {} (it is never taken as an argument)",
+                args.client_secret_env
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
+    options.upsert = args.upsert;
+    options.send_completion_email = args.send_completion_email;
+    options.max_jobs = usize::from(args.max_jobs);
+    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
+    options.resubmit_uncertain = args.resubmit_uncertain;
+    options.retry_failed = args.retry_failed;
+    options.halt = test_halt();
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trickle: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let result = runtime.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ntrickle: stopping at the next safe point (Ctrl-C again to quit at once; run the same command to resume)");
+                let _ = stop_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(EXIT_INTERRUPTED));
+                }
+            }
+        });
+        let mut display = ImportDisplay::new(terminal);
+        let result = run_import(&args.plan, &options, &mut |event| display.event(event), stop_rx).await;
+        display.finish();
+        result
+    });
+    match result {
+        Ok(outcome) => {
+            print_import_summary(&args.plan, &base, &args.connection_id, &outcome);
+            if outcome.interrupted {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else if outcome.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(ImportError::Halted) => ExitCode::from(86),
+        Err(error) => {
+            eprintln!("trickle: {error}");
+            eprintln!(
+                "trickle: the import state in {} is kept: run the same command again to resume",
+                args.plan.display()
+            );
+            if error.is_bad_input() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Tests crash the import at a chosen point: `TRICKLE_BULK_TEST_HALT`
+/// = `before-submit:N` or `after-submit:N`.
+fn test_halt() -> Option<Halt> {
+    let value = std::env::var("TRICKLE_BULK_TEST_HALT").ok()?;
+    let (point, n) = value.split_once(':')?;
+    let n = n.parse().ok()?;
+    match point {
+        "before-submit" => Some(Halt::BeforeSubmit(n)),
+        "after-submit" => Some(Halt::AfterSubmit(n)),
+        _ => None,
+    }
+}
+
+struct ImportDisplay {
+    bar: Option<ProgressBar>,
+    terminal: bool,
+}
+
+impl ImportDisplay {
+    fn new(terminal: bool) -> Self {
+        ImportDisplay {
+            bar: None,
+            terminal,
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Start { files, done } => {
+                if self.terminal {
+                    let bar = ProgressBar::new(files as u64).with_style(
+                        ProgressStyle::with_template(
+                            "import [{bar:30}] {pos}/{len} files {elapsed} {msg}",
+                        )
+                        .expect("a valid template")
+                        .progress_chars("=> "),
+                    );
+                    bar.set_position(done as u64);
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    self.bar = Some(bar);
+                }
+            }
+            Event::Submitted { file, job_id } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{file} → {job_id}"));
+                }
+            }
+            Event::Finished { file, state } => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                let problem = match state {
+                    FileState::Failed { message, .. } => Some(format!("{file}: failed: {message}")),
+                    FileState::Uncertain { message, .. } => {
+                        Some(format!("{file}: uncertain: {message}"))
+                    }
+                    _ => None,
+                };
+                if let Some(problem) = problem {
+                    match &self.bar {
+                        Some(bar) => bar.println(format!("trickle: {problem}")),
+                        None => eprintln!("trickle: {problem}"),
+                    }
+                }
+            }
+            Event::Waiting { wait } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("rate limited: waiting {} ms", wait.as_millis()));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_import_summary(plan: &Path, base: &str, connection_id: &str, outcome: &ImportOutcome) {
+    eprintln!(
+        "trickle: import of {} into {base} ({connection_id}): {} of {} files completed",
+        plan.display(),
+        outcome.completed,
+        outcome.files
+    );
+    eprintln!(
+        "  users: {} inserted, {} updated, {} failed",
+        thousands(outcome.users_inserted),
+        thousands(outcome.users_updated),
+        thousands(outcome.users_failed)
+    );
+    if !outcome.error_files.is_empty() {
+        eprintln!(
+            "  failed users are listed in {}",
+            plan.join(trickle_bulk::import::ERRORS_DIR).display()
+        );
+    }
+    for (file, message) in &outcome.failed {
+        eprintln!("  failed: {file}: {message}");
+    }
+    if !outcome.failed.is_empty() {
+        eprintln!("  (run again with --retry-failed to submit those files again)");
+    }
+    for (file, message) in &outcome.uncertain {
+        eprintln!("  uncertain: {file}: {message}");
+    }
+    if !outcome.uncertain.is_empty() {
+        eprintln!(
+            "  (check the tenant, then run again with --resubmit-uncertain to submit those files again)"
+        );
+    }
+    if outcome.interrupted {
+        eprintln!(
+            "  interrupted: {} files running, {} not yet submitted; run the same command to resume",
+            outcome.running, outcome.pending
+        );
+    }
+}
+
+/// 1234567 → "1,234,567".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

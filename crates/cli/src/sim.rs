@@ -1,0 +1,228 @@
+//! `trickle sim`: runs the emulated OLD Auth0 tenant (trickle-sim) on
+//! loopback, for offline rehearsals of a migration and for tests.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use trickle_sim::{Faults, Options, Seed, Sim, StartError};
+
+use crate::EXIT_BAD_INPUT;
+
+/// Run an emulator of the OLD Auth0 tenant: the token endpoint
+/// (password-realm, client credentials), the Management API user endpoints
+/// and import jobs, seeded from a JSON file, with injectable faults and a
+/// control API under /__sim/ (stats, faults, rate-limit, users).
+///
+/// When ready, prints exactly one line on stdout:
+/// `trickle sim listening on http://127.0.0.1:PORT`. Requests are logged on
+/// stderr (never passwords, secrets or tokens). Runs until SIGINT/SIGTERM
+/// (or until stdin closes, with --exit-on-stdin-close).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The seed (JSON): connections, clients and users; e.g. examples/old-tenant-users.json.
+    #[arg(long, value_name = "FILE")]
+    seed: PathBuf,
+    /// The address to listen on; must be loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    host: String,
+    /// The port; 0 picks a free one (printed on the ready line).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Allow a non-loopback --host. The emulator's signing key is public
+    /// and its users are test data: never expose it to a network you do not control.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Management API requests per second before 429 (0 turns the limit off).
+    #[arg(long, default_value_t = 16, value_name = "RPS")]
+    rate_limit: u32,
+    /// Lifetime of Management API (client credentials) tokens, in seconds.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    token_lifetime: u64,
+    /// How long an import job stays pending then processing, in milliseconds.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    job_delay_ms: u64,
+    /// Fault: delay every Auth0 endpoint answer by this many milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+    /// Fault: share of requests answered 503 (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    error_ratio: f64,
+    /// Fault: share of connections closed with no HTTP answer at all.
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    drop_ratio: f64,
+    /// Fault: share of requests answered 200 with a body that is not JSON.
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    malformed_ratio: f64,
+    /// Fault: share of answers cut off mid-body (status and Content-Length intact).
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    truncate_ratio: f64,
+    /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
+    #[arg(long)]
+    exit_on_stdin_close: bool,
+    /// Do not log requests on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// The listening IP: `localhost` or an IP literal; loopback unless allowed.
+fn listen_ip(host: &str, allow_remote: bool) -> Result<IpAddr, String> {
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .map_err(|_| format!("--host {host:?} is not an IP address (or localhost)"))?
+    };
+    if !ip.is_loopback() && !allow_remote {
+        return Err(format!(
+            "refusing to listen on {ip}: not a loopback address. The emulator's signing key is \
+             public and its users are test data; pass --allow-remote if you really mean it"
+        ));
+    }
+    Ok(ip)
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let bad_input = |message: String| {
+        eprintln!("trickle sim: {message}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let ip = match listen_ip(&args.host, args.allow_remote) {
+        Ok(ip) => ip,
+        Err(message) => return bad_input(message),
+    };
+    let faults = Faults {
+        latency_ms: args.latency_ms,
+        error_ratio: args.error_ratio,
+        drop_ratio: args.drop_ratio,
+        malformed_ratio: args.malformed_ratio,
+        truncate_ratio: args.truncate_ratio,
+    };
+    if let Err(message) = faults.validate() {
+        return bad_input(format!("invalid fault flags: {message}"));
+    }
+    let text = match std::fs::read_to_string(&args.seed) {
+        Ok(text) => text,
+        Err(error) => return bad_input(format!("cannot read {}: {error}", args.seed.display())),
+    };
+    let seed = match Seed::from_json(&text) {
+        Ok(seed) => seed,
+        Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
+    };
+    let summary = format!(
+        "{} users in {} connection(s), {} client(s)",
+        seed.users.len(),
+        seed.connection_list().len(),
+        seed.clients.len()
+    );
+    let options = Options {
+        rate_limit: args.rate_limit,
+        token_lifetime_secs: args.token_lifetime,
+        job_delay: Duration::from_millis(args.job_delay_ms),
+        faults,
+        log_requests: !args.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trickle sim: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = Instant::now();
+    let code = runtime.block_on(async {
+        let sim = match Sim::start(seed, options, SocketAddr::new(ip, args.port)).await {
+            Ok(sim) => sim,
+            Err(error @ (StartError::Seed(_) | StartError::Faults(_))) => {
+                return bad_input(error.to_string())
+            }
+            Err(error) => {
+                eprintln!("trickle sim: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        let ready = writeln!(stdout, "trickle sim listening on {}", sim.base_url())
+            .and_then(|()| stdout.flush());
+        drop(stdout);
+        if let Err(error) = ready {
+            eprintln!("trickle sim: cannot write to stdout: {error}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!(
+            "trickle sim: {summary}; ready in {} ms",
+            started.elapsed().as_millis()
+        );
+        let reason = stopped(args.exit_on_stdin_close).await;
+        eprintln!("trickle sim: stopping ({reason})");
+        sim.shutdown().await;
+        ExitCode::SUCCESS
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+/// Waits for SIGINT, SIGTERM or (if asked) the end of stdin; says which.
+async fn stopped(watch_stdin: bool) -> &'static str {
+    let stdin_closed = async {
+        if !watch_stdin {
+            return std::future::pending().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A plain thread: a blocking read must not hold the runtime's
+        // shutdown; the process exits with it still blocked, which is fine.
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 4096];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate => "SIGTERM",
+        _ = stdin_closed => "stdin closed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_unless_allowed() {
+        assert_eq!(
+            listen_ip("127.0.0.1", false),
+            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
+        assert_eq!(
+            listen_ip("localhost", false),
+            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
+        assert!(listen_ip("::1", false).is_ok_and(|ip| ip.is_loopback()));
+        assert!(listen_ip("[::1]", false).is_ok());
+        assert!(listen_ip("127.0.0.2", false).is_ok());
+        let refused = listen_ip("0.0.0.0", false).unwrap_err();
+        assert!(refused.contains("--allow-remote"), "{refused}");
+        assert!(listen_ip("0.0.0.0", true).is_ok());
+        assert!(listen_ip("example.com", true).is_err());
+    }
+}

@@ -1,0 +1,496 @@
+//! `trickle bulk` as a user runs it: exit codes, messages, files; and a
+//! plan imported into the real emulator (`trickle sim`).
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+const REALM: &str = "Username-Password-Authentication";
+const NEW_CONNECTION: &str = "New-Users";
+const NEW_CONNECTION_ID: &str = "con_NewUsers0000001";
+const BULK_CLIENT: &str = "bulk-importer";
+const BULK_SECRET: &str = "sim-only-bulk-secret";
+
+fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
+    command
+        .args(args)
+        .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_BULK_TEST_HALT");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("trickle runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("trickle.toml");
+    fs::write(
+        &path,
+        format!("[connection]\nname = \"{NEW_CONNECTION}\"\n[source]\nrealm = \"{REALM}\"\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn export_user(n: usize) -> Value {
+    json!({
+        "user_id": format!("auth0|{n:024x}"),
+        "email": format!("Person.{n}@Example.com"),
+        "email_verified": n.is_multiple_of(2),
+        "name": format!("Person {n}"),
+        "identities": [{"provider": "auth0", "connection": REALM, "user_id": format!("{n:024x}"), "isSocial": false}],
+        "app_metadata": {"plan": "pro", "n": n, "created_at": "2020-01-01"},
+        "user_metadata": {"lang": "fr", "bio": "x".repeat(200 + n % 400)},
+        "created_at": "2020-01-01T00:00:00.000Z",
+        "logins_count": n
+    })
+}
+
+fn write_export(dir: &Path, users: usize) -> PathBuf {
+    let mut lines: Vec<String> = (0..users).map(|n| export_user(n).to_string()).collect();
+    lines.insert(3, "{ this line is broken".to_owned());
+    let mut marked = export_user(users + 1);
+    marked["app_metadata"]["trickle_migrated_at"] = json!("2026-01-01T00:00:00.000Z");
+    lines.push(marked.to_string());
+    let path = dir.join("export.json");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn plan_args<'a>(config: &'a Path, input: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "bulk",
+        "plan",
+        "--config",
+        config.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+}
+
+#[test]
+fn plan_writes_files_and_a_report_and_is_quiet_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let input = write_export(dir.path(), 50);
+    let out = dir.path().join("plan");
+    let result = trickle(&plan_args(&config, &input, &out), &[]);
+    let text = stderr(&result);
+    assert!(result.status.success(), "{text}");
+    assert!(result.stdout.is_empty());
+    assert!(
+        !text.contains('\r') && !text.contains('\u{1b}'),
+        "no progress bar in a pipe: {text:?}"
+    );
+    for part in [
+        "planned 50 users",
+        "already_migrated",
+        "unreadable",
+        "created_at ×50",
+    ] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    let report: Value =
+        serde_json::from_slice(&fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["users_written"], 50);
+    assert_eq!(report["already_migrated"], 1);
+    assert_eq!(report["skipped_records"][0]["line"], 4);
+    let users: Vec<Value> =
+        serde_json::from_slice(&fs::read(out.join("users-00001.json")).unwrap()).unwrap();
+    assert_eq!(users[0]["user_id"], format!("{:024x}", 0));
+    assert_eq!(users[0]["email"], "person.0@example.com");
+    assert_eq!(users[0]["app_metadata"], json!({"plan": "pro", "n": 0}));
+}
+
+#[test]
+fn plan_refuses_unusable_input_with_exit_code_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let input = write_export(dir.path(), 5);
+    let out = dir.path().join("plan");
+
+    let bad_config = dir.path().join("bad.toml");
+    fs::write(&bad_config, "[connection]\nname = \"x\"\n").unwrap();
+    let result = trickle(&plan_args(&bad_config, &input, &out), &[]);
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    assert!(stderr(&result).contains("source"), "{}", stderr(&result));
+
+    let missing = dir.path().join("missing.json");
+    let result = trickle(&plan_args(&config, &missing, &out), &[]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("missing.json"));
+
+    let not_an_export = dir.path().join("photo.json");
+    fs::write(&not_an_export, [0u8, 159, 146, 150, b'\n', 1, 2, 3]).unwrap();
+    let result = trickle(&plan_args(&config, &not_an_export, &out), &[]);
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    assert!(!out.exists());
+
+    assert!(trickle(&plan_args(&config, &input, &out), &[])
+        .status
+        .success());
+    let result = trickle(&plan_args(&config, &input, &out), &[]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("--force"), "{}", stderr(&result));
+    let mut forced = plan_args(&config, &input, &out);
+    forced.push("--force");
+    assert!(trickle(&forced, &[]).status.success());
+}
+
+#[test]
+fn import_checks_its_arguments_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let input = write_export(dir.path(), 3);
+    let out = dir.path().join("plan");
+    assert!(trickle(&plan_args(&config, &input, &out), &[])
+        .status
+        .success());
+    let args = |domain: &'static str| {
+        vec![
+            "bulk".to_owned(),
+            "import".to_owned(),
+            "--plan".to_owned(),
+            out.to_str().unwrap().to_owned(),
+            "--domain".to_owned(),
+            domain.to_owned(),
+            "--client-id".to_owned(),
+            "c".to_owned(),
+            "--connection-id".to_owned(),
+            "con_x".to_owned(),
+        ]
+    };
+    let run = |args: Vec<String>, env: &[(&str, &str)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        trickle(&args, env)
+    };
+    let result = run(args("https://new.example.com"), &[]);
+    assert_eq!(result.status.code(), Some(2));
+    assert!(
+        stderr(&result).contains("TRICKLE_CLIENT_SECRET"),
+        "{}",
+        stderr(&result)
+    );
+    let result = run(
+        args("http://new.example.com"),
+        &[("TRICKLE_CLIENT_SECRET", "s3cr3t")],
+    );
+    assert_eq!(result.status.code(), Some(2));
+    assert!(stderr(&result).contains("--domain"), "{}", stderr(&result));
+    assert!(!stderr(&result).contains("s3cr3t"));
+    let mut not_a_plan = args("https://new.example.com");
+    not_a_plan[3] = dir.path().to_str().unwrap().to_owned();
+    let result = run(not_a_plan, &[("TRICKLE_CLIENT_SECRET", "s3cr3t")]);
+    assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
+    assert!(
+        stderr(&result).contains("no import files"),
+        "{}",
+        stderr(&result)
+    );
+}
+
+/// `trickle sim`, stopped when dropped (and when this process ends: its
+/// stdin closes).
+struct Sim {
+    child: Child,
+    _stdin: ChildStdin,
+    base: String,
+}
+
+impl Sim {
+    fn start(dir: &Path) -> Sim {
+        Sim::start_with_job_delay(dir, 60)
+    }
+
+    fn start_with_job_delay(dir: &Path, job_delay_ms: u64) -> Sim {
+        let seed = dir.join("seed.json");
+        fs::write(
+            &seed,
+            json!({
+                "bcrypt_cost": 4,
+                "connections": [{"name": REALM}, {"name": NEW_CONNECTION, "id": NEW_CONNECTION_ID}],
+                "clients": [{
+                    "client_id": BULK_CLIENT,
+                    "client_secret": BULK_SECRET,
+                    "grant_types": ["client_credentials"],
+                    "scopes": ["read:users", "update:users", "create:users"]
+                }],
+                "users": []
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
+            .args(["sim", "--seed", seed.to_str().unwrap(), "--port", "0"])
+            .args(["--job-delay-ms", &job_delay_ms.to_string()])
+            .args(["--exit-on-stdin-close", "--quiet"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the emulator starts");
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("trickle sim listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .to_owned();
+        Sim {
+            child,
+            _stdin: stdin,
+            base,
+        }
+    }
+
+    /// `GET /__sim/users` (HTTP/1.0: no chunked answer to decode).
+    fn users(&self) -> Vec<Value> {
+        let authority = self.base.strip_prefix("http://").unwrap();
+        let mut stream = TcpStream::connect(authority).unwrap();
+        write!(
+            stream,
+            "GET /__sim/users HTTP/1.0\r\nHost: {authority}\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        serde_json::from_str(body).unwrap()
+    }
+
+    fn import(&self, plan: &Path, env: &[(&str, &str)], extra: &[&str]) -> Output {
+        self.import_command(plan, env, extra)
+            .output()
+            .expect("trickle runs")
+    }
+
+    fn import_command(&self, plan: &Path, env: &[(&str, &str)], extra: &[&str]) -> Command {
+        let mut args = vec![
+            "bulk",
+            "import",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--domain",
+            &self.base,
+            "--client-id",
+            BULK_CLIENT,
+            "--connection-id",
+            NEW_CONNECTION_ID,
+            "--poll-interval-ms",
+            "40",
+        ];
+        args.extend_from_slice(extra);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
+        command
+            .args(args)
+            .env_remove("TRICKLE_BULK_TEST_HALT")
+            .env("TRICKLE_CLIENT_SECRET", BULK_SECRET);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Plans `users` export users (about 650 bytes each) into files of 500 KB.
+fn make_plan(dir: &Path, users: usize) -> (PathBuf, Vec<Value>) {
+    let config = write_config(dir);
+    let input = write_export(dir, users);
+    let out = dir.join("plan");
+    let result = trickle(&plan_args(&config, &input, &out), &[]);
+    assert!(result.status.success(), "{}", stderr(&result));
+    let mut planned = Vec::new();
+    let mut names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("users-"))
+        .collect();
+    names.sort();
+    for name in names {
+        let users: Vec<Value> = serde_json::from_slice(&fs::read(out.join(name)).unwrap()).unwrap();
+        planned.extend(users);
+    }
+    (out, planned)
+}
+
+/// Every planned user is in the new connection exactly once, with the
+/// planned id, email and metadata.
+fn assert_imported_once(sim: &Sim, planned: &[Value]) {
+    let users = sim.users();
+    let mut by_email: HashMap<String, Vec<&Value>> = HashMap::new();
+    for user in &users {
+        if user["identities"][0]["connection"] == NEW_CONNECTION {
+            by_email
+                .entry(user["email"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(user);
+        }
+    }
+    assert_eq!(
+        by_email.len(),
+        planned.len(),
+        "every planned user, nothing else"
+    );
+    for want in planned {
+        let got = &by_email[want["email"].as_str().unwrap()];
+        assert_eq!(got.len(), 1, "{} imported more than once", want["email"]);
+        assert_eq!(got[0]["identities"][0]["user_id"], want["user_id"]);
+        assert_eq!(
+            got[0]["user_id"],
+            format!("auth0|{}", want["user_id"].as_str().unwrap())
+        );
+        assert_eq!(got[0]["app_metadata"], want["app_metadata"]);
+        assert_eq!(got[0]["user_metadata"], want["user_metadata"]);
+    }
+}
+
+/// The number of import files in a plan.
+fn import_files(plan: &Path) -> usize {
+    fs::read_dir(plan)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("users-")
+        })
+        .count()
+}
+
+fn journal_submissions(plan: &Path) -> HashMap<String, usize> {
+    let text = fs::read_to_string(plan.join("import-state.ndjson")).unwrap();
+    let mut counts = HashMap::new();
+    for line in text.lines() {
+        // A line being written while this reads it may be incomplete.
+        let Ok(entry) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if entry["event"] == "submitted" {
+            *counts
+                .entry(entry["file"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_plan_imports_into_the_emulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path());
+    let (plan, planned) = make_plan(dir.path(), 2000);
+    let files = import_files(&plan);
+    assert!(files >= 3, "{files} files");
+    let result = sim.import(&plan, &[], &[]);
+    let text = stderr(&result);
+    assert!(result.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{files} of {files} files completed")),
+        "{text}"
+    );
+    assert!(text.contains("2,000 inserted"), "{text}");
+    assert_imported_once(&sim, &planned);
+    // Nothing left: a second run changes nothing.
+    let again = sim.import(&plan, &[], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_imported_once(&sim, &planned);
+}
+
+#[test]
+fn a_crashed_import_resumes_and_imports_every_file_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path());
+    let (plan, planned) = make_plan(dir.path(), 3000);
+    assert!(import_files(&plan) >= 4);
+    // Crash right after the second job is recorded, jobs still running.
+    let crashed = sim.import(&plan, &[("TRICKLE_BULK_TEST_HALT", "after-submit:2")], &[]);
+    assert_eq!(crashed.status.code(), Some(86), "{}", stderr(&crashed));
+    let resumed = sim.import(&plan, &[], &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_imported_once(&sim, &planned);
+    let submissions = journal_submissions(&plan);
+    assert!(submissions.values().all(|&n| n == 1), "{submissions:?}");
+
+    // A crash during an upload: that file is uncertain until the operator decides.
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path());
+    let (plan, planned) = make_plan(dir.path(), 1500);
+    let crashed = sim.import(&plan, &[("TRICKLE_BULK_TEST_HALT", "before-submit:2")], &[]);
+    assert_eq!(crashed.status.code(), Some(86));
+    let resumed = sim.import(&plan, &[], &[]);
+    assert_eq!(resumed.status.code(), Some(1), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("--resubmit-uncertain"),
+        "{}",
+        stderr(&resumed)
+    );
+    let decided = sim.import(&plan, &[], &["--resubmit-uncertain"]);
+    assert!(decided.status.success(), "{}", stderr(&decided));
+    assert_imported_once(&sim, &planned);
+}
+
+#[test]
+fn an_import_killed_while_jobs_run_resumes_without_resubmitting() {
+    let dir = tempfile::tempdir().unwrap();
+    // Jobs take 1.5 s: once two are recorded, the process only polls.
+    let sim = Sim::start_with_job_delay(dir.path(), 1500);
+    let (plan, planned) = make_plan(dir.path(), 3000);
+    assert!(import_files(&plan) >= 4);
+    let mut child = sim
+        .import_command(&plan, &[], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while journal_submissions_if_any(&plan).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two jobs never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let resumed = sim.import(&plan, &[], &[]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_imported_once(&sim, &planned);
+    let submissions = journal_submissions(&plan);
+    assert_eq!(submissions.len(), import_files(&plan));
+    assert!(submissions.values().all(|&n| n == 1), "{submissions:?}");
+}
+
+fn journal_submissions_if_any(plan: &Path) -> HashMap<String, usize> {
+    if plan.join("import-state.ndjson").exists() {
+        journal_submissions(plan)
+    } else {
+        HashMap::new()
+    }
+}

@@ -1,0 +1,397 @@
+//! The Management API subset: bearer-token checks with scopes, the rate
+//! limit with its headers, and the user endpoints.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::clock::unix_seconds;
+use crate::reply::{api_error, json, unauthorized};
+use crate::search;
+use crate::seed::is_email;
+use crate::state::{lock, AppState};
+use crate::store::merge_metadata;
+
+/// Every Management API answer (429s included) carries the rate-limit
+/// headers; past the limit the request is refused before anything else.
+pub async fn rate_limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let verdict = lock(&state.rate).take(unix_seconds());
+    let Some(verdict) = verdict else {
+        return next.run(request).await;
+    };
+    let mut response = if verdict.allowed {
+        next.run(request).await
+    } else {
+        api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Global limit has been reached",
+            Some("too_many_requests"),
+        )
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", u64::from(verdict.limit)),
+        ("x-ratelimit-remaining", u64::from(verdict.remaining)),
+        ("x-ratelimit-reset", verdict.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct ManagementClaims {
+    #[serde(default)]
+    scope: String,
+}
+
+/// Checks the bearer token (signature, expiry, audience) and that it has
+/// one of `any_of`'s scopes.
+pub fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    any_of: &[&str],
+) -> Result<(), Box<Response>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(Box::new(unauthorized("Missing authentication")));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(Box::new(unauthorized(
+            "Bad HTTP authentication header format",
+        )));
+    };
+    let claims: ManagementClaims = state
+        .keys
+        .verify(token, &state.management_audiences(headers))
+        .map_err(|problem| Box::new(unauthorized(problem.message())))?;
+    if claims
+        .scope
+        .split_whitespace()
+        .any(|granted| any_of.contains(&granted))
+    {
+        Ok(())
+    } else {
+        Err(Box::new(api_error(
+            StatusCode::FORBIDDEN,
+            &format!("Insufficient scope, expected any of: {}", any_of.join(",")),
+            Some("insufficient_scope"),
+        )))
+    }
+}
+
+/// The query string as a map (last value wins).
+pub fn query_map(raw: Option<String>) -> HashMap<String, String> {
+    raw.map(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// `GET /api/v2/users-by-email?email=`: exact and case-sensitive, against
+/// the stored (lower-cased) emails, across every connection.
+pub async fn users_by_email(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(response) = authorize(&state, &headers, &["read:users"]) {
+        return *response;
+    }
+    let query = query_map(query);
+    let Some(email) = query.get("email").filter(|e| !e.is_empty()) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "Query validation error: 'Missing required property: email' on property email (Email address to search for (case-sensitive)).",
+            Some("invalid_query_string"),
+        );
+    };
+    let tenant = lock(&state.tenant);
+    let found: Vec<Value> = tenant
+        .users()
+        .iter()
+        .filter(|u| &u.email == email)
+        .map(|u| u.to_json())
+        .collect();
+    json(StatusCode::OK, Value::Array(found))
+}
+
+fn inexistent_user() -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "The user does not exist.",
+        Some("inexistent_user"),
+    )
+}
+
+/// `GET /api/v2/users/{id}` (the id arrives URL-encoded, e.g. `auth0%7C42`).
+pub async fn get_user(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = authorize(&state, &headers, &["read:users"]) {
+        return *response;
+    }
+    let tenant = lock(&state.tenant);
+    match tenant.find_by_user_id(&id) {
+        Some(index) => json(StatusCode::OK, tenant.user(index).to_json()),
+        None => inexistent_user(),
+    }
+}
+
+fn invalid_body(message: &str) -> Response {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        &format!("Payload validation error: {message}"),
+        Some("invalid_body"),
+    )
+}
+
+const PATCHABLE: &[&str] = &[
+    "app_metadata",
+    "user_metadata",
+    "blocked",
+    "email_verified",
+    "email",
+    "username",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "password",
+    "connection",
+    "client_id",
+    "verify_email",
+    "verify_password",
+];
+
+/// `PATCH /api/v2/users/{id}`: metadata merged at the top level (a key set
+/// to null is removed), other fields replaced.
+pub async fn patch_user(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = authorize(
+        &state,
+        &headers,
+        &["update:users", "update:users_app_metadata"],
+    ) {
+        return *response;
+    }
+    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(patch)) => patch,
+        Ok(_) => return invalid_body("'Expected type object but found another type'."),
+        Err(_) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request payload JSON format",
+                Some("invalid_body"),
+            )
+        }
+    };
+    if let Some(key) = patch.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
+        return invalid_body(&format!("'Additional properties not allowed: {key}'."));
+    }
+    for (key, value) in &patch {
+        let fits = match key.as_str() {
+            "app_metadata" | "user_metadata" => value.is_object(),
+            "blocked" | "email_verified" | "verify_email" | "verify_password" => value.is_boolean(),
+            "given_name" | "family_name" | "username" => value.is_string() || value.is_null(),
+            _ => value.is_string(),
+        };
+        if !fits {
+            return invalid_body(&format!("'Invalid type for property {key}'."));
+        }
+    }
+    if let Some(email) = patch.get("email").and_then(Value::as_str) {
+        if !is_email(email) {
+            return invalid_body(&format!(
+                "'Object didn't pass validation for format email: {email}' on property email."
+            ));
+        }
+    }
+    let new_hash = match patch.get("password").and_then(Value::as_str) {
+        Some("") => {
+            return invalid_body("'String is too short (0 chars), minimum 1' on property password.")
+        }
+        Some(password) => {
+            let cost = lock(&state.tenant).bcrypt_cost;
+            let password = password.to_owned();
+            match tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await {
+                Ok(Ok(hash)) => Some(hash),
+                _ => {
+                    return api_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Could not hash the password",
+                        None,
+                    )
+                }
+            }
+        }
+        None => None,
+    };
+
+    let mut tenant = lock(&state.tenant);
+    let Some(index) = tenant.find_by_user_id(&id) else {
+        return inexistent_user();
+    };
+    let connection = tenant.user(index).connection.clone();
+    if let Some(email) = patch.get("email").and_then(Value::as_str) {
+        if tenant
+            .find_by_email(&connection, email)
+            .is_some_and(|other| other != index)
+        {
+            return api_error(
+                StatusCode::CONFLICT,
+                "The specified new email already exists",
+                Some("auth0_idp_error"),
+            );
+        }
+    }
+    if let Some(username) = patch.get("username").and_then(Value::as_str) {
+        if tenant
+            .find_by_username(&connection, username)
+            .is_some_and(|other| other != index)
+        {
+            return api_error(
+                StatusCode::CONFLICT,
+                "The specified new username already exists",
+                Some("auth0_idp_error"),
+            );
+        }
+    }
+    let user_id = tenant.user(index).user_id();
+    if new_hash.is_some() {
+        tenant.failures.remove(&format!("user:{user_id}"));
+    }
+    let user = tenant.user_mut(index);
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    for (key, value) in &patch {
+        match key.as_str() {
+            "app_metadata" => {
+                merge_metadata(&mut user.app_metadata, value.as_object().expect("checked"))
+            }
+            "user_metadata" => {
+                merge_metadata(&mut user.user_metadata, value.as_object().expect("checked"))
+            }
+            "blocked" => user.blocked = value.as_bool().unwrap_or(false),
+            "email_verified" => user.email_verified = value.as_bool().unwrap_or(false),
+            "email" => user.email = value.as_str().unwrap_or_default().to_lowercase(),
+            "username" => user.username = text(value),
+            "given_name" => user.given_name = text(value),
+            "family_name" => user.family_name = text(value),
+            "name" => user.name = text(value).unwrap_or_default(),
+            "nickname" => user.nickname = text(value).unwrap_or_default(),
+            "picture" => user.picture = text(value).unwrap_or_default(),
+            _ => {}
+        }
+    }
+    if let Some(hash) = new_hash {
+        user.password_hash = Some(hash);
+    }
+    user.touch();
+    json(StatusCode::OK, user.to_json())
+}
+
+/// `GET /api/v2/users?q=…&search_engine=v3`, deliberately loose (see
+/// `search`), with Auth0's paging (`page`, `per_page`, `include_totals`).
+pub async fn search_users(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(response) = authorize(&state, &headers, &["read:users"]) {
+        return *response;
+    }
+    let query = query_map(query);
+    if let Some(engine) = query.get("search_engine").filter(|e| e.as_str() != "v3") {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "You are not allowed to use search_engine={engine}. Use search_engine=v3 instead."
+            ),
+            Some("operation_not_supported"),
+        );
+    }
+    let number = |name: &str, default: usize| -> Result<usize, Box<Response>> {
+        match query.get(name) {
+            None => Ok(default),
+            Some(text) => text.parse().map_err(|_| {
+                Box::new(api_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Query validation error: '{name}' must be a non-negative integer."),
+                    Some("invalid_query_string"),
+                ))
+            }),
+        }
+    };
+    let (page, per_page) = match (number("page", 0), number("per_page", 50)) {
+        (Ok(page), Ok(per_page)) if per_page <= 100 => (page, per_page),
+        (Err(response), _) | (_, Err(response)) => return *response,
+        _ => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "Query validation error: 'per_page' must be at most 100.",
+                Some("invalid_query_string"),
+            )
+        }
+    };
+    let filter = search::parse(query.get("q").map(String::as_str).unwrap_or(""));
+    let tenant = lock(&state.tenant);
+    let matches: Vec<Value> = tenant
+        .users()
+        .iter()
+        .map(|u| u.to_json())
+        .filter(|u| filter.matches(u))
+        .collect();
+    let total = matches.len();
+    let users: Vec<Value> = matches
+        .into_iter()
+        .skip(page * per_page)
+        .take(per_page)
+        .collect();
+    if query.get("include_totals").map(String::as_str) == Some("true") {
+        json(
+            StatusCode::OK,
+            json!({
+                "start": page * per_page,
+                "limit": per_page,
+                "length": users.len(),
+                "total": total,
+                "users": users,
+            }),
+        )
+    } else {
+        json(StatusCode::OK, Value::Array(users))
+    }
+}
+
+/// Anything else under `/api/v2/`.
+pub async fn not_found() -> Response {
+    api_error(StatusCode::NOT_FOUND, "Not Found", None)
+}

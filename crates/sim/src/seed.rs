@@ -1,0 +1,422 @@
+//! The seed file: the old tenant's connections, clients and users, as JSON.
+//! Parsing is strict (unknown keys are refused, so a typo is not silently
+//! ignored) and every problem is reported with where it is.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The database connection a seed gets when it names none.
+pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
+/// Auth0's bcrypt cost for database users.
+pub const DEFAULT_BCRYPT_COST: u32 = 10;
+/// Failed logins in a row for one user before Auth0 answers `too_many_attempts`.
+pub const DEFAULT_BRUTE_FORCE_THRESHOLD: u32 = 10;
+
+/// A whole seed file.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// Free text for people reading the file (ignored).
+    #[serde(default, rename = "$comment")]
+    pub comment: Option<Value>,
+    /// bcrypt cost used to hash the seeded passwords (4..=31).
+    #[serde(default = "default_bcrypt_cost")]
+    pub bcrypt_cost: u32,
+    /// Failed logins in a row per user before `429 too_many_attempts`; 0 turns the protection off.
+    #[serde(default = "default_brute_force_threshold")]
+    pub brute_force_threshold: u32,
+    /// The database connections; omitted means one, `Username-Password-Authentication`.
+    #[serde(default)]
+    pub connections: Option<Vec<SeedConnection>>,
+    /// Applications (clients) allowed to call the token endpoint.
+    #[serde(default)]
+    pub clients: Vec<SeedClient>,
+    /// The users, with their passwords in plain text (hashed at load).
+    #[serde(default)]
+    pub users: Vec<SeedUser>,
+}
+
+/// A database connection.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedConnection {
+    pub name: String,
+    /// `con_…`; defaults to one derived from the name (stable across runs).
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// An application with its credentials, grants and Management API scopes.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedClient {
+    pub client_id: String,
+    pub client_secret: String,
+    /// e.g. `password` (which allows password-realm), `client_credentials`.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Management API scopes granted to `client_credentials` tokens.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A user of a database connection.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    /// The raw id (may contain `|`); the user's `user_id` is `auth0|<id>`.
+    /// Defaults to a stable id derived from the connection and email.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The connection's name; may be omitted when the seed has only one.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// Stored lower-cased, as Auth0 does.
+    pub email: String,
+    /// Plain text; hashed with bcrypt at load and never kept. No password: the user cannot log in.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub nickname: Option<String>,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+    #[serde(default)]
+    pub app_metadata: Map<String, Value>,
+    #[serde(default)]
+    pub user_metadata: Map<String, Value>,
+    #[serde(default)]
+    pub blocked: bool,
+    /// An MFA factor is enrolled: a right password answers `mfa_required`.
+    #[serde(default)]
+    pub mfa: bool,
+}
+
+fn default_bcrypt_cost() -> u32 {
+    DEFAULT_BCRYPT_COST
+}
+
+fn default_brute_force_threshold() -> u32 {
+    DEFAULT_BRUTE_FORCE_THRESHOLD
+}
+
+/// Why a seed cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// Not JSON, or not the seed's shape (path, line and column given).
+    #[error("the seed is not valid: {0}")]
+    Syntax(String),
+    /// Well-formed, but inconsistent: every problem found, one per line.
+    #[error("the seed is not valid:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+}
+
+impl fmt::Debug for Seed {
+    // Hand-written so that no password can end up in a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Seed")
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("brute_force_threshold", &self.brute_force_threshold)
+            .field(
+                "connections",
+                &self
+                    .connection_list()
+                    .iter()
+                    .map(|c| c.0.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .field("clients", &self.clients.len())
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl Seed {
+    /// Parses and validates a seed file's text.
+    pub fn from_json(text: &str) -> Result<Seed, SeedError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let seed: Seed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if path.is_empty() || path == "." {
+                SeedError::Syntax(inner.to_string())
+            } else {
+                SeedError::Syntax(format!("{path}: {inner}"))
+            }
+        })?;
+        seed.validate()?;
+        Ok(seed)
+    }
+
+    /// The connections as (name, id), defaults applied.
+    pub fn connection_list(&self) -> Vec<(String, String)> {
+        match &self.connections {
+            None => vec![(
+                DEFAULT_CONNECTION.to_owned(),
+                connection_id_for(DEFAULT_CONNECTION),
+            )],
+            Some(list) => list
+                .iter()
+                .map(|c| {
+                    let id = c.id.clone().unwrap_or_else(|| connection_id_for(&c.name));
+                    (c.name.clone(), id)
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks everything the types cannot: references, uniqueness, ranges.
+    pub fn validate(&self) -> Result<(), SeedError> {
+        let mut problems = Vec::new();
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            problems.push(format!(
+                "bcrypt_cost must be between 4 and 31 (got {})",
+                self.bcrypt_cost
+            ));
+        }
+
+        let connections = self.connection_list();
+        let mut names: HashMap<&str, usize> = HashMap::new();
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (index, (name, id)) in connections.iter().enumerate() {
+            if name.trim().is_empty() {
+                problems.push(format!("connections[{index}]: name must not be empty"));
+            }
+            if let Some(first) = names.insert(name, index) {
+                problems.push(format!(
+                    "connections[{index}]: duplicate connection name {name:?} (also connections[{first}])"
+                ));
+            }
+            if id.trim().is_empty() {
+                problems.push(format!(
+                    "connections[{index}] ({name}): id must not be empty"
+                ));
+            } else if let Some(first) = ids.insert(id, index) {
+                problems.push(format!(
+                    "connections[{index}] ({name}): duplicate connection id {id:?} (also connections[{first}])"
+                ));
+            }
+        }
+
+        let mut client_ids: HashMap<&str, usize> = HashMap::new();
+        for (index, client) in self.clients.iter().enumerate() {
+            if client.client_id.trim().is_empty() {
+                problems.push(format!("clients[{index}]: client_id must not be empty"));
+            } else if let Some(first) = client_ids.insert(&client.client_id, index) {
+                problems.push(format!(
+                    "clients[{index}]: duplicate client_id {:?} (also clients[{first}])",
+                    client.client_id
+                ));
+            }
+            if client.client_secret.is_empty() {
+                problems.push(format!(
+                    "clients[{index}] ({}): client_secret must not be empty",
+                    client.client_id
+                ));
+            }
+        }
+
+        let mut user_ids: HashMap<String, usize> = HashMap::new();
+        let mut emails: HashMap<(String, String), usize> = HashMap::new();
+        let mut usernames: HashMap<(String, String), usize> = HashMap::new();
+        for (index, user) in self.users.iter().enumerate() {
+            let who = if user.email.is_empty() {
+                format!("users[{index}]")
+            } else {
+                format!("users[{index}] ({})", user.email)
+            };
+            if !is_email(&user.email) {
+                problems.push(format!(
+                    "{who}: email {:?} is not an email address",
+                    user.email
+                ));
+            }
+            let connection = match (&user.connection, connections.len()) {
+                (Some(name), _) => {
+                    if !connections.iter().any(|(known, _)| known == name) {
+                        let known: Vec<String> =
+                            connections.iter().map(|(n, _)| format!("{n:?}")).collect();
+                        problems.push(format!(
+                            "{who}: unknown connection {name:?} (the seed has: {})",
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ));
+                    }
+                    name.clone()
+                }
+                (None, 1) => connections[0].0.clone(),
+                (None, _) => {
+                    problems.push(format!(
+                        "{who}: connection is required when the seed does not have exactly one connection"
+                    ));
+                    continue;
+                }
+            };
+            let raw_id = user.raw_id(&connection);
+            if raw_id.is_empty() {
+                problems.push(format!("{who}: id must not be empty"));
+            } else if let Some(first) = user_ids.insert(raw_id.clone(), index) {
+                problems.push(format!(
+                    "{who}: duplicate id {raw_id:?} (also users[{first}]); user_id auth0|<id> must be unique"
+                ));
+            }
+            let email_key = (connection.clone(), user.email.to_lowercase());
+            if let Some(first) = emails.insert(email_key, index) {
+                problems.push(format!(
+                    "{who}: duplicate email in connection {connection:?} (also users[{first}]; emails are compared lower-cased)"
+                ));
+            }
+            if let Some(username) = &user.username {
+                if username.trim().is_empty() {
+                    problems.push(format!("{who}: username must not be empty when given"));
+                } else if let Some(first) =
+                    usernames.insert((connection.clone(), username.to_lowercase()), index)
+                {
+                    problems.push(format!(
+                        "{who}: duplicate username {username:?} in connection {connection:?} (also users[{first}])"
+                    ));
+                }
+            }
+            if user.password.as_deref() == Some("") {
+                problems.push(format!("{who}: password must not be empty when given"));
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(SeedError::Invalid(problems))
+        }
+    }
+}
+
+impl SeedUser {
+    /// The raw id: the given one, or one derived from connection and email.
+    pub fn raw_id(&self, connection: &str) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => derived_id(connection, &self.email.to_lowercase()),
+        }
+    }
+}
+
+/// A plausible email: something, `@`, something, no spaces.
+pub(crate) fn is_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// `con_` and 16 letters and digits derived from the name, as Auth0's
+/// connection ids look (`^con_[A-Za-z0-9]{16}$`), stable across runs.
+pub fn connection_id_for(name: &str) -> String {
+    format!("con_{}", alphanumeric(&Sha256::digest(name.as_bytes()), 16))
+}
+
+/// 24 hex digits (the shape of Auth0's generated database ids), stable.
+fn derived_id(connection: &str, email: &str) -> String {
+    let digest = Sha256::digest(format!("{connection}\n{email}").as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn alphanumeric(bytes: &[u8], len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    bytes
+        .iter()
+        .take(len)
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(text: &str) -> String {
+        match Seed::from_json(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[test]
+    fn minimal_seed_gets_the_default_connection() {
+        let seed = Seed::from_json(r#"{"users":[{"email":"a@example.com","password":"p"}]}"#)
+            .expect("valid");
+        assert_eq!(seed.bcrypt_cost, 10);
+        assert_eq!(seed.brute_force_threshold, 10);
+        let connections = seed.connection_list();
+        assert_eq!(connections[0].0, DEFAULT_CONNECTION);
+        assert!(connections[0].1.starts_with("con_"));
+        assert_eq!(connections[0].1.len(), 20);
+        assert_eq!(connections[0].1, connection_id_for(DEFAULT_CONNECTION));
+        assert_eq!(seed.users[0].raw_id(DEFAULT_CONNECTION).len(), 24);
+    }
+
+    #[test]
+    fn names_the_problems() {
+        let message = invalid(
+            r#"{"bcrypt_cost": 2,
+                "connections":[{"name":"A"},{"name":"B"}],
+                "clients":[{"client_id":"c","client_secret":""}],
+                "users":[
+                  {"id":"1","connection":"A","email":"Jane@Example.com","password":"p"},
+                  {"id":"2","connection":"A","email":"jane@example.com","password":"p"},
+                  {"id":"1","connection":"B","email":"x@example.com"},
+                  {"id":"3","connection":"C","email":"y@example.com"},
+                  {"id":"4","email":"z@example.com"},
+                  {"id":"5","connection":"A","email":"not-an-email"}
+                ]}"#,
+        );
+        for expected in [
+            "bcrypt_cost must be between 4 and 31",
+            "clients[0] (c): client_secret must not be empty",
+            "users[1] (jane@example.com): duplicate email in connection \"A\" (also users[0]",
+            "users[2] (x@example.com): duplicate id \"1\" (also users[0])",
+            "users[3] (y@example.com): unknown connection \"C\" (the seed has: \"A\", \"B\")",
+            "users[4] (z@example.com): connection is required",
+            "users[5] (not-an-email): email \"not-an-email\" is not an email address",
+        ] {
+            assert!(message.contains(expected), "{expected:?} not in {message}");
+        }
+    }
+
+    #[test]
+    fn typos_are_refused_with_their_path() {
+        let message = invalid(r#"{"users":[{"email":"a@example.com","pasword":"p"}]}"#);
+        assert!(message.contains("users[0]"), "{message}");
+        assert!(message.contains("pasword"), "{message}");
+        let message = invalid(r#"{"users":[{"email":"a@example.com","blocked":"yes"}]}"#);
+        assert!(message.contains("users[0].blocked"), "{message}");
+        assert!(invalid("not json").contains("the seed is not valid"));
+    }
+
+    #[test]
+    fn debug_never_shows_passwords() {
+        let seed = Seed::from_json(r#"{"users":[{"email":"a@example.com","password":"hunter2"}]}"#)
+            .expect("valid");
+        assert!(!format!("{seed:?}").contains("hunter2"));
+    }
+}

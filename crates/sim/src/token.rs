@@ -1,0 +1,401 @@
+//! `POST /oauth/token`: the password-realm grant (what the login script
+//! uses) and client credentials (Management API tokens).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::clock::{self, unix_seconds};
+use crate::reply::{json, oauth_error};
+use crate::state::{lock, AppState};
+use crate::store::{Client, PASSWORD_REALM_GRANT};
+
+/// Lifetime of id_tokens (Auth0's default, 10 hours).
+const ID_TOKEN_LIFETIME_SECS: u64 = 36_000;
+/// Lifetime of the (opaque) user access token.
+const USER_ACCESS_TOKEN_LIFETIME_SECS: u64 = 86_400;
+
+/// The form or JSON fields of a token request; `None` when the body is neither.
+pub fn parse_fields(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, String>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let form = || {
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect::<HashMap<_, _>>()
+    };
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        return Some(form());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Some(
+            object
+                .into_iter()
+                .filter_map(|(k, v)| match v {
+                    Value::String(s) => Some((k, s)),
+                    Value::Null => None,
+                    other => Some((k, other.to_string())),
+                })
+                .collect(),
+        ),
+        Ok(_) => None,
+        Err(_) if content_type.is_empty() && !body.is_empty() => Some(form()),
+        Err(_) => None,
+    }
+}
+
+/// The grant type named in a token request body, for the counters.
+pub fn grant_type_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    parse_fields(headers, body).and_then(|mut fields| fields.remove("grant_type"))
+}
+
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(mut fields) = parse_fields(&headers, &body) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request body must be JSON or application/x-www-form-urlencoded",
+        );
+    };
+    basic_credentials(&headers, &mut fields);
+    match fields.get("grant_type").map(String::as_str) {
+        None | Some("") => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Missing required parameter: grant_type",
+        ),
+        Some(PASSWORD_REALM_GRANT) => password_realm(&state, &headers, &fields).await,
+        Some("client_credentials") => client_credentials(&state, &headers, &fields),
+        Some(other) => oauth_error(
+            StatusCode::FORBIDDEN,
+            "unsupported_grant_type",
+            &format!("Unsupported grant type: {other}"),
+        ),
+    }
+}
+
+/// `client_secret_basic`: credentials in an `Authorization: Basic` header.
+fn basic_credentials(headers: &HeaderMap, fields: &mut HashMap<String, String>) {
+    let Some(encoded) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+    else {
+        return;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return;
+    };
+    if let Some((id, secret)) = text.split_once(':') {
+        fields
+            .entry("client_id".to_owned())
+            .or_insert_with(|| id.to_owned());
+        fields
+            .entry("client_secret".to_owned())
+            .or_insert_with(|| secret.to_owned());
+    }
+}
+
+/// The client, if its id and secret are right; else the 401 to send.
+fn authenticate(
+    state: &AppState,
+    fields: &HashMap<String, String>,
+) -> Result<Client, Box<Response>> {
+    let refused = || {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: unknown client or wrong client_secret",
+        )
+    };
+    let (Some(id), Some(secret)) = (fields.get("client_id"), fields.get("client_secret")) else {
+        return Err(Box::new(refused()));
+    };
+    let tenant = lock(&state.tenant);
+    match tenant.client(id) {
+        Some(client) if &client.client_secret == secret => Ok(client.clone()),
+        _ => Err(Box::new(refused())),
+    }
+}
+
+fn required<'a>(fields: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Box<Response>> {
+    match fields.get(name) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(Box::new(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("Missing required parameter: {name}"),
+        ))),
+    }
+}
+
+async fn password_realm(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Response {
+    match try_password_realm(state, headers, fields).await {
+        Ok(response) => response,
+        Err(response) => *response,
+    }
+}
+
+async fn try_password_realm(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Result<Response, Box<Response>> {
+    let client = authenticate(state, fields)?;
+    if !client.allows_password_realm() {
+        return Err(Box::new(oauth_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            &format!("Grant type '{PASSWORD_REALM_GRANT}' not allowed for the client."),
+        )));
+    }
+    let username = required(fields, "username")?;
+    let password = required(fields, "password")?;
+    let realm = required(fields, "realm")?;
+
+    // Find the user and check the brute-force counter, then verify the
+    // password without holding the lock (bcrypt is slow on purpose).
+    let (found, key, hash) = {
+        let tenant = lock(&state.tenant);
+        if tenant.connection_by_name(realm).is_none() {
+            return Err(Box::new(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("Unknown realm: {realm} (no such connection in this tenant)"),
+            )));
+        }
+        let found = tenant
+            .find_by_email(realm, username)
+            .or_else(|| tenant.find_by_username(realm, username));
+        let key = match found {
+            Some(index) => format!("user:{}", tenant.user(index).user_id()),
+            None => format!("unknown:{realm}\n{}", username.to_lowercase()),
+        };
+        let threshold = tenant.brute_force_threshold;
+        if threshold > 0 && tenant.failures.get(&key).copied().unwrap_or(0) >= threshold {
+            return Err(Box::new(oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Your account has been blocked after multiple consecutive login attempts. \
+                 We've sent you an email with instructions on how to unblock it.",
+            )));
+        }
+        let hash = found.and_then(|index| tenant.user(index).password_hash.clone());
+        (found, key, hash)
+    };
+    let right = match hash {
+        Some(hash) => {
+            let password = password.to_owned();
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+
+    let mut tenant = lock(&state.tenant);
+    let index = match (found, right) {
+        (Some(index), true) => index,
+        _ => {
+            *tenant.failures.entry(key).or_insert(0) += 1;
+            return Err(Box::new(oauth_error(
+                StatusCode::FORBIDDEN,
+                "invalid_grant",
+                "Wrong email or password.",
+            )));
+        }
+    };
+    tenant.failures.remove(&key);
+    let user = tenant.user_mut(index);
+    if user.blocked {
+        return Err(Box::new(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "user is blocked",
+        )));
+    }
+    if user.mfa {
+        return Err(Box::new(json(
+            StatusCode::FORBIDDEN,
+            json!({
+                "error": "mfa_required",
+                "error_description": "Multifactor authentication required",
+                "mfa_token": random_token(40),
+            }),
+        )));
+    }
+    user.logins_count += 1;
+    let now_iso = clock::now_iso();
+    user.last_login = Some(now_iso.clone());
+    user.updated_at = now_iso;
+
+    let scope = fields
+        .get("scope")
+        .cloned()
+        .unwrap_or_else(|| "openid".to_owned());
+    let mut body = json!({
+        "access_token": random_token(32),
+        "scope": scope,
+        "expires_in": USER_ACCESS_TOKEN_LIFETIME_SECS,
+        "token_type": "Bearer",
+    });
+    if scope.split_whitespace().any(|s| s == "openid") {
+        let now = unix_seconds();
+        let claims = json!({
+            "iss": format!("{}/", state.base_for(headers)),
+            "aud": client.client_id,
+            "sub": user.user_id(),
+            "iat": now,
+            "exp": now + ID_TOKEN_LIFETIME_SECS,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "name": user.name,
+            "nickname": user.nickname,
+            "picture": user.picture,
+            "updated_at": user.updated_at,
+        });
+        drop(tenant);
+        body["id_token"] = Value::String(state.keys.sign(&claims));
+    }
+    Ok(json(StatusCode::OK, body))
+}
+
+fn client_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Response {
+    let client = match authenticate(state, fields) {
+        Ok(client) => client,
+        Err(response) => return *response,
+    };
+    if !client.allows("client_credentials") {
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "Grant type 'client_credentials' not allowed for the client.",
+        );
+    }
+    let Some(audience) = fields.get("audience").filter(|a| !a.is_empty()) else {
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "No audience parameter was provided, and no default audience has been configured",
+        );
+    };
+    if !state.management_audiences(headers).contains(audience) {
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            &format!("Service not enabled within domain: {audience}"),
+        );
+    }
+    if client.scopes.is_empty() {
+        return oauth_error(
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            &format!(
+                "Client is not authorized to access \"{audience}\". \
+                 You need to create a \"client-grant\" associated to this API."
+            ),
+        );
+    }
+    let requested: Vec<&str> = fields
+        .get("scope")
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default();
+    let granted: Vec<&str> = if requested.is_empty() {
+        client.scopes.iter().map(String::as_str).collect()
+    } else {
+        let missing: Vec<&str> = requested
+            .iter()
+            .copied()
+            .filter(|s| !client.scopes.iter().any(|c| c == s))
+            .collect();
+        if !missing.is_empty() {
+            return oauth_error(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                &format!("Client has not been granted scopes: {}", missing.join(", ")),
+            );
+        }
+        requested
+    };
+    let scope = granted.join(" ");
+    let now = unix_seconds();
+    let lifetime = state.token_lifetime_secs;
+    let claims = json!({
+        "iss": format!("{}/", state.base_for(headers)),
+        "sub": format!("{}@clients", client.client_id),
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+        "scope": scope,
+        "gty": "client-credentials",
+        "azp": client.client_id,
+    });
+    json(
+        StatusCode::OK,
+        json!({
+            "access_token": state.keys.sign(&claims),
+            "scope": scope,
+            "expires_in": lifetime,
+            "token_type": "Bearer",
+        }),
+    )
+}
+
+/// Random letters and digits (opaque tokens, MFA tokens, job ids).
+pub fn random_token(len: usize) -> String {
+    std::iter::repeat_with(fastrand::alphanumeric)
+        .take(len)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn reads_json_and_forms() {
+        let mut headers = HeaderMap::new();
+        let fields = parse_fields(&headers, br#"{"grant_type":"x","n":1,"z":null}"#).expect("json");
+        assert_eq!(fields["grant_type"], "x");
+        assert_eq!(fields["n"], "1");
+        assert!(!fields.contains_key("z"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let fields = parse_fields(&headers, b"grant_type=a%20b&username=j%40x.com").expect("form");
+        assert_eq!(fields["grant_type"], "a b");
+        assert_eq!(fields["username"], "j@x.com");
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(parse_fields(&headers, b"[1]").is_none());
+        assert!(parse_fields(&headers, b"nope").is_none());
+    }
+}

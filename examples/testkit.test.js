@@ -1,0 +1,43 @@
+// How to unit-test your own generated scripts with @trickle/testkit, offline.
+// Run with: node --test examples/testkit.test.js   (after `trickle generate`)
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const { Container, ImportModeTenant, call, startSim } = require('@trickle/testkit');
+
+const trickle = process.env.TRICKLE_BIN || 'trickle';
+const scripts = 'out/database-connections/old-tenant-import';
+let sim;
+let tenant;
+
+before(async () => {
+  execFileSync(trickle, ['generate', '--config', 'examples/tenant-to-tenant.toml', '--out', 'out']);
+  // The old tenant, emulated: `trickle sim` with these users.
+  sim = await startSim({ seed: 'examples/old-tenant-users.json', bin: trickle });
+  // One Auth0 container (a shared `global`) and the new tenant in import mode.
+  const container = new Container();
+  const configuration = { domain: sim.baseUrl, client_id: 'trickle-migration', client_secret: 'sim-only-not-a-real-secret' };
+  tenant = new ImportModeTenant({
+    login: container.load(`${scripts}/login.js`, configuration),
+    getUser: container.load(`${scripts}/get_user.js`, configuration),
+  });
+});
+
+after(() => sim.close());
+
+test('Jane moves on her first login, and only then', async () => {
+  const first = await tenant.login('jane.doe@example.com', 'Correct-Horse-Battery-1');
+  assert.equal(first.migrated, true);
+  assert.equal(first.user.user_id, 'auth0|64b1f0c2a7e3d94f1c2b3a4d');
+  const second = await tenant.login('jane.doe@example.com', 'Correct-Horse-Battery-1');
+  assert.equal(second.migrated, false, 'the second login is served by the new tenant');
+});
+
+test('a blocked user stays behind', async () => {
+  await assert.rejects(tenant.login('mallory@example.com', 'Blocked-User-1'), { name: 'UnauthorizedError' });
+});
+
+test('get_user answers callback(null) for nobody, never an error', async () => {
+  const { calls } = await call(tenant.scripts.getUser.fn, 'nobody@example.com');
+  assert.deepEqual(calls, [[null]]);
+});
