@@ -148,15 +148,10 @@ impl Api {
             let response = match answer {
                 Ok(response) => response,
                 Err(error) => {
-                    failures += 1;
-                    if failures > CONNECT_RETRIES {
-                        return Err(ApiError::Unreachable(format!(
-                            "cannot reach {}: {}",
-                            self.base,
-                            describe(&error)
-                        )));
-                    }
-                    tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                    self.back_off(&mut failures, || {
+                        format!("cannot reach {}: {}", self.base, describe(&error))
+                    })
+                    .await?;
                     continue;
                 }
             };
@@ -167,13 +162,10 @@ impl Api {
                 continue;
             }
             if status.is_server_error() {
-                failures += 1;
-                if failures > CONNECT_RETRIES {
-                    return Err(ApiError::Unreachable(format!(
-                        "the token endpoint answers HTTP {status}"
-                    )));
-                }
-                tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                self.back_off(&mut failures, || {
+                    format!("the token endpoint answers HTTP {status}")
+                })
+                .await?;
                 continue;
             }
             let text = response.text().await.unwrap_or_default();
@@ -230,15 +222,10 @@ impl Api {
             let response = match answer {
                 Ok(response) => response,
                 Err(error) if error.is_connect() => {
-                    failures += 1;
-                    if failures > CONNECT_RETRIES {
-                        return Err(ApiError::Unreachable(format!(
-                            "cannot reach {}: {}",
-                            self.base,
-                            describe(&error)
-                        )));
-                    }
-                    tokio::time::sleep(backoff(failures).min(self.max_wait)).await;
+                    self.back_off(&mut failures, || {
+                        format!("cannot reach {}: {}", self.base, describe(&error))
+                    })
+                    .await?;
                     continue;
                 }
                 Err(error) => return Ok(Submitted::Uncertain(describe(&error))),
@@ -345,6 +332,21 @@ impl Api {
 
     /// A GET with the token (renewed once on 401). The inner `Err` is a
     /// transport failure worth trying again later.
+    /// Counts one more failure to get an answer, then waits before the next
+    /// try, or gives up as unreachable (`why`) after [`CONNECT_RETRIES`].
+    async fn back_off(
+        &self,
+        failures: &mut u32,
+        why: impl FnOnce() -> String,
+    ) -> Result<(), ApiError> {
+        *failures += 1;
+        if *failures > CONNECT_RETRIES {
+            return Err(ApiError::Unreachable(why()));
+        }
+        tokio::time::sleep(backoff(*failures).min(self.max_wait)).await;
+        Ok(())
+    }
+
     async fn get(
         &mut self,
         path: &str,
