@@ -84,7 +84,8 @@ class Sim {
     return this.control('POST', 'stats/reset');
   }
 
-  /** `{ latency_ms, error_ratio, drop_ratio, malformed_ratio, truncate_ratio }`; omitted ones are 0. */
+  /** `{ latency_ms, error_ratio, drop_ratio, malformed_ratio, truncate_ratio, only }`; omitted ratios are 0,
+   * `only` (e.g. `'PATCH /api/v2/users/'`) limits the faults to matching requests. */
   setFaults(faults) {
     return this.control('PUT', 'faults', { latency_ms: 0, error_ratio: 0, drop_ratio: 0, malformed_ratio: 0, truncate_ratio: 0, ...faults });
   }

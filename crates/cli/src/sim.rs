@@ -59,6 +59,10 @@ pub struct Args {
     /// Fault: share of answers cut off mid-body (status and Content-Length intact).
     #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
     truncate_ratio: f64,
+    /// Fault only these requests: "METHOD /path-prefix" or "/path-prefix"
+    /// (e.g. "PATCH /api/v2/users/"); by default every Auth0 endpoint.
+    #[arg(long, value_name = "REQUESTS")]
+    faults_only: Option<String>,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -100,6 +104,7 @@ pub fn run(args: Args) -> ExitCode {
         drop_ratio: args.drop_ratio,
         malformed_ratio: args.malformed_ratio,
         truncate_ratio: args.truncate_ratio,
+        only: args.faults_only.clone(),
     };
     if let Err(message) = faults.validate() {
         return bad_input(format!("invalid fault flags: {message}"));

@@ -37,7 +37,7 @@ pub async fn reset_stats(State(state): State<Arc<AppState>>) -> Response {
 }
 
 pub async fn get_faults(State(state): State<Arc<AppState>>) -> Response {
-    let faults = *lock(&state.faults);
+    let faults = lock(&state.faults).clone();
     json(
         StatusCode::OK,
         serde_json::to_value(faults).expect("plain data"),
@@ -53,11 +53,9 @@ pub async fn put_faults(State(state): State<Arc<AppState>>, body: Bytes) -> Resp
     if let Err(message) = faults.validate() {
         return bad_request(&message);
     }
+    let shown = serde_json::to_value(&faults).expect("plain data");
     *lock(&state.faults) = faults;
-    json(
-        StatusCode::OK,
-        serde_json::to_value(faults).expect("plain data"),
-    )
+    json(StatusCode::OK, shown)
 }
 
 #[derive(Deserialize)]

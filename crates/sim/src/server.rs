@@ -344,7 +344,12 @@ async fn handle(
     };
     let request = Request::from_parts(parts, body);
 
-    let faults = *lock(&state.faults);
+    let faults = lock(&state.faults).clone();
+    let faults = if faults.applies_to(method.as_str(), &path) {
+        faults
+    } else {
+        Faults::default()
+    };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }

@@ -15,9 +15,10 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Faults injected into every Auth0 endpoint (never into `/__sim/`).
+/// Faults injected into every Auth0 endpoint (never into `/__sim/`), or
+/// only into the requests `only` selects.
 /// Each ratio is a probability from 0.0 (never) to 1.0 (every request).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Wait this long before answering (or dropping).
@@ -30,6 +31,10 @@ pub struct Faults {
     pub malformed_ratio: f64,
     /// Send the real status and Content-Length, then only part of the body, then close.
     pub truncate_ratio: f64,
+    /// Fault only these requests: `"METHOD /path-prefix"` or `"/path-prefix"`
+    /// (e.g. `"PATCH /api/v2/users/"`); absent, every request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only: Option<String>,
 }
 
 impl Faults {
@@ -45,6 +50,14 @@ impl Faults {
                 return Err(format!("{name} must be between 0.0 and 1.0 (got {ratio})"));
             }
         }
+        if let Some(only) = &self.only {
+            let path = only.rsplit(' ').next().unwrap_or("");
+            if !path.starts_with('/') || only.split(' ').count() > 2 {
+                return Err(format!(
+                    "only must be \"METHOD /path-prefix\" or \"/path-prefix\" (got {only:?})"
+                ));
+            }
+        }
         if self.latency_ms > 600_000 {
             return Err(format!(
                 "latency_ms must be at most 600000 (got {})",
@@ -52,6 +65,19 @@ impl Faults {
             ));
         }
         Ok(())
+    }
+}
+
+impl Faults {
+    /// Whether these faults apply to a request.
+    pub fn applies_to(&self, method: &str, path: &str) -> bool {
+        match self.only.as_deref() {
+            None => true,
+            Some(only) => match only.split_once(' ') {
+                Some((m, prefix)) => m.eq_ignore_ascii_case(method) && path.starts_with(prefix),
+                None => path.starts_with(only),
+            },
+        }
     }
 }
 
@@ -194,5 +220,26 @@ mod tests {
             ..Faults::default()
         };
         assert!(nan.validate().is_err());
+        let scoped = Faults {
+            only: Some("PATCH /api/v2/users/".to_owned()),
+            ..Faults::default()
+        };
+        assert!(scoped.validate().is_ok());
+        assert!(scoped.applies_to("PATCH", "/api/v2/users/auth0%7C1"));
+        assert!(!scoped.applies_to("GET", "/api/v2/users/auth0%7C1"));
+        assert!(!scoped.applies_to("PATCH", "/oauth/token"));
+        let by_path = Faults {
+            only: Some("/oauth/token".to_owned()),
+            ..Faults::default()
+        };
+        assert!(by_path.applies_to("POST", "/oauth/token"));
+        assert!(!by_path.applies_to("GET", "/api/v2/users"));
+        for bad in ["PATCH", "PATCH users", "A B /c"] {
+            let faults = Faults {
+                only: Some(bad.to_owned()),
+                ..Faults::default()
+            };
+            assert!(faults.validate().is_err(), "{bad}");
+        }
     }
 }

@@ -297,3 +297,40 @@ async fn a_large_seed_starts_quickly() {
     assert_eq!(response.status(), StatusCode::OK);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_can_be_limited_to_one_kind_of_request() {
+    let env = Env::start(common::quiet()).await;
+    let token = env.admin_token().await;
+    let (status, faults) = set_faults(
+        &env,
+        json!({"error_ratio": 1.0, "only": "PATCH /api/v2/users/"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(faults["only"], "PATCH /api/v2/users/");
+    // Other requests, even to the same path, are served normally.
+    let read = env.get("/api/v2/users/auth0%7Ca1", &token).await;
+    assert_eq!(read.status(), StatusCode::OK);
+    let patched = env
+        .http
+        .patch(env.url("/api/v2/users/auth0%7Ca1"))
+        .bearer_auth(&token)
+        .json(&json!({"app_metadata": {"x": 1}}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(patched.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // A malformed selector is refused and changes nothing.
+    let (status, _) = set_faults(&env, json!({"error_ratio": 1.0, "only": "PATCH"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, current) = answer(
+        env.http
+            .get(env.url("/__sim/faults"))
+            .send()
+            .await
+            .expect("answered"),
+    )
+    .await;
+    assert_eq!(current["only"], "PATCH /api/v2/users/");
+}
