@@ -55,12 +55,26 @@ const USERS = {
   expiry: user('expiry01', 'expiry@example.com'),
 };
 const LOAD_USERS = Array.from({ length: 250 }, (_, i) => user(`load${i}`, `user${i}@load.example.com`));
+// The marker PATCH under each fault, and 40 users logging in while 30% of
+// all answers are cut short (how users got locked out before).
+const PATCH_FAULTS = {
+  'slower than the timeout': { latency_ms: 2500 },
+  '5xx': { error_ratio: 1 },
+  'malformed answer': { malformed_ratio: 1 },
+  'truncated answer': { truncate_ratio: 1 },
+  'dropped connection': { drop_ratio: 1 },
+};
+// Whether the old user ends up marked: a fault before the router changes
+// nothing; a truncated answer was carried out; a timed-out one may land.
+const PATCH_FAULT_MARKS = { '5xx': false, 'malformed answer': false, 'truncated answer': true, 'dropped connection': false };
+const PATCH_FAULT_USERS = Object.keys(PATCH_FAULTS).map((name, i) => user(`patch-fault${i}`, `patch-fault${i}@example.com`));
+const TRUNCATED_USERS = Array.from({ length: 40 }, (_, i) => user(`cut${i}`, `cut${i}@example.com`));
 
 const SEED = {
   bcrypt_cost: 4,
   connections: [{ name: REALM }, { name: OTHER_REALM }],
   clients: [CLIENT],
-  users: [...Object.values(USERS), ...LOAD_USERS],
+  users: [...Object.values(USERS), ...LOAD_USERS, ...PATCH_FAULT_USERS, ...TRUNCATED_USERS],
 };
 const SECRETS = [CLIENT.client_secret, ...SEED.users.map((u) => u.password)];
 
@@ -310,6 +324,67 @@ describe('lazy migration scenarios against the emulated old tenant', () => {
         }
       });
     }
+  });
+
+  describe('a fault on the marker PATCH never strands the user: migrated at once', () => {
+    Object.entries(PATCH_FAULTS).forEach(([name, fault], i) => {
+      it(name, async () => {
+        const target = PATCH_FAULT_USERS[i];
+        const tenant = newTenant(main, sim.baseUrl);
+        await sim.setFaults({ ...fault, only: 'PATCH /api/v2/users/' });
+        let first;
+        try {
+          first = await tenant.login(target.email, target.password);
+        } finally {
+          await sim.setFaults({});
+        }
+        assert.equal(first.migrated, true);
+        assert.equal(first.user.user_id, `auth0|${target.id}`);
+        const old = (await sim.users()).find((u) => u.user_id === `auth0|${target.id}`);
+        if (name in PATCH_FAULT_MARKS) {
+          assert.equal(Boolean(old.app_metadata.trickle_migrated_at), PATCH_FAULT_MARKS[name], JSON.stringify(old.app_metadata));
+        }
+        const again = await tenant.login(target.email, target.password);
+        assert.equal(again.migrated, false, 'then served by the new tenant');
+      });
+    });
+
+    it('40 users while 30% of every answer is cut short: none locked out, none marked and missing', async () => {
+      const tenant = newTenant(main, sim.baseUrl);
+      const outcomes = new Map(TRUNCATED_USERS.map((u) => [u.email, []]));
+      await sim.setFaults({ truncate_ratio: 0.3 });
+      try {
+        await Promise.all(TRUNCATED_USERS.map(async (u) => {
+          for (let attempt = 0; attempt < 4; attempt++) {
+            try {
+              const { migrated } = await tenant.login(u.email, u.password);
+              outcomes.get(u.email).push(migrated ? 'migrated' : 'local');
+            } catch (error) {
+              outcomes.get(u.email).push(error.name);
+            }
+          }
+        }));
+      } finally {
+        await sim.setFaults({});
+      }
+      for (const u of TRUNCATED_USERS) {
+        const { migrated } = await tenant.login(u.email, u.password);
+        outcomes.get(u.email).push(migrated ? 'migrated' : 'local');
+      }
+      for (const [email, seen] of outcomes) {
+        assert.ok(!seen.includes('WrongUsernameOrPasswordError'), `${email} was locked out: ${seen}`);
+        assert.equal(seen.filter((o) => o === 'migrated').length, 1, `${email}: ${seen}`);
+      }
+      assert.ok([...outcomes.values()].some((seen) => seen.includes('Error')), 'the faults did fail some logins');
+      const old = await sim.users();
+      for (const u of TRUNCATED_USERS) {
+        const stored = old.find((o) => o.user_id === `auth0|${u.id}`);
+        if (stored.app_metadata.trickle_migrated_at) {
+          assert.ok(tenant.users.has(`auth0|${u.id}`), `${u.email} is marked but not in the new tenant`);
+        }
+      }
+      assert.equal(tenant.users.size, TRUNCATED_USERS.length);
+    });
   });
 
   describe('429 from the Management API', () => {

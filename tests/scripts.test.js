@@ -77,10 +77,11 @@ describe('generated scripts against a stand-in old tenant', () => {
   const allErrors = []; // every error handed to a callback
 
   // Loads a script; `global` shared when given (one container), fresh otherwise.
-  function load(which, { global, configuration } = {}) {
+  function load(which, { global, configuration, globals } = {}) {
     const loaded = loadScript(files[which], {
       configuration: configuration || { domain: tenant.baseUrl, ...CLIENT },
       global,
+      globals,
     });
     logArrays.push(loaded.logs);
     return loaded;
@@ -287,6 +288,40 @@ describe('generated scripts against a stand-in old tenant', () => {
     assert.deepEqual(results.map((r) => r.error), [null, null, null]);
     assert.equal(results[2].profile.user_id, BOB.id);
     assert.equal(tenant.counts.tokenClientCredentials - fetchedBefore, 1);
+  });
+
+  it('a trap in the WASM drops the cached instance: the next call starts from a clean one', async () => {
+    // A WebAssembly whose instances trap once, on demand, in decideByEmail
+    // (as a damaged instance would), and that counts instantiations.
+    let instances = 0;
+    let trapNext = false;
+    const faulty = {};
+    for (const key of Object.getOwnPropertyNames(WebAssembly)) faulty[key] = WebAssembly[key];
+    faulty.Instance = function Instance(module, imports) {
+      const real = new WebAssembly.Instance(module, imports);
+      instances += 1;
+      const exports = { ...real.exports };
+      exports.decideByEmail = (...args) => {
+        if (trapNext) {
+          trapNext = false;
+          throw new WebAssembly.RuntimeError('unreachable');
+        }
+        return real.exports.decideByEmail(...args);
+      };
+      return { exports };
+    };
+    const container = {};
+    const lookUp = () => invoke(load('getUser', { global: container, globals: { WebAssembly: faulty } }).fn, JANE.email);
+    assert.equal((await lookUp()).profile.user_id, JANE.id);
+    assert.equal((await lookUp()).profile.user_id, JANE.id);
+    assert.equal(instances, 1, 'the instance is cached per container');
+    trapNext = true;
+    const trapped = await lookUp();
+    assert.ok(trapped.error, 'the trap fails that call');
+    assert.equal(trapped.calls.length, 1);
+    const after = await lookUp();
+    assert.equal(after.profile.user_id, JANE.id);
+    assert.equal(instances, 2, 'a new instance after the trap');
   });
 
   it('no console line nor error message reveals the password or the client secret', async () => {

@@ -92,12 +92,14 @@ function checkOneFunction(text) {
 /**
  * Loads a script file as Auth0 does.
  * @param {string} filePath
- * @param {{configuration?: object, global?: object, fetch?: Function}} [options]
+ * @param {{configuration?: object, global?: object, fetch?: Function, globals?: object}} [options]
  *   pass the same `global` to several loads to share it, as calls in one
- *   container do; `fetch` replaces the real one (e.g. to replay answers).
+ *   container do; `fetch` replaces the real one (e.g. to replay answers);
+ *   `globals` replaces or adds other sandbox globals (e.g. a `WebAssembly`
+ *   that injects a fault).
  * @returns {{fn: Function, logs: string[], global: object}}
  */
-function loadScript(filePath, { configuration = {}, global: containerGlobal, fetch: fetchImpl = fetch } = {}) {
+function loadScript(filePath, { configuration = {}, global: containerGlobal, fetch: fetchImpl = fetch, globals = {} } = {}) {
   const text = fs.readFileSync(filePath, 'utf8');
   checkOneFunction(text);
   // As Auth0 evaluates it; the newline keeps a trailing line comment from
@@ -121,6 +123,7 @@ function loadScript(filePath, { configuration = {}, global: containerGlobal, fet
     console: capturingConsole(logs),
     require: sandboxRequire,
     WebAssembly,
+    ...globals,
   };
   const context = vm.createContext(sandbox);
   vm.runInContext(ERROR_CLASSES, context);

@@ -103,10 +103,16 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
   const counts = emptyCounts();
   const requests = []; // {method, path}, for debugging failures
   let outage = false;
+  let interceptor = null;
   let rateRemaining = RATE_LIMIT;
   let baseUrl = '';
 
   const send = (res, status, body, headers = {}) => {
+    if (res.trickleLoseAnswer) {
+      // The request was carried out; its answer never arrives.
+      res.socket.destroy();
+      return;
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
@@ -231,7 +237,7 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
     if (req.method === 'PATCH') {
       let patch;
       try {
-        patch = JSON.parse(await readBody(req));
+        patch = JSON.parse(req.trickleBody);
       } catch (notJson) {
         return managementError(res, 400, 'Bad Request', 'Invalid request payload JSON format');
       }
@@ -260,8 +266,21 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
     }
     try {
       const url = new URL(req.url, baseUrl);
+      const body = req.method === 'POST' || req.method === 'PATCH' ? await readBody(req) : '';
+      const intercepted = interceptor && interceptor({ method: req.method, path: url.pathname, body: req.method === 'POST' ? parseTokenRequest(req, body) : null });
+      if (intercepted === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (intercepted && intercepted.redirect) {
+        res.writeHead(intercepted.redirect, { location: intercepted.location, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      if (intercepted === 'lose-answer') res.trickleLoseAnswer = true;
+      req.trickleBody = body;
       if (url.pathname === '/oauth/token' && req.method === 'POST') {
-        handleToken(req, res, parseTokenRequest(req, await readBody(req)));
+        handleToken(req, res, parseTokenRequest(req, body));
       } else if (url.pathname.startsWith('/api/v2/')) {
         await handleManagement(req, res, url);
       } else {
@@ -288,6 +307,15 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
     /** false: normal; '503': every request answers 503; 'destroy': every socket is cut. */
     setOutage(mode) {
       outage = mode || false;
+    },
+    /**
+     * `fn({method, path, body})` decides, per request: undefined (serve it),
+     * 'drop' (cut the connection, do nothing), 'lose-answer' (do it, then cut
+     * the connection instead of answering), or `{redirect: 307, location}`.
+     * `null` turns it off.
+     */
+    setInterceptor(fn) {
+      interceptor = fn || null;
     },
     resetCounts() {
       Object.assign(counts, emptyCounts());

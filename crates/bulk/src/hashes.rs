@@ -31,7 +31,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use trickle_core::{email_key, NativeHost, AUTH0_PREFIX};
+use trickle_core::{email_key, AUTH0_PREFIX};
 
 use crate::keys::{KeyMap, EMAIL_SEED, ID_SEED};
 
@@ -149,7 +149,7 @@ impl HashIndex {
 
     fn add(&mut self, entry: HashLine, offset: u64, line: u64) {
         let id = entry.user_id.as_deref().map(strip_prefix);
-        let email = entry.email.as_deref().map(|e| email_key(e, &NativeHost));
+        let email = entry.email.as_deref().map(email_key);
         let id = id.filter(|id| !id.is_empty());
         let email = email.filter(|email| !email.is_empty());
         if id.is_none() && email.is_none() {
@@ -208,7 +208,7 @@ impl HashIndex {
         let same_email = entry
             .email
             .as_deref()
-            .is_some_and(|e| email_key(e, &NativeHost) == email);
+            .is_some_and(|e| email_key(e) == email);
         if !same_id && !same_email {
             return Ok(None);
         }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::Value;
-use trickle_core::{email_key, raw_user_id, NativeHost, Policy, SourceUser};
+use trickle_core::{email_key, raw_user_id, Policy, SourceUser};
 
 use crate::hashes::{HashFileProblem, HashIndex, PasswordField};
 use crate::input::{self, InputFormat, Record};
@@ -511,7 +511,7 @@ fn load_exclusions(
             ids.insert(id);
         }
         if let Some(email) = user.email.as_deref().filter(|email| !email.is_empty()) {
-            emails.insert(&email_key(email, &NativeHost));
+            emails.insert(&email_key(email));
         }
         if report.records.is_multiple_of(8192) {
             progress(Progress {

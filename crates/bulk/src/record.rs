@@ -5,8 +5,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use trickle_core::{
-    import_profile, is_valid_metadata_key, migrated_at, raw_user_id, NativeHost, Policy, Profile,
-    ProfileValue, SourceUser, UserError, RESERVED_APP_METADATA_KEYS,
+    import_profile, is_valid_metadata_key, migrated_at, raw_user_id, Policy, Profile, ProfileValue,
+    SourceUser, UserError, RESERVED_APP_METADATA_KEYS,
 };
 
 use crate::hashes::PasswordField;
@@ -127,7 +127,7 @@ pub fn candidate(
     if blocked && skip_blocked {
         return Err(skip(SkipReason::Blocked, None));
     }
-    let mut profile = match import_profile(user, realm, policy, &NativeHost) {
+    let mut profile = match import_profile(user, realm, policy) {
         Ok(profile) => profile,
         Err(UserError::MissingEmail) => return Err(skip(SkipReason::MissingEmail, None)),
         Err(error) => {

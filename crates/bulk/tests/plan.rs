@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use trickle_bulk::{plan, PlanError, PlanOptions, PlanReport, SkipReason, IMPORT_FILE_LIMIT_BYTES};
 use trickle_core::{
-    decide, AppMetadataKey, Field, FieldSet, NativeHost, Policy, SourceUser, Verdict,
-    IMPORT_FIELDS, RESERVED_APP_METADATA_KEYS,
+    decide, AppMetadataKey, Field, FieldSet, Policy, SourceUser, Verdict, IMPORT_FIELDS,
+    RESERVED_APP_METADATA_KEYS,
 };
 
 const REALM: &str = "Username-Password-Authentication";
@@ -120,8 +120,7 @@ fn bulk_and_the_scripts_give_the_same_profile() {
     });
     // What the scripts hand Auth0 (the WASM calls the same core function).
     let script_user: SourceUser<Value> = serde_json::from_value(source.clone()).unwrap();
-    let Ok(Verdict::Migrate { profile, .. }) =
-        decide(script_user, REALM, &Policy::default(), &NativeHost)
+    let Ok(Verdict::Migrate { profile, .. }) = decide(script_user, REALM, &Policy::default())
     else {
         panic!("the scripts migrate this user");
     };

@@ -1,30 +1,31 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::{Host, SourceUser, UserError};
+use crate::lowercase::to_lowercase;
+use crate::{SourceUser, UserError};
 
 /// The form of an email that Auth0 stores and that
-/// `GET /api/v2/users-by-email` matches exactly: lower-cased, nothing else.
-pub fn email_key<H: Host>(email: &str, host: &H) -> String {
-    host.to_lowercase(email)
+/// `GET /api/v2/users-by-email` matches exactly: lower-cased (by the core's
+/// one lower-casing, on every path), nothing else.
+pub fn email_key(email: &str) -> String {
+    to_lowercase(email)
 }
 
 /// The one candidate whose email equals `email` (ignoring case) and that has
 /// an identity in `realm`. Loose matches (`aa@x.com` for `a@x.com`, as a
 /// Lucene search returns them) and users of other connections never count.
-pub fn select_by_email<M, H: Host>(
+pub fn select_by_email<M>(
     candidates: Vec<SourceUser<M>>,
     email: &str,
     realm: &str,
-    host: &H,
 ) -> Result<Option<SourceUser<M>>, UserError> {
-    let wanted = email_key(email, host);
+    let wanted = email_key(email);
     let mut found = None;
     for candidate in candidates {
         let same_email = candidate
             .email
             .as_deref()
-            .is_some_and(|candidate_email| email_key(candidate_email, host) == wanted);
+            .is_some_and(|candidate_email| email_key(candidate_email) == wanted);
         if same_email && candidate.identity_in(realm).is_some() {
             if found.is_some() {
                 return Err(UserError::Ambiguous);
@@ -40,7 +41,6 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::NativeHost;
 
     const REALM: &str = "Username-Password-Authentication";
 
@@ -55,8 +55,7 @@ mod tests {
     fn select(candidates: Vec<Value>, email: &str) -> Result<Option<String>, UserError> {
         let candidates: Vec<SourceUser<Value>> =
             serde_json::from_value(Value::Array(candidates)).unwrap();
-        select_by_email(candidates, email, REALM, &NativeHost)
-            .map(|found| found.and_then(|user| user.user_id))
+        select_by_email(candidates, email, REALM).map(|found| found.and_then(|user| user.user_id))
     }
 
     #[test]

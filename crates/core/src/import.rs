@@ -2,7 +2,7 @@
 //! the profile it is given: the same [`normalise`] as the scripts, so a user
 //! imported in bulk and one migrated at login look alike.
 
-use crate::{normalise, AppMetadataKey, Host, Policy, Profile, SourceUser, UserError};
+use crate::{normalise, AppMetadataKey, Policy, Profile, SourceUser, UserError};
 
 /// The properties a user of an import file may have; nothing else is allowed.
 pub const IMPORT_FIELDS: [&str; 14] = [
@@ -76,13 +76,12 @@ pub const fn import_policy(policy: Policy) -> Policy {
 /// The profile of `user` for an import file: [`normalise`] under
 /// [`import_policy`], so ids, emails and metadata match what the scripts
 /// hand Auth0 for the same user.
-pub fn import_profile<M, H: Host>(
+pub fn import_profile<M>(
     user: SourceUser<M>,
     realm: &str,
     policy: &Policy,
-    host: &H,
 ) -> Result<Profile<M>, UserError> {
-    normalise(user, realm, &import_policy(*policy), host)
+    normalise(user, realm, &import_policy(*policy))
 }
 
 #[cfg(test)]
@@ -90,7 +89,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::{Field, FieldSet, NativeHost};
+    use crate::{Field, FieldSet};
 
     const REALM: &str = "Username-Password-Authentication";
 
@@ -109,8 +108,8 @@ mod tests {
             "user_metadata": {"lang": "fr"}
         });
         let policy = Policy::default();
-        let script = normalise(user(source.clone()), REALM, &policy, &NativeHost).unwrap();
-        let import = import_profile(user(source), REALM, &policy, &NativeHost).unwrap();
+        let script = normalise(user(source.clone()), REALM, &policy).unwrap();
+        let import = import_profile(user(source), REALM, &policy).unwrap();
         let script = serde_json::to_value(script).unwrap();
         let import = serde_json::to_value(import).unwrap();
         assert_eq!(import["user_id"], "abc");
@@ -159,7 +158,6 @@ mod tests {
             })),
             REALM,
             &Policy::default(),
-            &NativeHost,
         )
         .unwrap();
         for (key, _) in profile.entries() {

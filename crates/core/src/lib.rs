@@ -13,8 +13,8 @@ extern crate alloc;
 
 mod domain;
 mod email;
-mod host;
 mod import;
+mod lowercase;
 mod management;
 mod marker;
 mod metadata;
@@ -25,13 +25,16 @@ mod user;
 
 pub use domain::{base_url, DomainError};
 pub use email::{email_key, select_by_email};
-pub use host::{Host, NativeHost};
 pub use import::{
     import_policy, import_profile, is_reserved_app_metadata_key, is_valid_metadata_key,
     IMPORT_FIELDS, IMPORT_FIELD_MFA_FACTORS, RESERVED_APP_METADATA_KEYS,
 };
+pub use lowercase::to_lowercase;
 pub use management::{classify_management_answer, ManagementOutcome};
-pub use marker::{marker_patch, migrated_at, MarkerPatch, MARKER_KEY};
+pub use marker::{
+    check_marker, classify_marker_write, marker_patch, migrated_at, MarkerCheck, MarkerPatch,
+    MarkerWrite, MARKER_KEY,
+};
 pub use metadata::Metadata;
 pub use policy::{AppMetadataKey, Field, FieldSet, Policy};
 pub use profile::{

@@ -18,6 +18,9 @@ pub enum ManagementOutcome {
     RateLimited {
         reset_at: Option<u32>,
     },
+    /// A 3xx: never followed (it would carry the token elsewhere); the
+    /// configured domain is not the tenant's own.
+    Redirected,
     /// No answer or 5xx.
     Transient,
     /// Anything else.
@@ -33,6 +36,7 @@ impl ManagementOutcome {
             ManagementOutcome::Unauthorized => "unauthorized",
             ManagementOutcome::Forbidden => "forbidden",
             ManagementOutcome::RateLimited { .. } => "rate_limited",
+            ManagementOutcome::Redirected => "redirected",
             ManagementOutcome::Transient => "transient",
             ManagementOutcome::Unexpected => "unexpected",
         }
@@ -57,6 +61,7 @@ pub fn classify_management_answer(status: u16, ratelimit_reset: Option<&str>) ->
         429 => ManagementOutcome::RateLimited {
             reset_at: parse_ratelimit_reset(ratelimit_reset),
         },
+        300..=399 => ManagementOutcome::Redirected,
         0 | 500..=599 => ManagementOutcome::Transient,
         _ => ManagementOutcome::Unexpected,
     }
@@ -98,11 +103,17 @@ mod tests {
             classify_management_answer(400, None),
             ManagementOutcome::Unexpected
         );
+        for status in [301, 302, 303, 307, 308] {
+            assert_eq!(
+                classify_management_answer(status, None),
+                ManagementOutcome::Redirected
+            );
+        }
     }
 
     #[test]
     fn kind_is_the_serde_tag() {
-        for status in [200, 404, 401, 403, 429, 0, 500, 400] {
+        for status in [200, 302, 404, 401, 403, 429, 0, 500, 400] {
             let outcome = classify_management_answer(status, Some("5"));
             let json = serde_json::to_value(outcome).unwrap();
             assert_eq!(json["kind"], outcome.kind());

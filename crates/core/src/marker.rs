@@ -37,6 +37,78 @@ pub fn marker_patch(now_iso: &str) -> MarkerPatch<'_> {
     }
 }
 
+/// What the answer to the marker PATCH says about the marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerWrite {
+    /// 2xx with the user back: the marker is written.
+    Written,
+    /// A refusal (a 3xx or 4xx, 429 included): certainly not written.
+    Refused,
+    /// No answer, a 5xx, or a 2xx without a readable user: the old tenant
+    /// may have written it. Read the user back before deciding.
+    Uncertain,
+}
+
+impl MarkerWrite {
+    /// The name the scripts switch on.
+    pub const fn kind(self) -> &'static str {
+        match self {
+            MarkerWrite::Written => "written",
+            MarkerWrite::Refused => "refused",
+            MarkerWrite::Uncertain => "uncertain",
+        }
+    }
+}
+
+/// Classifies the answer to the marker PATCH; `answered_a_user` is whether
+/// its body is a user object.
+pub fn classify_marker_write(status: u16, answered_a_user: bool) -> MarkerWrite {
+    match status {
+        200..=299 if answered_a_user => MarkerWrite::Written,
+        300..=499 => MarkerWrite::Refused,
+        _ => MarkerWrite::Uncertain,
+    }
+}
+
+/// What reading the user back after an uncertain marker write found.
+///
+/// Whatever it finds, the login then migrates the user: the password and
+/// the profile are confirmed, and failing it could strand them behind a
+/// marker written after all (a write that timed out can still land after
+/// the read-back), locked out for good since marked users count as absent.
+/// A missing marker costs far less: `bulk plan --exclude-export` still
+/// leaves a migrated user out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkerCheck {
+    /// The marker is there: the write happened.
+    Marked,
+    /// It is not (yet): write it once more, then migrate.
+    NotMarked,
+    /// The old tenant could not say: write it once more, then migrate.
+    Unconfirmed,
+}
+
+impl MarkerCheck {
+    /// The name the scripts switch on.
+    pub const fn kind(self) -> &'static str {
+        match self {
+            MarkerCheck::Marked => "marked",
+            MarkerCheck::NotMarked => "not_marked",
+            MarkerCheck::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+/// Reads the user fetched back (`status` 0 when there was no answer,
+/// `user` `None` when the body was not a user).
+pub fn check_marker<M: Metadata>(status: u16, user: Option<&SourceUser<M>>) -> MarkerCheck {
+    match (status, user) {
+        (200..=299, Some(user)) if migrated_at(user).is_some() => MarkerCheck::Marked,
+        (200..=299, Some(_)) => MarkerCheck::NotMarked,
+        _ => MarkerCheck::Unconfirmed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
@@ -51,6 +123,46 @@ mod tests {
         let user: SourceUser<Value> =
             serde_json::from_value(json!({"app_metadata": patch["app_metadata"]})).unwrap();
         assert_eq!(migrated_at(&user).as_deref(), Some(now));
+    }
+
+    #[test]
+    fn a_write_is_trusted_only_when_the_user_came_back() {
+        assert_eq!(classify_marker_write(200, true), MarkerWrite::Written);
+        // A 200 whose body is an HTML page or cut short proves nothing.
+        assert_eq!(classify_marker_write(200, false), MarkerWrite::Uncertain);
+        for status in [0, 500, 502, 503, 504] {
+            assert_eq!(
+                classify_marker_write(status, false),
+                MarkerWrite::Uncertain,
+                "{status}"
+            );
+        }
+        for status in [301, 307, 400, 401, 403, 404, 429] {
+            assert_eq!(
+                classify_marker_write(status, false),
+                MarkerWrite::Refused,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn reading_back_decides_an_uncertain_write() {
+        let marked: SourceUser<Value> =
+            serde_json::from_value(json!({"app_metadata": {MARKER_KEY: "2026-12-01T00:00:00Z"}}))
+                .unwrap();
+        let unmarked: SourceUser<Value> =
+            serde_json::from_value(json!({"app_metadata": {"plan": "gold"}})).unwrap();
+        assert_eq!(check_marker(200, Some(&marked)), MarkerCheck::Marked);
+        assert_eq!(check_marker(200, Some(&unmarked)), MarkerCheck::NotMarked);
+        assert_eq!(check_marker::<Value>(200, None), MarkerCheck::Unconfirmed);
+        for status in [0, 404, 429, 503] {
+            assert_eq!(
+                check_marker(status, Some(&unmarked)),
+                MarkerCheck::Unconfirmed,
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -6,9 +6,10 @@ use core::fmt;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use crate::email::email_key;
 use crate::email::select_by_email;
 use crate::marker::migrated_at;
-use crate::{AppMetadataKey, Field, Host, Metadata, Policy, SourceUser, AUTH0_PREFIX};
+use crate::{AppMetadataKey, Field, Metadata, Policy, SourceUser, AUTH0_PREFIX};
 
 /// The profile a custom-database script hands back to Auth0, the same for
 /// `login`, `get_user` and bulk import. Absent fields are left out.
@@ -116,17 +117,16 @@ pub fn raw_user_id<'a, M>(user: &'a SourceUser<M>, realm: &str) -> Option<&'a st
 
 /// The profile for `user`, as `policy` shapes it. One function for every
 /// path, so login, get_user and bulk agree to the byte.
-pub fn normalise<M, H: Host>(
+pub fn normalise<M>(
     user: SourceUser<M>,
     realm: &str,
     policy: &Policy,
-    host: &H,
 ) -> Result<Profile<M>, UserError> {
     let user_id = raw_user_id(&user, realm)
         .ok_or(UserError::MissingUserId)?
         .to_owned();
     let email = match user.email.as_deref() {
-        Some(email) if !email.is_empty() => host.to_lowercase(email),
+        Some(email) if !email.is_empty() => email_key(email),
         _ => return Err(UserError::MissingEmail),
     };
     let allowed = |field: Field| policy.fields.contains(field);
@@ -151,11 +151,10 @@ pub fn normalise<M, H: Host>(
 
 /// The whole decision for a found user: skip it when marked (if the policy
 /// says so), refuse it when blocked, otherwise normalise it.
-pub fn decide<M: Metadata, H: Host>(
+pub fn decide<M: Metadata>(
     user: SourceUser<M>,
     realm: &str,
     policy: &Policy,
-    host: &H,
 ) -> Result<Verdict<M>, UserError> {
     if policy.skip_marked && migrated_at(&user).is_some() {
         return Ok(Verdict::AlreadyMigrated);
@@ -164,7 +163,7 @@ pub fn decide<M: Metadata, H: Host>(
         return Ok(Verdict::Blocked);
     }
     let source_user_id = user.user_id.clone();
-    normalise(user, realm, policy, host).map(|profile| Verdict::Migrate {
+    normalise(user, realm, policy).map(|profile| Verdict::Migrate {
         profile,
         source_user_id,
     })
@@ -172,15 +171,14 @@ pub fn decide<M: Metadata, H: Host>(
 
 /// [`decide`] for the user among `candidates` (a users-by-email answer)
 /// that [`select_by_email`] picks; [`Verdict::NotFound`] when none.
-pub fn decide_by_email<M: Metadata, H: Host>(
+pub fn decide_by_email<M: Metadata>(
     candidates: Vec<SourceUser<M>>,
     email: &str,
     realm: &str,
     policy: &Policy,
-    host: &H,
 ) -> Result<Verdict<M>, UserError> {
-    match select_by_email(candidates, email, realm, host)? {
-        Some(user) => decide(user, realm, policy, host),
+    match select_by_email(candidates, email, realm)? {
+        Some(user) => decide(user, realm, policy),
         None => Ok(Verdict::NotFound),
     }
 }
@@ -246,7 +244,7 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::{FieldSet, NativeHost};
+    use crate::FieldSet;
 
     const REALM: &str = "Username-Password-Authentication";
 
@@ -281,7 +279,7 @@ mod tests {
     }
 
     fn profile_json(value: Value, policy: &Policy) -> Value {
-        let profile = normalise(user(value), REALM, policy, &NativeHost).expect("normalises");
+        let profile = normalise(user(value), REALM, policy).expect("normalises");
         serde_json::to_value(profile).expect("serializes")
     }
 
@@ -327,7 +325,7 @@ mod tests {
             json!({"email": "a@x.com", "user_id": "auth0|"}),
             json!({"email": "a@x.com", "identities": [{"connection": REALM, "user_id": ""}]}),
         ] {
-            let result = normalise(user(value), REALM, &Policy::default(), &NativeHost);
+            let result = normalise(user(value), REALM, &Policy::default());
             assert_eq!(result.unwrap_err(), UserError::MissingUserId);
         }
     }
@@ -338,7 +336,7 @@ mod tests {
         assert_eq!(profile["email"], "jane.doe@example.com");
         for email in [json!(null), json!("")] {
             let value = json!({"user_id": "auth0|abc", "email": email});
-            let result = normalise(user(value), REALM, &Policy::default(), &NativeHost);
+            let result = normalise(user(value), REALM, &Policy::default());
             assert_eq!(result.unwrap_err(), UserError::MissingEmail);
         }
     }
@@ -423,7 +421,7 @@ mod tests {
         value["app_metadata"]["trickle_migrated_at"] = json!("2026-01-01T00:00:00.000Z");
         let skip = Policy::default();
         assert_eq!(
-            decide(user(value.clone()), REALM, &skip, &NativeHost),
+            decide(user(value.clone()), REALM, &skip),
             Ok(Verdict::AlreadyMigrated)
         );
         let keep = Policy {
@@ -431,7 +429,7 @@ mod tests {
             ..Policy::default()
         };
         assert!(matches!(
-            decide(user(value), REALM, &keep, &NativeHost),
+            decide(user(value), REALM, &keep),
             Ok(Verdict::Migrate { .. })
         ));
     }
@@ -441,7 +439,7 @@ mod tests {
         let mut value = full_user();
         value["blocked"] = json!(true);
         assert_eq!(
-            decide(user(value), REALM, &Policy::default(), &NativeHost),
+            decide(user(value), REALM, &Policy::default()),
             Ok(Verdict::Blocked)
         );
     }
@@ -453,7 +451,6 @@ mod tests {
             "JANE.doe@example.com",
             REALM,
             &Policy::default(),
-            &NativeHost,
         );
         let json = serde_json::to_value(verdict.unwrap()).unwrap();
         assert_eq!(json["kind"], "migrate");
@@ -472,9 +469,7 @@ mod tests {
             profile_json(full_user(), &Policy::default())
         );
         assert_eq!(json["source_user_id"], "auth0|5f1c");
-        let none =
-            decide_by_email::<Value, _>(vec![], "a@x.com", REALM, &Policy::default(), &NativeHost)
-                .unwrap();
+        let none = decide_by_email::<Value>(vec![], "a@x.com", REALM, &Policy::default()).unwrap();
         assert_eq!(
             serde_json::to_value(none).unwrap(),
             json!({"kind": "not_found"})
@@ -483,13 +478,12 @@ mod tests {
 
     #[test]
     fn login_and_lookup_by_email_give_the_same_profile() {
-        let by_id = decide(user(full_user()), REALM, &Policy::default(), &NativeHost).unwrap();
+        let by_id = decide(user(full_user()), REALM, &Policy::default()).unwrap();
         let by_email = decide_by_email(
             vec![user(full_user())],
             "jane.doe@example.com",
             REALM,
             &Policy::default(),
-            &NativeHost,
         )
         .unwrap();
         assert_eq!(by_id, by_email);

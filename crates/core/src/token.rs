@@ -33,6 +33,9 @@ pub enum TokenOutcome {
     /// The old tenant refuses our client: `unauthorized_client`,
     /// `invalid_client`, `access_denied`. A configuration problem.
     Misconfigured,
+    /// A 3xx: never followed (it would carry the password and the client
+    /// secret elsewhere); the configured domain is not the tenant's own.
+    Redirected,
     /// No answer, 5xx, or a body that is not what a token endpoint sends:
     /// the old tenant could not answer, which says nothing of the password.
     Transient,
@@ -52,6 +55,7 @@ impl TokenOutcome {
             TokenOutcome::MfaRequired => "mfa_required",
             TokenOutcome::RateLimited { .. } => "rate_limited",
             TokenOutcome::Misconfigured => "misconfigured",
+            TokenOutcome::Redirected => "redirected",
             TokenOutcome::Transient => "transient",
             TokenOutcome::Unexpected => "unexpected",
         }
@@ -88,6 +92,7 @@ pub fn classify_token_answer(
             }) => TokenOutcome::Authenticated,
             _ => TokenOutcome::Transient,
         },
+        (300..=399, _) => TokenOutcome::Redirected,
         (429, Some("too_many_attempts")) => TokenOutcome::TooManyAttempts,
         (429, _) => TokenOutcome::RateLimited {
             reset_at: parse_ratelimit_reset(ratelimit_reset),
@@ -207,7 +212,17 @@ mod tests {
             classify(503, error("temporarily_unavailable")),
             TokenOutcome::Transient
         );
-        assert_eq!(classify(302, None), TokenOutcome::Transient);
+    }
+
+    #[test]
+    fn a_redirect_is_never_followed_nor_a_wrong_password() {
+        for status in [300, 301, 302, 303, 307, 308] {
+            assert_eq!(classify(status, None), TokenOutcome::Redirected);
+            assert_eq!(
+                classify(status, error("invalid_grant")),
+                TokenOutcome::Redirected
+            );
+        }
     }
 
     #[test]
@@ -251,6 +266,7 @@ mod tests {
             TokenOutcome::MfaRequired,
             TokenOutcome::RateLimited { reset_at: Some(1) },
             TokenOutcome::Misconfigured,
+            TokenOutcome::Redirected,
             TokenOutcome::Transient,
             TokenOutcome::Unexpected,
         ] {

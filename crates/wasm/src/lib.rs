@@ -4,8 +4,14 @@
 //!
 //! Size matters here (every byte ships inside a 100 KB script): it is
 //! `no_std` on wasm32 with a panic handler that just traps, metadata stays
-//! a JavaScript object end to end, lower-casing uses JavaScript's own, and
-//! errors carry static messages.
+//! a JavaScript object end to end, and errors carry static messages.
+//!
+//! Hostile input must not hurt the instance, which lives for the whole
+//! container: every export takes plain `JsValue`s and checks their types
+//! here (wasm-bindgen's own string passing trusts its caller and corrupts
+//! the allocator on a non-string), and every call back into JavaScript
+//! that could run user code (a getter, a Proxy trap) is a `catch` import,
+//! so no exception ever unwinds through WASM frames and strands its stack.
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
@@ -18,11 +24,11 @@ mod write;
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 
-use js_sys::{JsString, Reflect};
-use trickle_core::{Host, Metadata, Policy};
+use js_sys::Reflect;
+use trickle_core::{Metadata, Policy};
 use wasm_bindgen::prelude::*;
 
-use crate::read::{source_user, source_users, token_body};
+use crate::read::{optional_text_arg, source_user, source_users, text_arg, token_body};
 
 // dlmalloc is ~8 KB of the WASM; the scripts allocate little and briefly,
 // and this WASM runs on one thread, which is what this allocator assumes.
@@ -52,57 +58,54 @@ impl Metadata for JsMetadata {
     }
 }
 
-/// Lower-casing by JavaScript's `toLowerCase`, which needs no tables in the WASM.
-struct JsHost;
-
-impl Host for JsHost {
-    fn to_lowercase(&self, text: &str) -> String {
-        JsString::from(text).to_lower_case().into()
-    }
-}
-
 pub(crate) fn js_error(message: &str) -> JsValue {
     js_sys::Error::new(message).into()
 }
 
 /// The old tenant's base URL from `configuration.domain`; throws when unusable.
 #[wasm_bindgen(js_name = baseUrl)]
-pub fn base_url(domain: &str) -> Result<String, JsValue> {
-    trickle_core::base_url(domain)
+pub fn base_url(domain: JsValue) -> Result<String, JsValue> {
+    let domain = text_arg(&domain, "configuration.domain must be a string")?;
+    trickle_core::base_url(&domain)
         .map(ToOwned::to_owned)
         .map_err(|error| js_error(error.message()))
 }
 
 /// The email as users-by-email must be asked for it.
 #[wasm_bindgen(js_name = emailKey)]
-pub fn email_key(email: &str) -> String {
-    trickle_core::email_key(email, &JsHost)
+pub fn email_key(email: JsValue) -> Result<String, JsValue> {
+    let email = text_arg(&email, "the email must be a string")?;
+    Ok(trickle_core::email_key(&email))
 }
 
 /// `{kind, reset_at?}` for an answer to the password-realm grant. `body` is
 /// the parsed JSON, or `undefined` when the body was not JSON.
 #[wasm_bindgen(js_name = classifyToken)]
-pub fn classify_token(status: u16, body: JsValue, ratelimit_reset: Option<String>) -> JsValue {
+pub fn classify_token(status: u16, body: JsValue, ratelimit_reset: JsValue) -> JsValue {
     let outcome = trickle_core::classify_token_answer(
         status,
         token_body(&body).as_ref(),
-        ratelimit_reset.as_deref(),
+        optional_text_arg(&ratelimit_reset).as_deref(),
     );
     write::outcome(outcome.kind(), outcome.reset_at())
 }
 
 /// `{kind, reset_at?}` for a Management API answer.
 #[wasm_bindgen(js_name = classifyManagement)]
-pub fn classify_management(status: u16, ratelimit_reset: Option<String>) -> JsValue {
-    let outcome = trickle_core::classify_management_answer(status, ratelimit_reset.as_deref());
+pub fn classify_management(status: u16, ratelimit_reset: JsValue) -> JsValue {
+    let outcome = trickle_core::classify_management_answer(
+        status,
+        optional_text_arg(&ratelimit_reset).as_deref(),
+    );
     write::outcome(outcome.kind(), outcome.reset_at())
 }
 
 /// `{kind, profile?, source_user_id?}` for a user fetched by id (login).
 #[wasm_bindgen(js_name = decideUser)]
-pub fn decide_user(user: JsValue, realm: &str, policy: u32) -> Result<JsValue, JsValue> {
+pub fn decide_user(user: JsValue, realm: JsValue, policy: u32) -> Result<JsValue, JsValue> {
+    let realm = text_arg(&realm, "the realm must be a string")?;
     let user = source_user(&user)?;
-    trickle_core::decide(user, realm, &Policy::decode(policy), &JsHost)
+    trickle_core::decide(user, &realm, &Policy::decode(policy))
         .map(|verdict| write::verdict(&verdict))
         .map_err(|error| js_error(error.message()))
 }
@@ -111,18 +114,37 @@ pub fn decide_user(user: JsValue, realm: &str, policy: u32) -> Result<JsValue, J
 #[wasm_bindgen(js_name = decideByEmail)]
 pub fn decide_by_email(
     candidates: JsValue,
-    email: &str,
-    realm: &str,
+    email: JsValue,
+    realm: JsValue,
     policy: u32,
 ) -> Result<JsValue, JsValue> {
+    let email = text_arg(&email, "the email must be a string")?;
+    let realm = text_arg(&realm, "the realm must be a string")?;
     let candidates = source_users(&candidates)?;
-    trickle_core::decide_by_email(candidates, email, realm, &Policy::decode(policy), &JsHost)
+    trickle_core::decide_by_email(candidates, &email, &realm, &Policy::decode(policy))
         .map(|verdict| write::verdict(&verdict))
         .map_err(|error| js_error(error.message()))
 }
 
 /// The `PATCH /api/v2/users/{id}` body that marks a user as migrated.
 #[wasm_bindgen(js_name = markerPatch)]
-pub fn marker_patch(now_iso: &str) -> JsValue {
-    write::marker_patch(now_iso)
+pub fn marker_patch(now_iso: JsValue) -> Result<JsValue, JsValue> {
+    let now_iso = text_arg(&now_iso, "the time must be a string")?;
+    Ok(write::marker_patch(&now_iso))
+}
+
+/// `written`, `refused` or `uncertain`: what the answer to the marker PATCH
+/// says (`body` as parsed, `undefined` when not JSON).
+#[wasm_bindgen(js_name = markerWrite)]
+pub fn marker_write(status: u16, body: JsValue) -> JsValue {
+    let answered_a_user = source_user(&body).is_ok();
+    write::kind(trickle_core::classify_marker_write(status, answered_a_user).kind())
+}
+
+/// `marked`, `not_marked` or `unconfirmed`: what reading the user back
+/// after an uncertain marker write found.
+#[wasm_bindgen(js_name = markerCheck)]
+pub fn marker_check(status: u16, user: JsValue) -> JsValue {
+    let user = source_user(&user).ok();
+    write::kind(trickle_core::check_marker(status, user.as_ref()).kind())
 }

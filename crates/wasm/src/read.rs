@@ -1,19 +1,101 @@
 //! Reading the old tenant's JSON (already parsed by JavaScript) into core
 //! types. Done by hand with `Reflect` rather than serde: serde's error paths
 //! drag float formatting into the WASM, which costs more than this file.
+//!
+//! Every read that could run JavaScript (a getter, a Proxy trap) goes
+//! through a `catch` import, so a throwing one is an error value here and
+//! never an exception unwinding through WASM.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Reflect};
+use js_sys::{JsString, Reflect};
 use trickle_core::{Identity, IdentityUserId, SourceUser, TokenBody};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::keys::key;
 use crate::{js_error, JsMetadata};
 
+#[wasm_bindgen]
+extern "C" {
+    // js-sys's `Array::isArray` is not `catch`, and a revoked Proxy throws.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array_checked(value: &JsValue) -> Result<bool, JsValue>;
+}
+
+fn is_array(value: &JsValue) -> bool {
+    is_array_checked(value).unwrap_or(false)
+}
+
 fn field(object: &JsValue, name: &'static str) -> JsValue {
     Reflect::get(object, key(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// The elements of an array, read with `catch` imports only.
+fn elements(array: &JsValue) -> Result<Vec<JsValue>, JsValue> {
+    let length = field(array, "length").as_f64().unwrap_or(0.0);
+    // Arrays hold at most 2^32 - 1 elements; anything else is not one.
+    if !(0.0..=4_294_967_295.0).contains(&length) {
+        return Err(js_error("the old tenant sent a list with a bad length"));
+    }
+    (0..length as u32)
+        .map(|index| Reflect::get_u32(array, index))
+        .collect()
+}
+
+/// The Rust string for a JavaScript string, refusing unpaired surrogates
+/// (which the conversion would silently turn into U+FFFD, making two
+/// different emails one).
+fn well_formed(value: &JsValue) -> Option<Result<String, ()>> {
+    let text = value.as_string()?;
+    // Only a replaced surrogate leaves U+FFFD behind: look closer only then.
+    if text.chars().any(|c| c == '\u{FFFD}') && has_unpaired_surrogate(value.unchecked_ref()) {
+        return Some(Err(()));
+    }
+    Some(Ok(text))
+}
+
+/// By hand rather than `JsString::is_valid_utf16` (measured: kilobytes more).
+fn has_unpaired_surrogate(text: &JsString) -> bool {
+    let length = text.length();
+    let mut index = 0;
+    while index < length {
+        let unit = text.char_code_at(index) as u32;
+        index += 1;
+        match unit {
+            0xD800..=0xDBFF => {
+                let next = if index < length {
+                    text.char_code_at(index) as u32
+                } else {
+                    0
+                };
+                if !(0xDC00..=0xDFFF).contains(&next) {
+                    return true;
+                }
+                index += 1;
+            }
+            0xDC00..=0xDFFF => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// An argument that must be a well-formed string.
+pub(crate) fn text_arg(value: &JsValue, message: &'static str) -> Result<String, JsValue> {
+    match well_formed(value) {
+        Some(Ok(text)) => Ok(text),
+        Some(Err(())) => Err(js_error(
+            "a string holds an unpaired surrogate (not valid Unicode)",
+        )),
+        None => Err(js_error(message)),
+    }
+}
+
+/// An optional string argument (a header value): anything else is absent.
+pub(crate) fn optional_text_arg(value: &JsValue) -> Option<String> {
+    well_formed(value)?.ok()
 }
 
 fn is_absent(value: &JsValue) -> bool {
@@ -31,7 +113,10 @@ fn text(object: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> 
     if is_absent(&value) {
         return Ok(None);
     }
-    value.as_string().map(Some).ok_or_else(|| wrong_type(key))
+    match well_formed(&value) {
+        Some(Ok(text)) => Ok(Some(text)),
+        _ => Err(wrong_type(key)),
+    }
 }
 
 fn flag(object: &JsValue, key: &'static str) -> Result<Option<bool>, JsValue> {
@@ -47,7 +132,7 @@ fn metadata(object: &JsValue, key: &'static str) -> Result<Option<JsMetadata>, J
     if is_absent(&value) {
         return Ok(None);
     }
-    if !value.is_object() || Array::is_array(&value) {
+    if !value.is_object() || is_array(&value) {
         return Err(wrong_type(key));
     }
     Ok(Some(JsMetadata(value)))
@@ -61,22 +146,26 @@ fn identity(value: &JsValue) -> Result<Identity, JsValue> {
         provider: text(value, "provider")?,
         connection: text(value, "connection")?,
         // Numbers (some social providers) are never used as ids.
-        user_id: IdentityUserId(field(value, "user_id").as_string()),
+        user_id: IdentityUserId(match well_formed(&field(value, "user_id")) {
+            Some(Ok(id)) => Some(id),
+            Some(Err(())) => return Err(wrong_type("user_id")),
+            None => None,
+        }),
     })
 }
 
 /// A user object of the Management API.
 pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsValue> {
-    if !value.is_object() || Array::is_array(value) {
+    if !value.is_object() || is_array(value) {
         return Err(js_error("the old tenant sent a user that is not an object"));
     }
     let identities = field(value, "identities");
     let identities = if is_absent(&identities) {
         Vec::new()
-    } else if Array::is_array(&identities) {
-        Array::from(&identities)
+    } else if is_array(&identities) {
+        elements(&identities)?
             .iter()
-            .map(|item| identity(&item))
+            .map(identity)
             .collect::<Result<_, _>>()?
     } else {
         return Err(wrong_type("identities"));
@@ -100,15 +189,12 @@ pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsV
 
 /// An array of user objects (a users-by-email answer).
 pub(crate) fn source_users(value: &JsValue) -> Result<Vec<SourceUser<JsMetadata>>, JsValue> {
-    if !Array::is_array(value) {
+    if !is_array(value) {
         return Err(js_error(
             "the old tenant sent a user list that is not an array",
         ));
     }
-    Array::from(value)
-        .iter()
-        .map(|item| source_user(&item))
-        .collect()
+    elements(value)?.iter().map(source_user).collect()
 }
 
 /// A token endpoint body; `None` when it is not shaped like one, which the

@@ -20,6 +20,11 @@ fn kind_object(kind: &'static str) -> Object {
     object
 }
 
+/// A bare kind name.
+pub(crate) fn kind(kind: &'static str) -> JsValue {
+    key(kind).clone()
+}
+
 /// `{kind, reset_at?}`.
 pub(crate) fn outcome(kind: &'static str, reset_at: Option<u32>) -> JsValue {
     let object = kind_object(kind);

@@ -1,0 +1,26 @@
+'use strict';
+// Loads the WASM core exactly as the scripts embed it (the glue and module
+// of target/wasm-dist, which `scripts/build-wasm.sh` makes and the CLI
+// embeds), as a fresh instance, for tests that call its exports directly.
+// TRICKLE_WASM_DIST points elsewhere (e.g. an older build, to show a test
+// failing there).
+
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+const { REPO_ROOT } = require('./generate');
+
+const DIST = process.env.TRICKLE_WASM_DIST || path.join(REPO_ROOT, 'target', 'wasm-dist');
+
+/** A new, initialised instance: `{ emailKey, decideUser, … }`. */
+function loadWasmCore() {
+  const glue = fs.readFileSync(path.join(DIST, 'trickle_wasm.js'), 'utf8');
+  const bytes = fs.readFileSync(path.join(DIST, 'trickle_wasm_bg.wasm'));
+  const context = vm.createContext({ WebAssembly, TextEncoder, TextDecoder, module: new WebAssembly.Module(bytes) });
+  // The options object is made in the context: the glue checks its prototype.
+  vm.runInContext(glue + '\n;wasm_bindgen.initSync({ module });\nglobalThis.core = wasm_bindgen;', context);
+  return context.core;
+}
+
+module.exports = { loadWasmCore, WASM_DIST: DIST };
