@@ -22,6 +22,16 @@ const BCRYPT_10: &str = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL1
 
 /// A plan of `users` users cut into files of at most 400 bytes (a few users each).
 fn make_plan(dir: &Path, users: usize, email: impl Fn(usize) -> String) -> PathBuf {
+    make_plan_in_files_of(dir, users, 400, email)
+}
+
+/// A plan of `users` users cut into files of at most `file_limit` bytes.
+fn make_plan_in_files_of(
+    dir: &Path,
+    users: usize,
+    file_limit: usize,
+    email: impl Fn(usize) -> String,
+) -> PathBuf {
     let lines: Vec<String> = (0..users)
         .map(|n| {
             json!({
@@ -49,7 +59,7 @@ fn make_plan(dir: &Path, users: usize, email: impl Fn(usize) -> String) -> PathB
         "import".into(),
         Policy::default(),
     );
-    options.file_limit = 400;
+    options.file_limit = file_limit;
     options.hashes = Some(hashes);
     plan(&options, &mut |_| {}).unwrap();
     out
@@ -208,7 +218,7 @@ async fn a_crash_during_an_upload_leaves_the_file_uncertain_until_the_operator_d
 
     let outcome = import(&plan, &options(&base)).await.unwrap();
     assert_eq!(outcome.uncertain.len(), 1, "{outcome:?}");
-    assert_eq!(outcome.uncertain[0].0, "users-00002.json");
+    assert_eq!(outcome.uncertain[0].file, "users-00002.json");
     assert_eq!(outcome.completed, outcome.files - 1);
     assert!(!outcome.is_clean());
 
@@ -300,7 +310,7 @@ async fn refused_and_failed_files_are_reported_and_retried_on_request() {
     let outcome = import(&plan, &options(&base)).await.unwrap();
     assert_eq!(outcome.failed.len(), outcome.files);
     assert!(
-        outcome.failed[0].1.contains("413"),
+        outcome.failed[0].message.contains("413"),
         "{:?}",
         outcome.failed[0]
     );
@@ -325,7 +335,7 @@ async fn a_job_that_fails_is_reported() {
     let (base, _tenant) = fake_tenant::serve(knobs).await;
     let outcome = import(&plan, &options(&base)).await.unwrap();
     assert_eq!(outcome.failed.len(), outcome.files);
-    assert!(outcome.failed[0].1.contains("failed"));
+    assert!(outcome.failed[0].message.contains("failed"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,4 +416,147 @@ async fn a_plan_with_no_users_imports_nothing_cleanly() {
     let outcome = import(&out, &options(&base)).await.unwrap();
     assert!(outcome.is_clean() && outcome.files == 0, "{outcome:?}");
     assert_eq!(tenant.lock().unwrap().tokens, 0, "no request at all");
+}
+
+/// The users of one plan file.
+fn users_of(plan: &Path, file: &str) -> Vec<Value> {
+    serde_json::from_slice(&fs::read(plan.join(file)).unwrap()).unwrap()
+}
+
+/// Every planned user is on the tenant exactly once.
+fn assert_created_once(plan: &Path, tenant: &Shared, users: usize) {
+    let tenant = tenant.lock().unwrap();
+    let mut emails: Vec<&str> = tenant
+        .created
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    emails.sort();
+    let before = emails.len();
+    emails.dedup();
+    assert_eq!(before, emails.len(), "a user created twice");
+    assert_eq!(emails.len(), users, "every user of {}", plan.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_off_after_the_tenant_took_it_is_found_there_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = make_plan(dir.path(), 30, |n| format!("user{n}@example.com"));
+    let lost = "users-00002.json";
+    let lost_users = users_of(&plan, lost).len() as u64;
+    let mut knobs = fake_tenant::tenant();
+    // The second upload makes its job, but its answer comes too late.
+    knobs.slow_upload_answer = Some((2, Duration::from_secs(10)));
+    let (base, tenant) = fake_tenant::serve(knobs).await;
+    let mut cut = options(&base);
+    cut.request_timeout = Duration::from_millis(1500);
+    let outcome = import(&plan, &cut).await.unwrap();
+    assert_eq!(outcome.uncertain.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.uncertain[0].file, lost);
+    // The lost job ran meanwhile (the other jobs' polls are time passing).
+    assert_created_once(&plan, &tenant, 30);
+    assert_eq!(outcome.users_inserted, 30 - lost_users, "{outcome:?}");
+    // What is known, and what is not, kept apart.
+    assert_eq!(outcome.uncertain[0].users, Some(lost_users));
+    assert_eq!(outcome.users_uncertain, lost_users);
+    assert_eq!(outcome.users_known_on_tenant(), 30 - lost_users);
+    assert_eq!(outcome.users_planned, Some(30));
+    assert_eq!(tenant.lock().unwrap().lookups, 0, "no lookup unasked");
+
+    let mut resubmit = options(&base);
+    resubmit.resubmit_uncertain = true;
+    let outcome = import(&plan, &resubmit).await.unwrap();
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert_eq!(outcome.users_failed, 0, "{outcome:?}");
+    assert!(outcome.uncertain.is_empty());
+    assert_eq!(outcome.found_on_tenant.len(), 1);
+    assert_eq!(outcome.found_on_tenant[0].file, lost);
+    assert_eq!(outcome.users_present, lost_users);
+    assert_eq!(outcome.users_known_on_tenant(), 30);
+    // Every user of the file looked up (it takes all to say "all there"),
+    // so never sent twice.
+    assert_eq!(tenant.lock().unwrap().lookups as u64, lost_users);
+    assert_each_file_once(&plan, &tenant);
+    assert_created_once(&plan, &tenant, 30);
+    // Nothing left to do, and nothing looked up again.
+    let again = import(&plan, &resubmit).await.unwrap();
+    assert!(
+        again.is_clean() && again.users_present == lost_users,
+        "{again:?}"
+    );
+    assert_eq!(tenant.lock().unwrap().lookups as u64, lost_users);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resubmitted_file_whose_lost_job_ran_late_counts_its_duplicates_as_present() {
+    let dir = tempfile::tempdir().unwrap();
+    // One file; "dup" users are refused by the tenant whatever happens.
+    let plan = make_plan_in_files_of(dir.path(), 4, 2000, |n| {
+        if n == 3 {
+            format!("dup{n}@example.com")
+        } else {
+            format!("user{n}@example.com")
+        }
+    });
+    assert_eq!(plan_file_count(&plan), 1);
+    let mut knobs = fake_tenant::tenant();
+    knobs.slow_upload_answer = Some((1, Duration::from_secs(10)));
+    knobs.fail_marker = Some("dup".into());
+    let (base, tenant) = fake_tenant::serve(knobs).await;
+    let mut cut = options(&base);
+    cut.request_timeout = Duration::from_millis(1500);
+    let outcome = import(&plan, &cut).await.unwrap();
+    assert_eq!(outcome.uncertain.len(), 1, "{outcome:?}");
+    // Nobody polled: the lost job is still pending, its users not there yet.
+    assert!(tenant.lock().unwrap().created.is_empty());
+
+    let mut resubmit = options(&base);
+    resubmit.resubmit_uncertain = true;
+    let outcome = import(&plan, &resubmit).await.unwrap();
+    // The lost job ran first: our job's three DUPLICATED_USER are users the
+    // tenant holds (looked up), the fourth is a real refusal.
+    assert_eq!(tenant.lock().unwrap().uploads.len(), 2, "sent again");
+    assert_eq!(tenant.lock().unwrap().created.len(), 3);
+    assert_eq!(outcome.completed, 1, "{outcome:?}");
+    assert_eq!(outcome.users_failed, 1, "{outcome:?}");
+    assert_eq!(outcome.users_present, 3, "{outcome:?}");
+    assert_eq!(outcome.users_inserted, 0);
+    assert_eq!(outcome.users_known_on_tenant(), 3);
+    // One lookup told the file was not there yet; then one per duplicate.
+    assert_eq!(tenant.lock().unwrap().lookups, 1 + 4);
+    let errors: Vec<Value> =
+        serde_json::from_slice(&fs::read(plan.join(&outcome.error_files[0])).unwrap()).unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["user"]["email"], "dup3@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertain_file_that_cannot_be_looked_up_stays_uncertain() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = make_plan(dir.path(), 12, |n| format!("user{n}@example.com"));
+    let mut knobs = fake_tenant::tenant();
+    knobs.slow_upload_answer = Some((1, Duration::from_secs(10)));
+    knobs.no_read_users = true;
+    let (base, tenant) = fake_tenant::serve(knobs).await;
+    let mut cut = options(&base);
+    cut.request_timeout = Duration::from_millis(1500);
+    let outcome = import(&plan, &cut).await.unwrap();
+    assert_eq!(outcome.uncertain.len(), 1, "{outcome:?}");
+    let uploads = tenant.lock().unwrap().uploads.len();
+
+    let mut resubmit = options(&base);
+    resubmit.resubmit_uncertain = true;
+    let outcome = import(&plan, &resubmit).await.unwrap();
+    assert_eq!(outcome.uncertain.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.uncertain[0].message.contains("read:users"),
+        "{:?}",
+        outcome.uncertain[0]
+    );
+    assert_eq!(
+        tenant.lock().unwrap().uploads.len(),
+        uploads,
+        "nothing sent"
+    );
+    assert!(!outcome.is_clean());
 }

@@ -81,6 +81,8 @@ struct PlanArgs {
 /// Submit a plan's files to the new tenant as import jobs (two at a time),
 /// follow them, and record their errors. Resumable: run it again after a
 /// crash or Ctrl-C. The client secret is read from $TRICKLE_CLIENT_SECRET.
+/// The summary counts only what is known: users of files whose upload was
+/// cut off are shown apart, as uncertain.
 #[derive(clap::Args)]
 struct ImportArgs {
     /// The plan folder made by `trickle bulk plan`.
@@ -90,7 +92,7 @@ struct ImportArgs {
     #[arg(long)]
     domain: String,
     /// A machine-to-machine client of the new tenant with create:users
-    /// (client credentials grant).
+    /// (client credentials grant), and read:users for --resubmit-uncertain.
     #[arg(long)]
     client_id: String,
     /// The database connection to import into (con_…: the connection's
@@ -112,9 +114,14 @@ struct ImportArgs {
     /// Milliseconds between job status checks.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     poll_interval_ms: u64,
-    /// Submit again the files whose upload was under way when a previous
-    /// run died (check the tenant first; with --upsert off, users that
-    /// exist are refused, not doubled).
+    /// Settle the files whose upload was cut off (uncertain): after the
+    /// other files, look each one's users up on the tenant (users-by-email,
+    /// one request per user, within the rate limit; needs read:users). All
+    /// there: the lost job ran, the file is done and not sent again. One
+    /// missing: the file is sent again; users it holds that the tenant has
+    /// already (refused as DUPLICATED_USER) are looked up and counted as
+    /// already on the tenant, not failed. With --upsert the files are sent
+    /// again without lookups.
     #[arg(long)]
     resubmit_uncertain: bool,
     /// Submit again the files whose job failed or was refused.
@@ -466,25 +473,41 @@ impl ImportDisplay {
                 if let Some(bar) = &self.bar {
                     bar.inc(1);
                 }
-                let problem = match state {
+                let line = match state {
                     FileState::Failed { message, .. } => Some(format!("{file}: failed: {message}")),
                     FileState::Uncertain { message, .. } => {
                         Some(format!("{file}: uncertain: {message}"))
                     }
+                    FileState::FoundOnTenant { users } => Some(format!(
+                        "{file}: all its {} users are on the tenant (its lost job ran): not sent again",
+                        thousands(*users)
+                    )),
                     _ => None,
                 };
-                if let Some(problem) = problem {
-                    match &self.bar {
-                        Some(bar) => bar.println(format!("trickle: {problem}")),
-                        None => eprintln!("trickle: {problem}"),
-                    }
+                if let Some(line) = line {
+                    self.println(&line);
                 }
             }
+            Event::LookingUp { file, done, users } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!(
+                        "{file}: looking its users up on the tenant, {done}/{users}"
+                    ));
+                }
+            }
+            Event::Note { file, message } => self.println(&format!("{file}: {message}")),
             Event::Waiting { wait } => {
                 if let Some(bar) = &self.bar {
                     bar.set_message(format!("rate limited: waiting {} ms", wait.as_millis()));
                 }
             }
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(format!("trickle: {line}")),
+            None => eprintln!("trickle: {line}"),
         }
     }
 
@@ -496,16 +519,28 @@ impl ImportDisplay {
 }
 
 fn print_import_summary(plan: &Path, base: &str, connection_id: &str, outcome: &ImportOutcome) {
-    eprintln!(
+    let mut head = format!(
         "trickle: import of {} into {base} ({connection_id}): {} of {} files completed",
         plan.display(),
         outcome.completed,
         outcome.files
     );
+    for (count, what) in [
+        (outcome.uncertain.len(), "uncertain"),
+        (outcome.failed.len(), "failed"),
+        (outcome.running, "running"),
+        (outcome.pending, "not sent yet"),
+    ] {
+        if count > 0 {
+            head.push_str(&format!(", {count} {what}"));
+        }
+    }
+    eprintln!("{head}");
     eprintln!(
-        "  users: {} inserted, {} updated, {} failed",
+        "  users: {} inserted, {} updated, {} already on the tenant, {} failed",
         thousands(outcome.users_inserted),
         thousands(outcome.users_updated),
+        thousands(outcome.users_present),
         thousands(outcome.users_failed)
     );
     if !outcome.error_files.is_empty() {
@@ -514,18 +549,38 @@ fn print_import_summary(plan: &Path, base: &str, connection_id: &str, outcome: &
             plan.join(trickle_bulk::import::ERRORS_DIR).display()
         );
     }
-    for (file, message) in &outcome.failed {
-        eprintln!("  failed: {file}: {message}");
+    for note in &outcome.found_on_tenant {
+        eprintln!(
+            "  found on the tenant: {} ({}): {}",
+            note.file,
+            users(note.users),
+            note.message
+        );
+    }
+    for note in &outcome.failed {
+        eprintln!(
+            "  failed: {} ({}): {}",
+            note.file,
+            users(note.users),
+            note.message
+        );
     }
     if !outcome.failed.is_empty() {
         eprintln!("  (run again with --retry-failed to submit those files again)");
     }
-    for (file, message) in &outcome.uncertain {
-        eprintln!("  uncertain: {file}: {message}");
+    for note in &outcome.uncertain {
+        eprintln!(
+            "  uncertain: {} ({}): {}",
+            note.file,
+            users(note.users),
+            note.message
+        );
     }
     if !outcome.uncertain.is_empty() {
         eprintln!(
-            "  (check the tenant, then run again with --resubmit-uncertain to submit those files again)"
+            "  (uncertain: a job may or may not exist for those files, and Auth0 cannot list jobs. \
+             Run again with --resubmit-uncertain: each file's users are looked up on the tenant \
+             first (the client needs read:users), and the file is sent again only if they are not all there)"
         );
     }
     if outcome.interrupted {
@@ -534,6 +589,58 @@ fn print_import_summary(plan: &Path, base: &str, connection_id: &str, outcome: &
             outcome.running, outcome.pending
         );
     }
+    eprintln!("  {}", tenant_holds(outcome));
+}
+
+/// "N users" (or "? users" for a file that cannot be read).
+fn users(count: Option<u64>) -> String {
+    match count {
+        Some(1) => "1 user".to_owned(),
+        Some(n) => format!("{} users", thousands(n)),
+        None => "? users: the file cannot be read".to_owned(),
+    }
+}
+
+/// The last line: what the tenant holds of the plan as far as the tool
+/// knows, and what is not known.
+fn tenant_holds(outcome: &ImportOutcome) -> String {
+    let known = outcome.users_known_on_tenant();
+    let mut line = match outcome.users_planned {
+        Some(planned) if known == planned => {
+            return format!("the tenant holds all {} users of this plan", thousands(planned))
+        }
+        Some(planned) => format!(
+            "the tenant holds {} of this plan's {} users as far as trickle knows",
+            thousands(known),
+            thousands(planned)
+        ),
+        None => format!(
+            "the tenant holds {} users of this plan as far as trickle knows (some files cannot be read)",
+            thousands(known)
+        ),
+    };
+    let rest: Vec<String> = [
+        (
+            outcome.users_uncertain,
+            "in uncertain files: there or not, unknown",
+        ),
+        (outcome.users_running, "in jobs still running"),
+        (
+            outcome.users_failed,
+            "refused by Auth0 (see import-errors/)",
+        ),
+        (outcome.users_in_failed_files, "in failed files"),
+        (outcome.users_pending, "in files not sent yet"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, what)| format!("{} {what}", thousands(count)))
+    .collect();
+    if !rest.is_empty() {
+        line.push_str("; ");
+        line.push_str(&rest.join("; "));
+    }
+    line
 }
 
 /// 1234567 → "1,234,567".

@@ -215,6 +215,11 @@ impl Sim {
     }
 
     fn start_with_job_delay(dir: &Path, job_delay_ms: u64) -> Sim {
+        Sim::start_with(dir, &["--job-delay-ms", &job_delay_ms.to_string()])
+    }
+
+    /// With more `trickle sim` flags (faults, rate limit, job delay).
+    fn start_with(dir: &Path, flags: &[&str]) -> Sim {
         let seed = dir.join("seed.json");
         fs::write(
             &seed,
@@ -234,7 +239,7 @@ impl Sim {
         .unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
             .args(["sim", "--seed", seed.to_str().unwrap(), "--port", "0"])
-            .args(["--job-delay-ms", &job_delay_ms.to_string()])
+            .args(flags)
             .args(["--exit-on-stdin-close", "--quiet"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -493,4 +498,185 @@ fn journal_submissions_if_any(plan: &Path) -> HashMap<String, usize> {
     } else {
         HashMap::new()
     }
+}
+
+/// A TCP proxy in front of the emulator that passes requests on at once and
+/// holds every answer back for `delay_ms` (while that is not 0): a slow
+/// network, where the tenant has an upload well before its answer arrives.
+struct SlowAnswers {
+    base: String,
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowAnswers {
+    fn start(upstream: &str, delay_ms: u64) -> SlowAnswers {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let upstream = upstream.strip_prefix("http://").unwrap().to_owned();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let delay = Arc::new(AtomicU64::new(delay_ms));
+        let shared = delay.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let Ok(mut server) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let (mut client_reader, mut server_writer) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_reader, &mut server_writer);
+                    let _ = server_writer.shutdown(std::net::Shutdown::Write);
+                });
+                let delay = shared.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 64 * 1024];
+                    while let Ok(n) = server.read(&mut buffer) {
+                        if n == 0 {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            delay.load(Ordering::SeqCst),
+                        ));
+                        if client.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        SlowAnswers {
+            base,
+            delay_ms: delay,
+        }
+    }
+
+    fn set_delay_ms(&self, delay_ms: u64) {
+        self.delay_ms
+            .store(delay_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn journal_events(plan: &Path) -> Vec<Value> {
+    let Ok(text) = fs::read_to_string(plan.join("import-state.ndjson")) else {
+        return Vec::new();
+    };
+    // A line being written while this reads it may be incomplete.
+    text.lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect()
+}
+
+#[test]
+fn an_import_killed_while_an_upload_answer_is_slow_finds_that_file_on_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    // Lookups are not rate limited here (see the README for real tenants).
+    let mut sim = Sim::start_with(dir.path(), &["--rate-limit", "0"]);
+    // Answers take 2.5 s to come back: the tenant has each upload (and
+    // makes its job) long before the client hears of it.
+    let network = SlowAnswers::start(&sim.base, 2500);
+    let direct = std::mem::replace(&mut sim.base, network.base.clone());
+    let (plan, planned) = make_plan(dir.path(), 3000);
+    let files = import_files(&plan);
+    assert!(files >= 4, "{files} files");
+    let lost = "users-00002.json";
+    let lost_users: Vec<Value> =
+        serde_json::from_slice(&fs::read(plan.join(lost)).unwrap()).unwrap();
+
+    let mut child = sim
+        .import_command(&plan, &[], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !journal_events(&plan)
+        .iter()
+        .any(|e| e["event"] == "submitting" && e["file"] == lost)
+    {
+        assert!(std::time::Instant::now() < deadline, "{lost} never sent");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // Well inside the 2.5 s the answer takes.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !journal_submissions(&plan).contains_key(lost),
+        "killed before the answer came"
+    );
+    network.set_delay_ms(0);
+    // The tenant made the job all the same; wait until it has run.
+    let lost_emails: Vec<&str> = lost_users
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    while {
+        let users = sim.users();
+        !lost_emails
+            .iter()
+            .all(|email| users.iter().any(|u| u["email"] == *email))
+    } {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lost job never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // A plain resume: the file is uncertain, and the summary says what that means.
+    let resumed = sim.import(&plan, &[], &[]);
+    let text = stderr(&resumed);
+    assert_eq!(resumed.status.code(), Some(1), "{text}");
+    let known = planned.len() - lost_users.len();
+    for part in [
+        format!("uncertain: {lost} ({} users)", thousands(lost_users.len())),
+        format!("{} inserted", thousands(known)),
+        format!(
+            "the tenant holds {} of this plan's {} users as far as trickle knows",
+            thousands(known),
+            thousands(planned.len())
+        ),
+        "--resubmit-uncertain".to_owned(),
+    ] {
+        assert!(text.contains(&part), "{part:?} missing from:\n{text}");
+    }
+
+    // Resubmitting looks the file's users up first: all there, so the file
+    // is not sent again and nobody is reported failed.
+    let decided = sim.import(&plan, &[], &["--resubmit-uncertain"]);
+    let text = stderr(&decided);
+    assert!(decided.status.success(), "{text}");
+    for part in [
+        format!("{files} of {files} files completed"),
+        "0 failed".to_owned(),
+        format!("{} already on the tenant", thousands(lost_users.len())),
+        format!(
+            "the tenant holds all {} users of this plan",
+            thousands(planned.len())
+        ),
+    ] {
+        assert!(text.contains(&part), "{part:?} missing from:\n{text}");
+    }
+    assert!(
+        !journal_submissions(&plan).contains_key(lost),
+        "{lost} was sent again"
+    );
+    sim.base = direct;
+    assert_imported_once(&sim, &planned);
+}
+
+/// 1234567 → "1,234,567", as the summaries print numbers.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }

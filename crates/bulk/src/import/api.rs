@@ -1,6 +1,7 @@
 //! The new tenant's Management API, as far as import jobs need it: a
-//! client-credentials token, job creation, job status, job errors. Every
-//! call honours 429 and `x-ratelimit-reset`.
+//! client-credentials token, job creation, job status, job errors, and
+//! users by email (to learn whether a lost job ran: Auth0 cannot list
+//! jobs). Every call honours 429 and `x-ratelimit-reset`.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -68,6 +69,56 @@ pub enum Polled {
     RateLimited(Duration),
     /// No usable answer this time.
     Transient(String),
+}
+
+/// Whether the tenant holds a user, by `GET /api/v2/users-by-email`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// A database user with that email and that raw `user_id`.
+    Present,
+    Absent,
+    /// The tenant will not answer this client (401, 403: `read:users`).
+    Refused(String),
+    /// No usable answer after retrying.
+    Unavailable(String),
+}
+
+#[derive(Deserialize)]
+struct FoundUser {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    identities: Vec<FoundIdentity>,
+}
+
+#[derive(Deserialize)]
+struct FoundIdentity {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    user_id: Option<Value>,
+}
+
+/// Whether a users-by-email answer holds the user an import file line
+/// makes: same email (any case), and a database identity (`auth0`) whose id
+/// is the line's raw `user_id` (any, when the line has none). A social user
+/// with the same email is someone else.
+fn holds(answer: &str, email: &str, raw_user_id: Option<&str>) -> Option<bool> {
+    let users: Vec<FoundUser> = serde_json::from_str(answer).ok()?;
+    Some(users.iter().any(|user| {
+        user.email
+            .as_deref()
+            .is_some_and(|found| found.eq_ignore_ascii_case(email))
+            && user.identities.iter().any(|identity| {
+                identity.provider.as_deref() == Some("auth0")
+                    && match (raw_user_id, &identity.user_id) {
+                        (None, _) => true,
+                        (Some(raw), Some(Value::String(id))) => id == raw,
+                        (Some(raw), Some(Value::Number(id))) => id.to_string() == raw,
+                        (Some(_), _) => false,
+                    }
+            })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -270,7 +321,8 @@ impl Api {
 
     /// `GET /api/v2/jobs/{id}`.
     pub async fn poll(&mut self, job_id: &str) -> Result<Polled, ApiError> {
-        let (status, headers, text) = match self.get(&format!("/api/v2/jobs/{job_id}")).await? {
+        let (status, headers, text) = match self.get(&format!("/api/v2/jobs/{job_id}"), &[]).await?
+        {
             Ok(answer) => answer,
             Err(message) => return Ok(Polled::Transient(message)),
         };
@@ -302,11 +354,13 @@ impl Api {
     /// there are none). `Err(message)` when no usable answer came.
     pub async fn job_errors(&mut self, job_id: &str) -> Result<Result<Value, String>, ApiError> {
         loop {
-            let (status, headers, text) =
-                match self.get(&format!("/api/v2/jobs/{job_id}/errors")).await? {
-                    Ok(answer) => answer,
-                    Err(message) => return Ok(Err(message)),
-                };
+            let (status, headers, text) = match self
+                .get(&format!("/api/v2/jobs/{job_id}/errors"), &[])
+                .await?
+            {
+                Ok(answer) => answer,
+                Err(message) => return Ok(Err(message)),
+            };
             return Ok(match status {
                 StatusCode::TOO_MANY_REQUESTS => {
                     tokio::time::sleep(rate_limit_wait(&headers, backoff(2), self.max_wait)).await;
@@ -330,8 +384,62 @@ impl Api {
         }
     }
 
-    /// A GET with the token (renewed once on 401). The inner `Err` is a
-    /// transport failure worth trying again later.
+    /// Whether the tenant holds the user of an import file line (`email`
+    /// as the plan wrote it, lower-cased; `raw_user_id` without `auth0|`).
+    /// Needs `read:users`. Rate limits are waited out; transport failures
+    /// and 5xx are retried a few times.
+    pub async fn find_user(
+        &mut self,
+        email: &str,
+        raw_user_id: Option<&str>,
+    ) -> Result<Lookup, ApiError> {
+        let mut failures = 0;
+        loop {
+            let answer = self
+                .get("/api/v2/users-by-email", &[("email", email)])
+                .await?;
+            let problem = match answer {
+                Err(message) => message,
+                Ok((status, headers, text)) => match status {
+                    StatusCode::TOO_MANY_REQUESTS => {
+                        let wait = rate_limit_wait(&headers, backoff(1), self.max_wait);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                        return Ok(Lookup::Refused(format!(
+                            "HTTP {}: {}",
+                            status.as_u16(),
+                            error_message(&text)
+                        )))
+                    }
+                    status if status.is_success() => match holds(&text, email, raw_user_id) {
+                        Some(true) => return Ok(Lookup::Present),
+                        Some(false) => return Ok(Lookup::Absent),
+                        None => "a users-by-email answer that is not a list of users".to_owned(),
+                    },
+                    status if status.is_server_error() => {
+                        format!("HTTP {}: {}", status.as_u16(), error_message(&text))
+                    }
+                    status => {
+                        return Ok(Lookup::Unavailable(format!(
+                            "HTTP {}: {}",
+                            status.as_u16(),
+                            error_message(&text)
+                        )))
+                    }
+                },
+            };
+            if self
+                .back_off(&mut failures, || problem.clone())
+                .await
+                .is_err()
+            {
+                return Ok(Lookup::Unavailable(problem));
+            }
+        }
+    }
+
     /// Counts one more failure to get an answer, then waits before the next
     /// try, or gives up as unreachable (`why`) after [`CONNECT_RETRIES`].
     async fn back_off(
@@ -347,9 +455,12 @@ impl Api {
         Ok(())
     }
 
+    /// A GET with the token (renewed once on 401). The inner `Err` is a
+    /// transport failure worth trying again later.
     async fn get(
         &mut self,
         path: &str,
+        query: &[(&str, &str)],
     ) -> Result<Result<(StatusCode, HeaderMap, String), String>, ApiError> {
         let mut refreshed = false;
         loop {
@@ -357,6 +468,7 @@ impl Api {
             let answer = self
                 .http
                 .get(format!("{}{path}", self.base))
+                .query(query)
                 .bearer_auth(&token)
                 .send()
                 .await;
@@ -476,6 +588,24 @@ mod tests {
             ),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn a_user_is_held_only_with_the_same_email_and_database_id() {
+        let answer = serde_json::json!([
+            {"email": "a@x.com", "user_id": "google-oauth2|9",
+             "identities": [{"provider": "google-oauth2", "user_id": "9"}]},
+            {"email": "A@x.com", "user_id": "auth0|abc",
+             "identities": [{"provider": "auth0", "connection": "New", "user_id": "abc"}]}
+        ])
+        .to_string();
+        assert_eq!(holds(&answer, "a@x.com", Some("abc")), Some(true));
+        assert_eq!(holds(&answer, "a@x.com", None), Some(true));
+        assert_eq!(holds(&answer, "a@x.com", Some("abd")), Some(false));
+        assert_eq!(holds(&answer, "b@x.com", Some("abc")), Some(false));
+        assert_eq!(holds(&answer, "a@x.com", Some("9")), Some(false), "social");
+        assert_eq!(holds("[]", "a@x.com", Some("abc")), Some(false));
+        assert_eq!(holds("<html>", "a@x.com", Some("abc")), None);
     }
 
     #[test]

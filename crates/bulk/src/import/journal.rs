@@ -7,10 +7,14 @@
 //! `completed` or `failed`. A journal that ends on `submitting` means the
 //! process stopped while the upload was under way: Auth0 may or may not
 //! have created the job, and Auth0 offers no way to ask (no job list, no
-//! idempotency key), so that file is `uncertain` and is submitted again only
-//! when the operator says so.
+//! idempotency key), so that file is `uncertain` until the operator asks to
+//! resubmit it; its users are then looked up on the tenant first, and the
+//! file is `found_on_tenant` when they are all there.
+//!
+//! Compatibility: entries and fields are only ever added (new fields
+//! optional), so a journal written by an older version still resumes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -50,7 +54,14 @@ pub enum Entry {
         summary: JobSummary,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         errors_file: Option<String>,
+        /// Of `summary.failed`: users refused as `DUPLICATED_USER` that
+        /// were then found on the tenant (a resubmitted uncertain file).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        present: u64,
     },
+    /// Every user of an uncertain `file` was looked up and found on the
+    /// tenant: its lost job ran, and the file is not sent again.
+    FoundOnTenant { file: String, users: u64 },
     Failed {
         file: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +92,12 @@ pub enum FileState {
         job_id: String,
         summary: JobSummary,
         errors_file: Option<String>,
+        /// Of `summary.failed`: found on the tenant after all.
+        present: u64,
+    },
+    /// Done without a job of ours: all `users` were found on the tenant.
+    FoundOnTenant {
+        users: u64,
     },
     Failed {
         job_id: Option<String>,
@@ -97,6 +114,13 @@ pub struct Journal {
     file: File,
     pub start: Option<(String, String, bool)>,
     pub states: BTreeMap<String, FileState>,
+    /// Files that have been `uncertain` at some point: a job of theirs may
+    /// have run that this journal knows nothing of.
+    pub once_uncertain: BTreeSet<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +152,7 @@ impl Journal {
             file,
             start: None,
             states: BTreeMap::new(),
+            once_uncertain: BTreeSet::new(),
         };
         let mut text = Vec::new();
         (&journal.file).read_to_end(&mut text)?;
@@ -175,14 +200,17 @@ impl Journal {
                 job_id,
                 summary,
                 errors_file,
+                present,
             } => (
                 file,
                 FileState::Completed {
                     job_id,
                     summary,
                     errors_file,
+                    present,
                 },
             ),
+            Entry::FoundOnTenant { file, users } => (file, FileState::FoundOnTenant { users }),
             Entry::Failed {
                 file,
                 job_id,
@@ -192,7 +220,10 @@ impl Journal {
                 file,
                 job_id,
                 message,
-            } => (file, FileState::Uncertain { job_id, message }),
+            } => {
+                self.once_uncertain.insert(file.clone());
+                (file, FileState::Uncertain { job_id, message })
+            }
             Entry::Reset { file, .. } => (file, FileState::Pending),
         };
         self.states.insert(file, state);
@@ -260,6 +291,55 @@ mod tests {
         );
         assert_eq!(journal.state("b"), FileState::Submitting);
         assert_eq!(journal.state("c"), FileState::Pending);
+    }
+
+    #[test]
+    fn a_journal_of_the_previous_format_still_resumes() {
+        // Lines exactly as the version before `found_on_tenant` wrote them.
+        let dir = tempfile::tempdir().unwrap();
+        let old = concat!(
+            r#"{"event":"start","domain":"https://x","connection_id":"con_1","upsert":false}"#,
+            "\n",
+            r#"{"event":"submitting","file":"a"}"#,
+            "\n",
+            r#"{"event":"submitted","file":"a","job_id":"job_1"}"#,
+            "\n",
+            r#"{"event":"completed","file":"a","job_id":"job_1","summary":{"failed":1,"updated":0,"inserted":2,"total":3},"errors_file":"import-errors/a"}"#,
+            "\n",
+            r#"{"event":"submitting","file":"b"}"#,
+            "\n",
+            r#"{"event":"uncertain","file":"b","message":"stopped during the upload"}"#,
+            "\n",
+        );
+        std::fs::write(dir.path().join(JOURNAL_FILE), old).unwrap();
+        let mut journal = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            journal.state("a"),
+            FileState::Completed {
+                job_id: "job_1".into(),
+                summary: JobSummary {
+                    failed: 1,
+                    updated: 0,
+                    inserted: 2,
+                    total: 3
+                },
+                errors_file: Some("import-errors/a".into()),
+                present: 0,
+            }
+        );
+        assert!(matches!(journal.state("b"), FileState::Uncertain { .. }));
+        assert!(journal.once_uncertain.contains("b"));
+        // New entries append to it, and it replays whole.
+        journal
+            .record(Entry::FoundOnTenant {
+                file: "b".into(),
+                users: 3,
+            })
+            .unwrap();
+        drop(journal);
+        let journal = Journal::open(dir.path()).unwrap();
+        assert_eq!(journal.state("b"), FileState::FoundOnTenant { users: 3 });
+        assert!(journal.once_uncertain.contains("b"));
     }
 
     #[test]

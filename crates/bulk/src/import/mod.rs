@@ -8,14 +8,23 @@
 //! journal ([`journal`]) before the next step, so a run that crashed or was
 //! interrupted resumes where it stopped: recorded jobs are polled, not
 //! resubmitted; files never sent are sent; a file whose upload was under way
-//! when the process died is `uncertain` and sent again only with
-//! `resubmit_uncertain` (safe with `upsert` off: Auth0 then refuses the
-//! users that exist as `DUPLICATED_USER` instead of doubling them).
+//! when the process died is `uncertain`: its job may exist, and Auth0 offers
+//! no way to list jobs.
+//!
+//! With `resubmit_uncertain`, each uncertain file is first looked up on the
+//! tenant, after every other file ([`check_on_tenant`]: its users by email,
+//! a spread sample first, needs `read:users`): all there, the lost job ran
+//! and the file is `found_on_tenant`, not sent again; one missing, it is
+//! sent again, which is safe with `upsert` off (Auth0 refuses the users
+//! that exist as `DUPLICATED_USER` instead of doubling them), and those
+//! refusals are looked up too: the users the tenant holds count as already
+//! there, not failed. Nothing the tool does not know is counted: the
+//! outcome keeps uncertain users apart.
 
 pub mod api;
 pub mod journal;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -25,7 +34,7 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::plan::{is_import_file_name, IMPORT_FILE_LIMIT_BYTES};
-use api::{Api, ApiError, Polled, Submitted};
+use api::{Api, ApiError, Lookup, Polled, Submitted};
 use journal::{Entry, FileState, JobSummary, Journal, JournalError};
 
 /// Where a job's failed users are written, inside the plan folder.
@@ -52,7 +61,8 @@ pub struct ImportOptions {
     /// The longest single wait for a rate limit.
     pub max_wait: Duration,
     pub request_timeout: Duration,
-    /// Submit `uncertain` files again.
+    /// Look `uncertain` files up on the tenant, and submit again those whose
+    /// users are not all there.
     pub resubmit_uncertain: bool,
     /// Submit files whose job failed (or that were refused) again.
     pub retry_failed: bool,
@@ -110,6 +120,17 @@ pub enum Event<'a> {
     Waiting {
         wait: Duration,
     },
+    /// Looking the users of `file` up on the tenant: `done` of `users`.
+    LookingUp {
+        file: &'a str,
+        done: usize,
+        users: usize,
+    },
+    /// Something worth a line about `file` (never a user's data).
+    Note {
+        file: &'a str,
+        message: &'a str,
+    },
 }
 
 /// Why the import could not run (its journal stays as it was).
@@ -142,22 +163,52 @@ impl ImportError {
     }
 }
 
-/// Where every file of the plan stands after a run.
+/// A plan file and what is known of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileNote {
+    pub file: String,
+    /// Users the file holds (`None`: it cannot be read).
+    pub users: Option<u64>,
+    pub message: String,
+}
+
+/// Where every file of the plan stands after a run. The user counts are
+/// what the tool knows: from Auth0's job summaries, from lookups, or (for
+/// files without a finished job) from the files themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
     pub files: usize,
+    /// Files done: imported by a job, or found on the tenant.
     pub completed: usize,
+    /// Of `completed`: uncertain files whose users were all found on the
+    /// tenant (so not sent again).
+    pub found_on_tenant: Vec<FileNote>,
     /// Files whose job failed or that were refused, with why.
-    pub failed: Vec<(String, String)>,
+    pub failed: Vec<FileNote>,
     /// Files that may or may not have a job, with why.
-    pub uncertain: Vec<(String, String)>,
+    pub uncertain: Vec<FileNote>,
     /// Files not yet submitted (after an interruption).
     pub pending: usize,
     /// Files whose job was still running (after an interruption).
     pub running: usize,
     pub users_inserted: u64,
     pub users_updated: u64,
+    /// Users Auth0 refused (listed in `import-errors/`), not counting
+    /// those found on the tenant after all.
     pub users_failed: u64,
+    /// Users looked up and found on the tenant: all those of files found
+    /// there, and refused duplicates of resubmitted files that it holds.
+    pub users_present: u64,
+    /// Users of uncertain files: on the tenant or not, unknown.
+    pub users_uncertain: u64,
+    /// Users of files whose job failed or that were refused.
+    pub users_in_failed_files: u64,
+    /// Users of files not sent yet.
+    pub users_pending: u64,
+    /// Users of files whose job is still running.
+    pub users_running: u64,
+    /// Every user of the plan (`None`: a file could not be read).
+    pub users_planned: Option<u64>,
     /// `import-errors/…` files written, relative to the plan folder.
     pub error_files: Vec<String>,
     pub interrupted: bool,
@@ -167,6 +218,12 @@ impl ImportOutcome {
     /// Every file imported and every user accepted.
     pub fn is_clean(&self) -> bool {
         self.completed == self.files && self.users_failed == 0 && !self.interrupted
+    }
+
+    /// Users the tenant holds, as far as the tool knows: inserted, updated
+    /// or found there.
+    pub fn users_known_on_tenant(&self) -> u64 {
+        self.users_inserted + self.users_updated + self.users_present
     }
 }
 
@@ -259,9 +316,6 @@ pub async fn run_import(
             journal.record(entry).map_err(io_error(&journal_path))?;
         }
         let reset = match journal.state(file) {
-            FileState::Uncertain { .. } if options.resubmit_uncertain => {
-                Some("resubmitting an uncertain file, as asked")
-            }
             FileState::Failed { .. } if options.retry_failed => {
                 Some("retrying a failed file, as asked")
             }
@@ -282,6 +336,17 @@ pub async fn run_import(
         .filter(|file| journal.state(file) == FileState::Pending)
         .cloned()
         .collect();
+    // Looked up on the tenant after every other file: by then a job the
+    // previous run lost has most likely run.
+    let mut to_look_up: VecDeque<String> = if options.resubmit_uncertain {
+        files
+            .iter()
+            .filter(|file| matches!(journal.state(file), FileState::Uncertain { .. }))
+            .cloned()
+            .collect()
+    } else {
+        VecDeque::new()
+    };
     let mut active: Vec<(String, String)> = files
         .iter()
         .filter_map(|file| match journal.state(file) {
@@ -291,7 +356,7 @@ pub async fn run_import(
         .collect();
     events(Event::Start {
         files: files.len(),
-        done: files.len() - queue.len() - active.len(),
+        done: files.len() - queue.len() - active.len() - to_look_up.len(),
     });
 
     let mut api = Api::new(
@@ -314,10 +379,60 @@ pub async fn run_import(
             break;
         }
         while active.len() < max_jobs
-            && !queue.is_empty()
+            && !(queue.is_empty() && to_look_up.is_empty())
             && !*stop.borrow()
             && blocked_until.is_none_or(|until| Instant::now() >= until)
         {
+            if queue.is_empty() {
+                let file = to_look_up.front().cloned().expect("a file to look up");
+                let entry = if options.upsert {
+                    // Upsert finds the users whether or not the lost job ran.
+                    Some(Entry::Reset {
+                        file: file.clone(),
+                        message: "resubmitting an uncertain file, as asked (with upsert, looking \
+                                  its users up cannot tell whether its job ran)"
+                            .to_owned(),
+                    })
+                } else {
+                    match check_on_tenant(&mut api, plan, &file, events, &mut stop).await? {
+                        Presence::All(users) => Some(Entry::FoundOnTenant {
+                            file: file.clone(),
+                            users,
+                        }),
+                        Presence::Missing { looked_up, users } => Some(Entry::Reset {
+                            file: file.clone(),
+                            message: format!(
+                                "resubmitting an uncertain file, as asked: {looked_up} of its \
+                                 {users} users looked up, and not all are on the tenant"
+                            ),
+                        }),
+                        Presence::Unknown(message) => Some(Entry::Uncertain {
+                            file: file.clone(),
+                            job_id: None,
+                            message,
+                        }),
+                        Presence::Interrupted => None,
+                    }
+                };
+                let Some(entry) = entry else {
+                    break;
+                };
+                let resubmit = matches!(entry, Entry::Reset { .. });
+                if let Entry::Reset { message, .. } = &entry {
+                    events(Event::Note {
+                        file: &file,
+                        message,
+                    });
+                }
+                journal.record(entry).map_err(io_error(&journal_path))?;
+                to_look_up.pop_front();
+                if resubmit {
+                    queue.push_back(file);
+                } else {
+                    finished(events, &journal, &file);
+                }
+                continue;
+            }
             let file = queue.front().cloned().expect("the queue is not empty");
             let path = plan.join(&file);
             let data = fs::read(&path).map_err(io_error(&path))?;
@@ -405,7 +520,7 @@ pub async fn run_import(
         }
 
         if active.is_empty() {
-            match (queue.is_empty(), blocked_until) {
+            match (queue.is_empty() && to_look_up.is_empty(), blocked_until) {
                 (true, _) => break,
                 (false, Some(until)) => {
                     pause(until.saturating_duration_since(Instant::now()), &mut stop).await
@@ -428,9 +543,33 @@ pub async fn run_import(
                     i += 1;
                 }
                 Polled::Completed(summary) => {
+                    let mut present = 0;
                     let errors_file = if summary.failed > 0 {
                         match api.job_errors(&job_id).await? {
-                            Ok(errors) => Some(write_errors(plan, &file, errors)?),
+                            Ok(mut errors) => {
+                                // A job of this file may have run before:
+                                // its users come back as duplicates.
+                                if journal.once_uncertain.contains(&file) && !options.upsert {
+                                    match count_present_duplicates(
+                                        &mut api,
+                                        &file,
+                                        &mut errors,
+                                        events,
+                                        &mut stop,
+                                    )
+                                    .await?
+                                    {
+                                        Some(found) => present = found,
+                                        // Stopped: polled and checked again next run.
+                                        None => break,
+                                    }
+                                }
+                                if summary.failed > present {
+                                    Some(write_errors(plan, &file, errors)?)
+                                } else {
+                                    None
+                                }
+                            }
                             Err(message) => {
                                 transient += 1;
                                 if transient > MAX_TRANSIENT {
@@ -452,6 +591,7 @@ pub async fn run_import(
                         job_id,
                         summary,
                         errors_file,
+                        present,
                     };
                     journal.record(entry).map_err(io_error(&journal_path))?;
                     active.remove(i);
@@ -498,7 +638,192 @@ pub async fn run_import(
         }
     }
 
-    Ok(outcome(&files, &journal, interrupted))
+    Ok(outcome(plan, &files, &journal, interrupted))
+}
+
+/// What the tenant was found to hold of an uncertain file.
+enum Presence {
+    /// Every one of its users.
+    All(u64),
+    /// Not all: `looked_up` lookups found one missing.
+    Missing {
+        looked_up: usize,
+        users: u64,
+    },
+    /// The lookups could not be made: the file stays uncertain, with why.
+    Unknown(String),
+    Interrupted,
+}
+
+/// The `(email, raw user_id)` of each line of an import file.
+fn file_users(plan: &Path, file: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    let text = fs::read(plan.join(file)).map_err(|error| format!("cannot read it: {error}"))?;
+    let lines: Vec<Value> =
+        serde_json::from_slice(&text).map_err(|_| "it is not a JSON array of users".to_owned())?;
+    lines
+        .iter()
+        .map(|line| {
+            let email = line.get("email").and_then(Value::as_str);
+            let user_id = line.get("user_id").and_then(Value::as_str);
+            match email {
+                Some(email) => Ok((email.to_owned(), user_id.map(str::to_owned))),
+                None => Err("a line has no email".to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// The order to look `n` users up in: a spread sample first (first, last,
+/// middle, quarters), so a file whose job never ran is told after a lookup
+/// or two, then the rest.
+fn lookup_order(n: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(n);
+    if n > 0 {
+        let mut seen = BTreeSet::new();
+        for i in [0, n - 1, n / 2, n / 4, 3 * n / 4] {
+            if seen.insert(i) {
+                order.push(i);
+            }
+        }
+        order.extend((0..n).filter(|i| !seen.contains(i)));
+    }
+    order
+}
+
+/// Looks every user of an uncertain `file` up on the tenant, stopping at
+/// the first one missing. Only all of them found says the lost job ran;
+/// one missing means send it again, which is safe even if that job did run
+/// (nothing is doubled, and what the tenant holds is counted as such once
+/// the new job is done, by [`count_present_duplicates`]).
+async fn check_on_tenant(
+    api: &mut Api,
+    plan: &Path,
+    file: &str,
+    events: &mut dyn FnMut(Event),
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Presence, ImportError> {
+    let users = match file_users(plan, file) {
+        Ok(users) => users,
+        Err(why) => {
+            return Ok(Presence::Unknown(format!(
+                "cannot look its users up: {why}"
+            )))
+        }
+    };
+    let order = lookup_order(users.len());
+    for (done, &i) in order.iter().enumerate() {
+        if *stop.borrow() {
+            return Ok(Presence::Interrupted);
+        }
+        events(Event::LookingUp {
+            file,
+            done,
+            users: users.len(),
+        });
+        let (email, user_id) = &users[i];
+        match api.find_user(email, user_id.as_deref()).await? {
+            Lookup::Present => {}
+            Lookup::Absent => {
+                return Ok(Presence::Missing {
+                    looked_up: done + 1,
+                    users: users.len() as u64,
+                })
+            }
+            Lookup::Refused(why) => {
+                return Ok(Presence::Unknown(format!(
+                    "its users cannot be looked up on the tenant ({why}): give the client \
+                     read:users, then run again with --resubmit-uncertain"
+                )))
+            }
+            Lookup::Unavailable(why) => {
+                return Ok(Presence::Unknown(format!(
+                    "its users could not be looked up on the tenant ({why}); run again with \
+                     --resubmit-uncertain to retry"
+                )))
+            }
+        }
+    }
+    Ok(Presence::All(users.len() as u64))
+}
+
+/// For a resubmitted uncertain file: removes from `errors` the users
+/// refused as `DUPLICATED_USER` that the tenant holds (looked up: Auth0 also
+/// answers so for users of its internal store that the tenant does not
+/// show, and for clashing usernames), and counts them. `None` when stopped.
+async fn count_present_duplicates(
+    api: &mut Api,
+    file: &str,
+    errors: &mut Value,
+    events: &mut dyn FnMut(Event),
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Option<u64>, ImportError> {
+    let Value::Array(items) = errors else {
+        return Ok(Some(0));
+    };
+    let duplicates = items.iter().filter(|item| is_duplicate(item)).count();
+    let mut kept = Vec::with_capacity(items.len());
+    let mut present = 0;
+    let mut done = 0;
+    let mut unavailable: Option<String> = None;
+    for item in std::mem::take(items) {
+        if unavailable.is_some() || !is_duplicate(&item) {
+            kept.push(item);
+            continue;
+        }
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        events(Event::LookingUp {
+            file,
+            done,
+            users: duplicates,
+        });
+        done += 1;
+        let user = item.get("user");
+        let email = user.and_then(|u| u.get("email")).and_then(Value::as_str);
+        let user_id = user.and_then(|u| u.get("user_id")).and_then(Value::as_str);
+        let Some(email) = email else {
+            kept.push(item);
+            continue;
+        };
+        match api.find_user(email, user_id).await? {
+            Lookup::Present => present += 1,
+            Lookup::Absent => kept.push(item),
+            Lookup::Refused(why) | Lookup::Unavailable(why) => {
+                unavailable = Some(why);
+                kept.push(item);
+            }
+        }
+    }
+    *items = kept;
+    if let Some(why) = unavailable {
+        let message = format!(
+            "its DUPLICATED_USER refusals could not all be looked up on the tenant ({why}); \
+             those left are counted as failed, though the tenant may hold them"
+        );
+        events(Event::Note {
+            file,
+            message: &message,
+        });
+    }
+    Ok(Some(present))
+}
+
+fn is_duplicate(item: &Value) -> bool {
+    item.get("errors")
+        .and_then(Value::as_array)
+        .is_some_and(|errors| {
+            errors
+                .iter()
+                .any(|error| error.get("code").and_then(Value::as_str) == Some("DUPLICATED_USER"))
+        })
+}
+
+/// The users an import file holds, counted without keeping them.
+fn users_in(plan: &Path, file: &str) -> Option<u64> {
+    let text = fs::read(plan.join(file)).ok()?;
+    let lines: Vec<serde::de::IgnoredAny> = serde_json::from_slice(&text).ok()?;
+    Some(lines.len() as u64)
 }
 
 fn finished(events: &mut dyn FnMut(Event), journal: &Journal, file: &str) {
@@ -552,36 +877,81 @@ fn write_errors(plan: &Path, file: &str, mut errors: Value) -> Result<String, Im
     Ok(format!("{ERRORS_DIR}/{file}"))
 }
 
-fn outcome(files: &[String], journal: &Journal, interrupted: bool) -> ImportOutcome {
+fn outcome(plan: &Path, files: &[String], journal: &Journal, interrupted: bool) -> ImportOutcome {
     let mut outcome = ImportOutcome {
         files: files.len(),
         interrupted,
         ..ImportOutcome::default()
     };
+    let mut planned = Some(0u64);
     for file in files {
-        match journal.state(file) {
-            FileState::Pending => outcome.pending += 1,
-            FileState::Submitting | FileState::Submitted { .. } => outcome.running += 1,
+        let counted = |counter: &mut u64| {
+            let users = users_in(plan, file);
+            *counter += users.unwrap_or(0);
+            users
+        };
+        let users = match journal.state(file) {
+            FileState::Pending => {
+                outcome.pending += 1;
+                counted(&mut outcome.users_pending)
+            }
+            FileState::Submitting | FileState::Submitted { .. } => {
+                outcome.running += 1;
+                counted(&mut outcome.users_running)
+            }
             FileState::Completed {
                 summary:
                     JobSummary {
                         failed,
                         updated,
                         inserted,
-                        ..
+                        total,
                     },
                 errors_file,
+                present,
                 ..
             } => {
                 outcome.completed += 1;
                 outcome.users_inserted += inserted;
                 outcome.users_updated += updated;
-                outcome.users_failed += failed;
+                let present = present.min(failed);
+                outcome.users_failed += failed - present;
+                outcome.users_present += present;
                 outcome.error_files.extend(errors_file);
+                Some(total.max(inserted + updated + failed))
             }
-            FileState::Failed { message, .. } => outcome.failed.push((file.clone(), message)),
-            FileState::Uncertain { message, .. } => outcome.uncertain.push((file.clone(), message)),
-        }
+            FileState::FoundOnTenant { users } => {
+                outcome.completed += 1;
+                outcome.users_present += users;
+                outcome.found_on_tenant.push(FileNote {
+                    file: file.clone(),
+                    users: Some(users),
+                    message: "every one of its users was looked up there (its lost job ran): not sent again"
+                        .to_owned(),
+                });
+                Some(users)
+            }
+            FileState::Failed { message, .. } => {
+                let users = counted(&mut outcome.users_in_failed_files);
+                outcome.failed.push(FileNote {
+                    file: file.clone(),
+                    users,
+                    message,
+                });
+                users
+            }
+            FileState::Uncertain { message, .. } => {
+                let users = counted(&mut outcome.users_uncertain);
+                outcome.uncertain.push(FileNote {
+                    file: file.clone(),
+                    users,
+                    message,
+                });
+                users
+            }
+        };
+        planned = planned.zip(users).map(|(sum, users)| sum + users);
     }
+    outcome.users_planned = planned;
     outcome
 }

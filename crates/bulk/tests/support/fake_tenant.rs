@@ -1,15 +1,17 @@
 //! A tiny stand-in for a tenant's import-job endpoints, following Auth0's
 //! documented behaviour: client-credentials token, multipart upload (413
 //! over the file limit, 429 past the concurrent-job limit, 201 with a job),
-//! job status, job errors, `x-ratelimit-reset` on every 429.
+//! job status, job errors (`DUPLICATED_USER` for a user the connection
+//! already holds), `GET /api/v2/users-by-email` (exact, needs `read:users`),
+//! `x-ratelimit-reset` on every 429.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +21,7 @@ use serde_json::{json, Value};
 pub const CLIENT_ID: &str = "m2m-client";
 pub const CLIENT_SECRET: &str = "m2m-secret";
 pub const CONNECTION_ID: &str = "con_test";
+pub const CONNECTION_NAME: &str = "New-Users";
 
 /// Knobs and records.
 #[derive(Default)]
@@ -37,6 +40,11 @@ pub struct Tenant {
     pub fail_marker: Option<String>,
     /// Jobs are marked failed instead of completed.
     pub fail_jobs: bool,
+    /// The `n`th upload (1-based) makes its job, then answers only after
+    /// this long (longer than the client waits: an upload cut mid-flight).
+    pub slow_upload_answer: Option<(usize, Duration)>,
+    /// The client's token lacks `read:users` (users-by-email answers 403).
+    pub no_read_users: bool,
 
     pub jobs: HashMap<String, Job>,
     /// (external_id, file name, users) of every upload that made a job.
@@ -47,9 +55,13 @@ pub struct Tenant {
     pub max_active: usize,
     pub polls: u32,
     pub tokens: u32,
+    /// `users-by-email` requests answered.
+    pub lookups: u32,
 }
 
 pub struct Job {
+    /// Creation order: time passes for the oldest job first.
+    pub number: usize,
     pub status: &'static str,
     pub polls_left: u32,
     pub users: Vec<Value>,
@@ -82,6 +94,7 @@ pub async fn serve(tenant: Tenant) -> (String, Shared) {
         .route("/api/v2/jobs/users-imports", post(create_import))
         .route("/api/v2/jobs/{id}", get(get_job))
         .route("/api/v2/jobs/{id}/errors", get(job_errors))
+        .route("/api/v2/users-by-email", get(users_by_email))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(Arc::clone(&shared));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -154,65 +167,17 @@ async fn create_import(
             fields.insert(name, field.text().await.unwrap());
         }
     }
-    let mut tenant = state.lock().unwrap();
-    let Some((file_name, data)) = users else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "users file missing"})),
-        )
-            .into_response();
+    let Accepted {
+        id,
+        external_id,
+        slow,
+    } = match accept_upload(&state, &fields, users) {
+        Ok(accepted) => accepted,
+        Err(refusal) => return *refusal,
     };
-    if data.len() > tenant.file_limit {
-        tenant.rejected_413 += 1;
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Json(json!({"statusCode": 413, "message": "File too large"})),
-        )
-            .into_response();
+    if let Some(wait) = slow {
+        tokio::time::sleep(wait).await;
     }
-    if fields.get("connection_id").map(String::as_str) != Some(CONNECTION_ID) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "connection not found"})),
-        )
-            .into_response();
-    }
-    let active = tenant
-        .jobs
-        .values()
-        .filter(|job| job.status == "pending")
-        .count();
-    if active >= tenant.job_limit {
-        tenant.rejected_429 += 1;
-        return too_many();
-    }
-    let users: Vec<Value> = match serde_json::from_slice(&data) {
-        Ok(users) => users,
-        Err(_) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"message": "not a JSON array"})),
-            )
-                .into_response()
-        }
-    };
-    let id = format!("job_{}", tenant.jobs.len() + 1);
-    let external_id = fields.get("external_id").cloned().unwrap_or_default();
-    tenant
-        .uploads
-        .push((external_id.clone(), file_name, users.len()));
-    let polls_left = tenant.polls_to_complete;
-    tenant.jobs.insert(
-        id.clone(),
-        Job {
-            status: "pending",
-            polls_left,
-            users,
-            failed: Vec::new(),
-            summary: Value::Null,
-        },
-    );
-    tenant.max_active = tenant.max_active.max(active + 1);
     (
         StatusCode::CREATED,
         Json(
@@ -237,43 +202,110 @@ async fn get_job(
     if tenant.poll_429_every > 0 && tenant.polls.is_multiple_of(tenant.poll_429_every) {
         return too_many();
     }
-    let fail_marker = tenant.fail_marker.clone();
-    let fail_jobs = tenant.fail_jobs;
-    let Some(job) = tenant.jobs.get_mut(&id) else {
+    if !tenant.jobs.contains_key(&id) {
         return (
             StatusCode::NOT_FOUND,
             Json(json!({"statusCode": 404, "message": "The job does not exist."})),
         )
             .into_response();
-    };
-    if job.status == "pending" {
-        if job.polls_left > 0 {
-            job.polls_left -= 1;
-        } else if fail_jobs {
-            job.status = "failed";
-        } else {
-            let mut inserted = 0;
-            for user in std::mem::take(&mut job.users) {
-                let fails = fail_marker.as_deref().is_some_and(|marker| {
-                    user["email"].as_str().unwrap_or_default().contains(marker)
-                });
-                if fails {
-                    job.failed.push(json!({"user": user, "errors": [{"code": "DUPLICATED_USER", "message": "The user already exist."}]}));
-                } else {
-                    tenant.created.push(user);
-                    inserted += 1;
-                }
-            }
-            let failed = job.failed.len();
-            job.summary = json!({"failed": failed, "updated": 0, "inserted": inserted, "total": failed + inserted});
-            job.status = "completed";
-        }
     }
+    // A poll is time passing: every pending job moves on, the oldest first
+    // (whoever polls it, and whether or not anyone knows its id).
+    let mut pending: Vec<(usize, String)> = tenant
+        .jobs
+        .iter()
+        .filter(|(_, job)| job.status == "pending")
+        .map(|(id, job)| (job.number, id.clone()))
+        .collect();
+    pending.sort();
+    for (_, pending_id) in pending {
+        advance(tenant, &pending_id);
+    }
+    let job = &tenant.jobs[&id];
     let mut answer = json!({"id": id, "status": job.status, "type": "users_import", "connection_id": CONNECTION_ID});
     if job.status == "completed" {
         answer["summary"] = job.summary.clone();
     }
     Json(answer).into_response()
+}
+
+/// One step of a pending job; at the end its users are imported (refused
+/// as `DUPLICATED_USER` when the connection holds their email already).
+fn advance(tenant: &mut Tenant, id: &str) {
+    let fail_marker = tenant.fail_marker.clone();
+    let fail_jobs = tenant.fail_jobs;
+    let job = tenant.jobs.get_mut(id).expect("a known job");
+    if job.polls_left > 0 {
+        job.polls_left -= 1;
+        return;
+    }
+    if fail_jobs {
+        job.status = "failed";
+        return;
+    }
+    let users = std::mem::take(&mut job.users);
+    let mut failed = Vec::new();
+    let mut inserted = 0;
+    for user in users {
+        let email = user["email"].as_str().unwrap_or_default().to_owned();
+        let marked = fail_marker
+            .as_deref()
+            .is_some_and(|marker| email.contains(marker));
+        let exists = tenant.created.iter().any(|u| u["email"] == email.as_str());
+        if marked || exists {
+            failed.push(json!({"user": user, "errors": [{"code": "DUPLICATED_USER", "message": "The user already exist."}]}));
+        } else {
+            tenant.created.push(user);
+            inserted += 1;
+        }
+    }
+    let job = tenant.jobs.get_mut(id).expect("a known job");
+    let total = failed.len() + inserted;
+    job.summary =
+        json!({"failed": failed.len(), "updated": 0, "inserted": inserted, "total": total});
+    job.failed = failed;
+    job.status = "completed";
+}
+
+#[derive(serde::Deserialize)]
+pub struct EmailQuery {
+    email: String,
+}
+
+/// `GET /api/v2/users-by-email?email=`: exact, every connection, users as
+/// the Management API shows them.
+async fn users_by_email(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<EmailQuery>,
+) -> Response {
+    if !authorised(&headers) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let mut tenant = state.lock().unwrap();
+    if tenant.no_read_users {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"statusCode": 403, "error": "Forbidden",
+                "message": "Insufficient scope, expected any of: read:users", "errorCode": "insufficient_scope"})),
+        )
+            .into_response();
+    }
+    tenant.lookups += 1;
+    let found: Vec<Value> = tenant
+        .created
+        .iter()
+        .filter(|u| u["email"] == query.email.as_str())
+        .map(|u| {
+            let raw = u["user_id"].as_str().unwrap_or_default();
+            json!({
+                "user_id": format!("auth0|{raw}"),
+                "email": u["email"],
+                "identities": [{"provider": "auth0", "connection": CONNECTION_NAME, "user_id": raw, "isSocial": false}],
+            })
+        })
+        .collect();
+    Json(Value::Array(found)).into_response()
 }
 
 async fn job_errors(
@@ -290,4 +322,98 @@ async fn job_errors(
         Some(job) if job.failed.is_empty() => StatusCode::NO_CONTENT.into_response(),
         Some(job) => Json(Value::Array(job.failed.clone())).into_response(),
     }
+}
+
+/// An upload that made a job.
+struct Accepted {
+    id: String,
+    external_id: String,
+    /// How long to hold its answer back.
+    slow: Option<Duration>,
+}
+
+/// Takes an upload under the lock, or refuses it.
+fn accept_upload(
+    state: &Shared,
+    fields: &HashMap<String, String>,
+    users: Option<(String, Bytes)>,
+) -> Result<Accepted, Box<Response>> {
+    let mut tenant = state.lock().unwrap();
+    let Some((file_name, data)) = users else {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"message": "users file missing"})),
+            )
+                .into_response(),
+        ));
+    };
+    if data.len() > tenant.file_limit {
+        tenant.rejected_413 += 1;
+        return Err(Box::new(
+            (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Json(json!({"statusCode": 413, "message": "File too large"})),
+            )
+                .into_response(),
+        ));
+    }
+    if fields.get("connection_id").map(String::as_str) != Some(CONNECTION_ID) {
+        return Err(Box::new(
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"message": "connection not found"})),
+            )
+                .into_response(),
+        ));
+    }
+    let active = tenant
+        .jobs
+        .values()
+        .filter(|job| job.status == "pending")
+        .count();
+    if active >= tenant.job_limit {
+        tenant.rejected_429 += 1;
+        return Err(Box::new(too_many()));
+    }
+    let users: Vec<Value> = match serde_json::from_slice(&data) {
+        Ok(users) => users,
+        Err(_) => {
+            return Err(Box::new(
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"message": "not a JSON array"})),
+                )
+                    .into_response(),
+            ))
+        }
+    };
+    let number = tenant.jobs.len() + 1;
+    let id = format!("job_{number}");
+    let external_id = fields.get("external_id").cloned().unwrap_or_default();
+    tenant
+        .uploads
+        .push((external_id.clone(), file_name, users.len()));
+    let polls_left = tenant.polls_to_complete;
+    tenant.jobs.insert(
+        id.clone(),
+        Job {
+            number,
+            status: "pending",
+            polls_left,
+            users,
+            failed: Vec::new(),
+            summary: Value::Null,
+        },
+    );
+    tenant.max_active = tenant.max_active.max(active + 1);
+    let slow = match tenant.slow_upload_answer {
+        Some((n, wait)) if n == tenant.uploads.len() => Some(wait),
+        _ => None,
+    };
+    Ok(Accepted {
+        id,
+        external_id,
+        slow,
+    })
 }
