@@ -28,8 +28,13 @@ pub enum SkipReason {
     AlreadyMigrated,
     /// The new tenant's export already has this user id or email.
     AlreadyInTarget,
-    /// An earlier record had the same email; the first is kept.
+    /// An earlier record had the same email (compared lower-cased and in
+    /// Unicode NFC, as the import compares them); the first is kept.
     DuplicateEmail,
+    /// An earlier record had the same `user_id` (unique in a connection).
+    DuplicateUserId,
+    /// An earlier record had the same username, ignoring case.
+    DuplicateUsername,
     /// Has identities, none in the source connection (a social or other
     /// connection's user).
     NotInRealm,
@@ -54,6 +59,8 @@ impl SkipReason {
             SkipReason::AlreadyMigrated => "already_migrated",
             SkipReason::AlreadyInTarget => "already_in_target",
             SkipReason::DuplicateEmail => "duplicate_email",
+            SkipReason::DuplicateUserId => "duplicate_user_id",
+            SkipReason::DuplicateUsername => "duplicate_username",
             SkipReason::NotInRealm => "not_in_realm",
             SkipReason::Blocked => "blocked",
             SkipReason::InvalidMetadata => "invalid_metadata",
