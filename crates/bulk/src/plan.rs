@@ -189,6 +189,16 @@ pub struct HashesReport {
     pub problems: Vec<HashFileProblem>,
 }
 
+/// A planned user who carries the migration marker (see
+/// [`PlanReport::marked_not_in_new_tenant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarkedUser {
+    pub line: u64,
+    pub user_id: String,
+    pub email: String,
+    pub marked_at: String,
+}
+
 /// What a plan did. `report.json` holds this and, under `skipped_records`,
 /// the left-out records with their lines and reasons (the first
 /// [`SKIPS_LISTED_PER_REASON`] of each reason).
@@ -203,8 +213,17 @@ pub struct PlanReport {
     pub records_read: u64,
     pub users_written: u64,
     pub skipped: u64,
-    /// Of the skipped: carried the lazy-migration marker.
+    /// Of the skipped: carried the lazy-migration marker (only without
+    /// `--exclude-export`: with it, the new tenant's export decides).
     pub already_migrated: u64,
+    /// Of the written (only with `--exclude-export`): users carrying the
+    /// marker whom the new tenant's export does not have. Marked, but not
+    /// migrated: stranded by Auth0 failing to store them, or by an older
+    /// Trickle. Counted exactly; the first ones listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marked_not_in_new_tenant: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marked_not_in_new_tenant_listed: Vec<MarkedUser>,
     pub skipped_by_reason: BTreeMap<SkipReason, u64>,
     /// Of the written: imported as blocked.
     pub blocked_written: u64,
@@ -277,6 +296,7 @@ pub fn plan(
         input: options.input.display().to_string(),
         file_limit_bytes: options.file_limit,
         skipped_records_listed_per_reason: SKIPS_LISTED_PER_REASON,
+        marked_not_in_new_tenant: options.exclude.as_ref().map(|_| 0),
         ..PlanReport::default()
     };
     let no_stop = AtomicBool::new(false);
@@ -353,6 +373,7 @@ pub fn plan(
                 &options.realm,
                 &options.policy,
                 options.skip_blocked,
+                options.exclude.is_none(),
             )?;
             let profile = &candidate.profile;
             let skip = |reason, detail: Option<String>| Skip {
@@ -450,12 +471,30 @@ pub fn plan(
                 Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
                 None => report.passwords.none += 1,
             }
-            Ok(Ok(()))
+            Ok(Ok(candidate.marked_at.map(|marked_at| MarkedUser {
+                line,
+                user_id: profile.user_id.clone(),
+                email: profile.email.clone(),
+                marked_at,
+            })))
         });
         match outcome {
-            Ok(Ok(())) => {
+            Ok(Ok(marked)) => {
                 files.push(&record_buffer).map_err(output)?;
                 report.users_written += 1;
+                if let Some(mut marked) = marked {
+                    *report.marked_not_in_new_tenant.get_or_insert(0) += 1;
+                    if report.marked_not_in_new_tenant_listed.len() < SKIPS_LISTED_PER_REASON {
+                        for text in [
+                            &mut marked.user_id,
+                            &mut marked.email,
+                            &mut marked.marked_at,
+                        ] {
+                            cap_listed_text(text);
+                        }
+                        report.marked_not_in_new_tenant_listed.push(marked);
+                    }
+                }
             }
             Ok(Err(fatal)) => return Err(fatal),
             Err(skip) => {
@@ -555,17 +594,22 @@ fn bounded(mut skip: Skip) -> Skip {
         .into_iter()
         .flatten()
     {
-        if text.len() > LISTED_TEXT_BYTES {
-            let mut end = LISTED_TEXT_BYTES;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            let cut = text.len() - end;
-            text.truncate(end);
-            text.push_str(&format!("… ({cut} more bytes)"));
-        }
+        cap_listed_text(text);
     }
     skip
+}
+
+/// Cuts a text the report lists to [`LISTED_TEXT_BYTES`], saying how much went.
+fn cap_listed_text(text: &mut String) {
+    if text.len() > LISTED_TEXT_BYTES {
+        let mut end = LISTED_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("… ({cut} more bytes)"));
+    }
 }
 
 fn json_skip(line: u64, error: &serde_json::Error) -> Skip {

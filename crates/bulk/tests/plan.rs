@@ -471,6 +471,53 @@ fn marked_users_are_already_migrated() {
 }
 
 #[test]
+fn with_the_new_tenants_export_a_marked_user_it_lacks_is_planned_and_listed() {
+    // Marked but never stored by the new tenant (Auth0 failed to create
+    // them, or an older Trickle failed their login after marking): the
+    // export of the new tenant decides, not the marker.
+    let fixture = Fixture::new();
+    let marker = json!({"trickle_migrated_at": "2026-01-01T00:00:00.000Z"});
+    let mut stranded = user("1", "stranded@x.com");
+    stranded["app_metadata"] = marker.clone();
+    let mut migrated = user("2", "migrated@x.com");
+    migrated["app_metadata"] = marker;
+    let input = fixture.write_lines(
+        "export.json",
+        &lines(&[stranded, migrated, user("3", "never@x.com")]),
+    );
+    let new_tenant = fixture.write_lines(
+        "new.json",
+        &lines(&[json!({"user_id": "auth0|2", "email": "migrated@x.com",
+                        "identities": [{"provider": "auth0", "connection": TARGET, "user_id": "2"}]})]),
+    );
+    let mut options = fixture.options(input.clone(), "plan");
+    options.exclude = Some(new_tenant);
+    let report = run(&options);
+    let ids: Vec<Value> = records(&options.out, &report)
+        .into_iter()
+        .map(|u| u["user_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("1"), json!("3")]);
+    assert_eq!(report.already_migrated, 0);
+    assert_eq!(report.skipped_by_reason[&SkipReason::AlreadyInTarget], 1);
+    assert_eq!(report.marked_not_in_new_tenant, Some(1));
+    let listed = &report_json(&options.out)["marked_not_in_new_tenant_listed"];
+    assert_eq!(
+        listed,
+        &json!([{"line": 1, "user_id": "1", "email": "stranded@x.com", "marked_at": "2026-01-01T00:00:00.000Z"}])
+    );
+
+    // Without it, the marker is all there is to go by.
+    let options = fixture.options(input, "plan-without");
+    let report = run(&options);
+    assert_eq!(report.already_migrated, 2);
+    assert_eq!(report.marked_not_in_new_tenant, None);
+    assert!(report_json(&options.out)
+        .get("marked_not_in_new_tenant")
+        .is_none());
+}
+
+#[test]
 fn password_hashes_join_by_user_id_or_email() {
     let fixture = Fixture::new();
     let hashes = fixture.write_lines(

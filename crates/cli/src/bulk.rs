@@ -322,6 +322,14 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(report.skipped_records_listed_per_reason as u64)
         );
     }
+    match report.marked_not_in_new_tenant {
+        Some(0) | None => {}
+        Some(marked) => eprintln!(
+            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {})",
+            thousands(marked),
+            REPORT_FILE
+        ),
+    }
     if report.blocked_written > 0 {
         eprintln!(
             "  imported as blocked {:>9}",
