@@ -213,6 +213,8 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/errors", get(jobs::job_errors))
+        .merge(crate::exports::routes())
+        .merge(crate::connections::routes())
         .fallback(management::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -237,6 +239,7 @@ fn router(state: Arc<AppState>) -> Router {
             get(control::get_rate_limit).put(control::put_rate_limit),
         )
         .route("/__sim/users", get(control::users))
+        .route("/__sim/exports/{file}", get(crate::exports::download))
         .fallback(|| async {
             reply::json(
                 StatusCode::NOT_FOUND,
