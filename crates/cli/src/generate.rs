@@ -12,8 +12,8 @@ use trickle_generator::{
 use crate::EXIT_BAD_INPUT;
 
 /// The WASM core built by scripts/build-wasm.sh, embedded by build.rs.
-const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle_wasm_bg.wasm"));
-const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
+pub(crate) const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle_wasm_bg.wasm"));
+pub(crate) const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
 
 /// Generate the `login` and `get_user` custom-database scripts for a
 /// connection in import mode, laid out for deploy-cli and the GitHub
@@ -109,7 +109,10 @@ fn print_report(dir: &Path, bundle: &WasmBundle, scripts: &[Script]) {
 }
 
 fn print_end_state_report(dir: &Path, scripts: &[Script]) {
-    println!("wrote {}/ (end state: the migration is over)", dir.display());
+    println!(
+        "wrote {}/ (end state: the migration is over)",
+        dir.display()
+    );
     for script in scripts {
         println!(
             "  {:<12} {:>6} bytes (no WASM, no network, no settings)",
@@ -117,5 +120,7 @@ fn print_end_state_report(dir: &Path, scripts: &[Script]) {
             script.sizes.total
         );
     }
-    println!("  database.json (import_mode on, no settings: the old tenant's client can be deleted)");
+    println!(
+        "  database.json (import_mode on, no settings: the old tenant's client can be deleted)"
+    );
 }

@@ -4,7 +4,9 @@
 
 mod bulk;
 mod generate;
+mod preflight;
 mod sim;
+mod status;
 
 use std::process::ExitCode;
 
@@ -26,14 +28,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Preflight(preflight::Args),
     Generate(generate::Args),
+    Status(status::Args),
     Bulk(bulk::Args),
     Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Preflight(args) => preflight::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Status(args) => status::run(args),
         Command::Bulk(args) => bulk::run(args),
         Command::Sim(args) => sim::run(args),
     }

@@ -264,10 +264,16 @@ mod tests {
             assert_eq!(script.sizes.template, script.text.len());
             assert!(script.text.ends_with("}\n"));
             for absent in ["fetch", "configuration", "require", "{{", "global"] {
-                assert!(!script.text.contains(absent), "{absent} in {:?}", script.kind);
+                assert!(
+                    !script.text.contains(absent),
+                    "{absent} in {:?}",
+                    script.kind
+                );
             }
         }
-        assert!(scripts[0].text.contains("WrongUsernameOrPasswordError(email)"));
+        assert!(scripts[0]
+            .text
+            .contains("WrongUsernameOrPasswordError(email)"));
         assert!(scripts[1].text.contains("callback(null);"));
     }
 

@@ -224,7 +224,11 @@ async fn run(state: Arc<AppState>, id: String) {
     let users: Vec<&User> = tenant
         .users()
         .iter()
-        .filter(|u| job.connection.as_ref().is_none_or(|(_, name)| &u.connection == name))
+        .filter(|u| {
+            job.connection
+                .as_ref()
+                .is_none_or(|(_, name)| &u.connection == name)
+        })
         .take(job.limit.map_or(usize::MAX, |l| l as usize))
         .collect();
     let fields: Vec<(String, String)> = match &job.fields {
@@ -375,7 +379,10 @@ mod tests {
     fn paths_reach_into_objects_and_arrays() {
         let user = json!({"a": {"b": 1}, "identities": [{"connection": "X"}]});
         assert_eq!(at_path(&user, "a.b"), Some(&json!(1)));
-        assert_eq!(at_path(&user, "identities[0].connection"), Some(&json!("X")));
+        assert_eq!(
+            at_path(&user, "identities[0].connection"),
+            Some(&json!("X"))
+        );
         assert_eq!(at_path(&user, "identities[1].connection"), None);
         assert_eq!(at_path(&user, "a.c"), None);
     }

@@ -171,10 +171,16 @@ impl Range {
         };
         use std::cmp::Ordering::{Equal, Greater, Less};
         let above_low = self.low.as_deref().is_none_or(|low| {
-            matches!((compare(&text, low), self.low_inclusive), (Greater, _) | (Equal, true))
+            matches!(
+                (compare(&text, low), self.low_inclusive),
+                (Greater, _) | (Equal, true)
+            )
         });
         let below_high = self.high.as_deref().is_none_or(|high| {
-            matches!((compare(&text, high), self.high_inclusive), (Less, _) | (Equal, true))
+            matches!(
+                (compare(&text, high), self.high_inclusive),
+                (Less, _) | (Equal, true)
+            )
         });
         above_low && below_high
     }
@@ -329,9 +335,15 @@ mod tests {
         let mut u = user("a@example.com");
         u["app_metadata"]["trickle_migrated_at"] = json!("2026-01-05T23:59:59.999Z");
         let day = |q: &str| parse(q).matches(&u);
-        assert!(day("app_metadata.trickle_migrated_at:[2026-01-05 TO 2026-01-06}"));
-        assert!(!day("app_metadata.trickle_migrated_at:[2026-01-06 TO 2026-01-07}"));
-        assert!(!day("app_metadata.trickle_migrated_at:[2026-01-04 TO 2026-01-05}"));
+        assert!(day(
+            "app_metadata.trickle_migrated_at:[2026-01-05 TO 2026-01-06}"
+        ));
+        assert!(!day(
+            "app_metadata.trickle_migrated_at:[2026-01-06 TO 2026-01-07}"
+        ));
+        assert!(!day(
+            "app_metadata.trickle_migrated_at:[2026-01-04 TO 2026-01-05}"
+        ));
         assert!(day("app_metadata.trickle_migrated_at:[* TO 2026-01-06}"));
         assert!(day("app_metadata.trickle_migrated_at:{2026-01-05 TO *]"));
         assert!(day(

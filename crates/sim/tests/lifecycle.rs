@@ -74,7 +74,10 @@ async fn a_realm_not_enabled_for_the_client_is_told_apart_from_an_unknown_one() 
         .unwrap()
         .contains("Unknown realm"));
     let (status, body) = answer(try_realm("elsewhere", "elsewhere-secret", "new-db").await).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("invalid_grant"))
+    );
     let (_, body) = answer(try_realm("app", "app-secret", REALM).await).await;
     assert_eq!(body["error"], "invalid_grant", "no list: every connection");
 }
@@ -96,7 +99,10 @@ async fn search_totals_count_past_the_paging_cap_and_date_ranges_bucket_the_mark
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["total"], 1_500);
     let (status, body) = search("", 9, 100).await;
-    assert_eq!((status, body["length"].as_u64()), (StatusCode::OK, Some(100)));
+    assert_eq!(
+        (status, body["length"].as_u64()),
+        (StatusCode::OK, Some(100))
+    );
     let (status, body) = search("", 10, 100).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["errorCode"], "invalid_paging");
@@ -104,7 +110,10 @@ async fn search_totals_count_past_the_paging_cap_and_date_ranges_bucket_the_mark
     assert_eq!(body["total"], 500);
     let mut per_day = 0;
     for day in 1..=5 {
-        let q = format!("app_metadata.trickle_migrated_at:[2026-01-0{day} TO 2026-01-0{}}}", day + 1);
+        let q = format!(
+            "app_metadata.trickle_migrated_at:[2026-01-0{day} TO 2026-01-0{}}}",
+            day + 1
+        );
         let (_, body) = search(&q, 0, 1).await;
         assert_eq!(body["total"], 100, "{q}");
         per_day += body["total"].as_u64().unwrap();
@@ -129,7 +138,10 @@ async fn an_export_job_ends_with_a_download_that_refuses_a_bearer_token() {
         .unwrap();
     let (status, job) = answer(created).await;
     assert_eq!(status, StatusCode::CREATED, "{job}");
-    assert_eq!((job["type"].as_str(), job["status"].as_str()), (Some("users_export"), Some("pending")));
+    assert_eq!(
+        (job["type"].as_str(), job["status"].as_str()),
+        (Some("users_export"), Some("pending"))
+    );
     let id = job["id"].as_str().unwrap().to_owned();
     let job = loop {
         let (_, job) = answer(env.get(&format!("/api/v2/jobs/{id}"), &token).await).await;
@@ -139,18 +151,48 @@ async fn an_export_job_ends_with_a_download_that_refuses_a_bearer_token() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let location = job["location"].as_str().unwrap();
-    let refused = env.http.get(location).bearer_auth(&token).send().await.unwrap();
+    let refused = env
+        .http
+        .get(location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    let forged = env.http.get(location.replace("key=", "key=x")).send().await.unwrap();
+    let forged = env
+        .http
+        .get(location.replace("key=", "key=x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let file = env.http.get(location).send().await.unwrap().bytes().await.unwrap();
+    let file = env
+        .http
+        .get(location)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let mut text = String::new();
-    flate2::read::GzDecoder::new(&file[..]).read_to_string(&mut text).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    flate2::read::GzDecoder::new(&file[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 30);
-    assert_eq!(lines[0], json!({"user_id": "auth0|u0", "connection": REALM,
-        "trickle_migrated_at": "2026-01-01T12:00:00.000Z"}));
-    assert_eq!(lines[1], json!({"user_id": "auth0|u1", "connection": REALM}));
+    assert_eq!(
+        lines[0],
+        json!({"user_id": "auth0|u0", "connection": REALM,
+        "trickle_migrated_at": "2026-01-01T12:00:00.000Z"})
+    );
+    assert_eq!(
+        lines[1],
+        json!({"user_id": "auth0|u1", "connection": REALM})
+    );
 
     // By connection, and with the default fields (what bulk plan reads).
     let created = env
@@ -176,14 +218,20 @@ async fn connections_show_their_options_scripts_and_enabled_clients() {
     assert_eq!(found.as_array().unwrap().len(), 1);
     assert_eq!(connection["strategy"], "auth0");
     assert_eq!(connection["options"]["import_mode"], true);
-    assert_eq!(connection["options"]["customScripts"]["login"], "function login() {}");
+    assert_eq!(
+        connection["options"]["customScripts"]["login"],
+        "function login() {}"
+    );
     assert_eq!(connection["enabled_clients"], json!(["app", "elsewhere"]));
     let (_, clients) = answer(
         env.get("/api/v2/connections/con_NewDatabase000001/clients", &token)
             .await,
     )
     .await;
-    assert_eq!(clients, json!({"clients": [{"client_id": "app"}, {"client_id": "elsewhere"}]}));
+    assert_eq!(
+        clients,
+        json!({"clients": [{"client_id": "app"}, {"client_id": "elsewhere"}]})
+    );
     let (_, unused) = answer(env.get("/api/v2/connections?name=unused", &token).await).await;
     assert_eq!(unused[0]["enabled_clients"], json!(["app"]));
     let reader = env.admin_token_without_connections().await;
