@@ -153,6 +153,11 @@ fn assert_outcome(checks: &[Value], id: &str, expected: &str, detail_has: &str) 
     );
 }
 
+/// A check id, its expected outcome, a word of its detail or fix.
+type Expectation = (&'static str, &'static str, &'static str);
+/// Markers (days ago, how many), users, the verdict, a word of its message.
+type VerdictCase = (Vec<(u64, usize)>, usize, &'static str, &'static str);
+
 const OLD_IDS: [&str; 11] = [
     "domain",
     "reachable",
@@ -201,7 +206,7 @@ fn preflight_passes_each_old_tenant_check_and_fails_each_with_its_fix() {
     assert_outcome(&checks, "scopes", "passed", "read:users update:users");
 
     // One way to be wrong at a time: the check, its outcome, a word of its detail or fix.
-    let cases: Vec<(&str, &str, Vec<(&str, &str, &str)>)> = vec![
+    let cases: Vec<(&str, &str, Vec<Expectation>)> = vec![
         (
             "ftp-domain",
             "good",
@@ -748,7 +753,7 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
 #[test]
 fn status_says_too_early_nothing_yet_and_done() {
     let env = [("TRICKLE_CLIENT_SECRET", OLD_SECRET)];
-    let cases: Vec<(Vec<(u64, usize)>, usize, &str, &str)> = vec![
+    let cases: Vec<VerdictCase> = vec![
         (vec![(2, 5)], 20, "too_early", "the trend needs 7 full days"),
         (vec![], 20, "nothing_migrated", "nobody migrated yet"),
         (vec![(9, 10), (3, 10)], 20, "done", "decommission"),

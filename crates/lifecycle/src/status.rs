@@ -414,7 +414,7 @@ fn read_record(record: &Value, realm: &str) -> (bool, Option<String>) {
     let marker = record
         .get(MARKER_KEY)
         .or_else(|| record.get("app_metadata").and_then(|m| m.get(MARKER_KEY)))
-        .or_else(|| record.get(&format!("app_metadata.{MARKER_KEY}")))
+        .or_else(|| record.get(format!("app_metadata.{MARKER_KEY}")))
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_owned);
