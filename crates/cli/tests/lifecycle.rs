@@ -788,3 +788,33 @@ fn status_fails_without_a_token_and_names_no_secret() {
     let (output, _, _) = status(dir.path(), old.url(), &[], &[]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn status_counts_markers_it_cannot_date_without_walking_back_a_year() {
+    let mut seeded = users(20, &[(2, 5)]);
+    seeded[10]["app_metadata"] = json!({"trickle_migrated_at": "2999-01-01T00:00:00.000Z"});
+    seeded[11]["app_metadata"] = json!({"trickle_migrated_at": "soon"});
+    let old = Tenant::start(old_seed(seeded), quiet());
+    let dir = tempfile::tempdir().unwrap();
+    let (output, json, _) = status(
+        dir.path(),
+        old.url(),
+        &[],
+        &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        (json["migrated"].as_u64(), json["undated"].as_u64()),
+        (Some(7), Some(2))
+    );
+    assert!(
+        text(&output).contains("2 markers are not dates"),
+        "{}",
+        text(&output)
+    );
+    let searches = old.sim.stats().requests.search_users;
+    assert!(
+        searches <= 6,
+        "{searches} searches: the walk stops at the last dated marker"
+    );
+}

@@ -65,14 +65,23 @@ pub fn render(status: &Status) -> String {
             json!({"y": at, "label": value, "label_x": LEFT - 8.0, "label_y": at + 4.0})
         })
         .collect();
+    // About eight dated ticks; the last day always, unless it would crowd
+    // the tick before it; its label ends at the plot's edge.
+    let last = status.per_day.len().saturating_sub(1);
     let label_every = status.per_day.len().div_ceil(8).max(1);
     let x_ticks: Vec<_> = status
         .per_day
         .iter()
         .enumerate()
-        .filter(|(i, _)| i % label_every == 0 || *i + 1 == status.per_day.len())
+        .filter(|(i, _)| {
+            // A date label is about 70 px wide: the last one, anchored at
+            // its end, needs that much room after the tick before it.
+            (i % label_every == 0 && x(last) - x(*i) >= 120.0) || *i == last
+        })
         .map(|(i, d)| {
-            json!({"x": x(i), "tick_end": TOP + plot_height + 5.0, "label_y": TOP + plot_height + 20.0, "label": d.day.to_string()})
+            let anchor = if i == last && i > 0 { "end" } else { "middle" };
+            json!({"x": x(i), "tick_end": TOP + plot_height + 5.0, "label_y": TOP + plot_height + 20.0,
+                   "label": d.day.to_string(), "anchor": anchor})
         })
         .collect();
     let mut notes = Vec::new();

@@ -323,12 +323,24 @@ pub async fn gather(request: Request, progress: Progress<'_>) -> Result<Status, 
                 &format!("{in_realm} AND _exists_:app_metadata.{MARKER_KEY}"),
             )
             .await?;
+            // Markers dated up to today: the walk back stops once all are
+            // found (a marker in the future, or not a date, never makes it
+            // walk to --max-days).
+            let due = search_total(
+                &old,
+                &token,
+                &format!(
+                    "{in_realm} AND app_metadata.{MARKER_KEY}:[* TO {}}}",
+                    request.today.next()
+                ),
+            )
+            .await?;
             let mut counts = BTreeMap::new();
             let mut dated = 0;
             let mut capped = users == 1000 || migrated == 1000;
             let mut day = request.today;
             let mut looked = 0;
-            while dated < migrated && looked < request.max_days {
+            while dated < due && looked < request.max_days {
                 progress(&format!(
                     "migrations on {day} ({dated} of {migrated} dated so far)"
                 ));
