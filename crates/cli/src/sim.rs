@@ -48,6 +48,12 @@ pub struct Args {
     job_delay_ms: u64,
     #[command(flatten)]
     faults: FaultArgs,
+    /// "Deploy" a connection folder in deploy-cli's directory format (what
+    /// `trickle generate` writes: database.json and its scripts) into the
+    /// emulated tenant, so it can play the NEW tenant: the connection and its
+    /// scripts are shown by GET /api/v2/connections. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    deploy: Vec<PathBuf>,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -69,10 +75,15 @@ pub fn run(args: Args) -> ExitCode {
         Ok(faults) => faults,
         Err(message) => return bad_input(message),
     };
-    let seed = match read_seed(&args.seed) {
+    let mut seed = match read_seed(&args.seed) {
         Ok(seed) => seed,
         Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
     };
+    for dir in &args.deploy {
+        if let Err(error) = seed.deploy(dir) {
+            return bad_input(format!("--deploy {}: {error}", dir.display()));
+        }
+    }
     let passwords = seed.users.iter().filter(|u| u.password.is_some()).count();
     if slow_to_hash(passwords, seed.bcrypt_cost) {
         eprintln!(

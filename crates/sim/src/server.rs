@@ -165,6 +165,8 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/errors", get(jobs::job_errors))
+        .merge(crate::exports::routes())
+        .merge(crate::connections::routes())
         .fallback(management::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -179,6 +181,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/jwks.json", get(control::jwks))
         .nest("/api/v2", api)
         .route("/__sim/users", get(control::users))
+        .route("/__sim/exports/{file}", get(crate::exports::download))
         .fallback(|| async {
             reply::json(
                 StatusCode::NOT_FOUND,

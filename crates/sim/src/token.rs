@@ -184,6 +184,16 @@ async fn try_password_realm(
                 &format!("Unknown realm: {realm} (no such connection in this tenant)"),
             )));
         }
+        // Auth0 does not document this answer; on the older /oauth/ro it
+        // was 400 invalid_request ("the connection was disabled"), and the
+        // emulator answers the same way, naming the cause.
+        if !client.uses(realm) {
+            return Err(Box::new(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("the connection {realm} is not enabled for this client"),
+            )));
+        }
         let found = tenant
             .find_by_email(realm, username)
             .or_else(|| tenant.find_by_username(realm, username));
