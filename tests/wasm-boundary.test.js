@@ -135,6 +135,28 @@ describe('the WASM core under hostile values', () => {
     assert.deepEqual(result, { seen: ['Error'], healthy: true }, 'only plain Errors, and the instance still works');
   });
 
+  it('reads a marker write as written only when the user came back, and refuses absurd lists', async () => {
+    const result = await inWorker(`(core) => {
+      const huge = [];
+      huge.length = 4294967295;
+      const outcome = (f) => { try { return f(); } catch (error) { return error.name + ': ' + error.message; } };
+      return {
+        user: core.markerWrite(200, { user_id: 'auth0|u1', app_metadata: {} }),
+        empty: core.markerWrite(200, {}),
+        html: core.markerWrite(200, undefined),
+        errorBody: core.markerWrite(200, { statusCode: 200, message: 'ok' }),
+        huge: outcome(() => core.decideByEmail(huge, 'a@x.com', '${REALM}', 0x1ff)),
+      };
+    }`);
+    assert.deepEqual(result, {
+      user: 'written',
+      empty: 'uncertain',
+      html: 'uncertain',
+      errorBody: 'uncertain',
+      huge: 'Error: the old tenant sent a list with a bad length',
+    });
+  });
+
   it('refuses unpaired surrogates instead of matching U+FFFD', async () => {
     const result = await inWorker(`(core) => {
       const replaced = { user_id: 'auth0|r1', email: 'a\\uFFFD@x.com', identities: [{ connection: '${REALM}', user_id: 'r1' }] };

@@ -137,7 +137,8 @@ pub fn marker_patch(now_iso: JsValue) -> Result<JsValue, JsValue> {
 /// says (`body` as parsed, `undefined` when not JSON).
 #[wasm_bindgen(js_name = markerWrite)]
 pub fn marker_write(status: u16, body: JsValue) -> JsValue {
-    let answered_a_user = source_user(&body).is_ok();
+    // A user carries its id: `{}` or an error body is not the user back.
+    let answered_a_user = source_user(&body).is_ok_and(|user| user.user_id.is_some());
     write::kind(trickle_core::classify_marker_write(status, answered_a_user).kind())
 }
 

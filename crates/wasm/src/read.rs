@@ -32,11 +32,15 @@ fn field(object: &JsValue, name: &'static str) -> JsValue {
     Reflect::get(object, key(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// More elements than any answer the scripts read can hold (users by
+/// email, a user's identities): a longer (or sparse, 2^32 - 1 long) array
+/// is refused rather than read element by element.
+const MAX_ELEMENTS: f64 = 100_000.0;
+
 /// The elements of an array, read with `catch` imports only.
 fn elements(array: &JsValue) -> Result<Vec<JsValue>, JsValue> {
     let length = field(array, "length").as_f64().unwrap_or(0.0);
-    // Arrays hold at most 2^32 - 1 elements; anything else is not one.
-    if !(0.0..=4_294_967_295.0).contains(&length) {
+    if !(0.0..=MAX_ELEMENTS).contains(&length) {
         return Err(js_error("the old tenant sent a list with a bad length"));
     }
     (0..length as u32)
