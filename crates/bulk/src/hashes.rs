@@ -31,9 +31,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use trickle_core::{email_key, AUTH0_PREFIX};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::keys::{KeyMap, EMAIL_SEED, ID_SEED};
+use trickle_core::AUTH0_PREFIX;
+
+use crate::keys::{email_identity, KeyMap, EMAIL_SEED, ID_SEED};
 
 /// What goes into an import record for a user's password.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,15 +93,33 @@ pub struct HashIndex {
 
 impl HashIndex {
     /// Indexes `path`. A gzipped file is first unpacked into `scratch`
-    /// (a folder that is removed with the staging folder).
-    pub fn open(path: &Path, scratch: &Path) -> io::Result<HashIndex> {
+    /// (a folder that is removed with the staging folder). When `stop`
+    /// becomes true it gives up early (with an `Interrupted` error).
+    pub fn open(path: &Path, scratch: &Path, stop: &AtomicBool) -> io::Result<HashIndex> {
+        let stopped = || {
+            stop.load(Ordering::Relaxed)
+                .then(|| io::Error::new(io::ErrorKind::Interrupted, "stopped"))
+        };
         let mut file = File::open(path)?;
         let mut magic = [0u8; 2];
         let gzipped = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
         file.seek(SeekFrom::Start(0))?;
         let file = if gzipped {
             let mut unpacked = tempfile::tempfile_in(scratch)?;
-            io::copy(&mut flate2::read::MultiGzDecoder::new(file), &mut unpacked)?;
+            let mut gz = flate2::read::MultiGzDecoder::new(file);
+            let mut chunk = vec![0u8; 256 * 1024];
+            loop {
+                if let Some(error) = stopped() {
+                    return Err(error);
+                }
+                let n = match gz.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(error) => return Err(error),
+                };
+                io::Write::write_all(&mut unpacked, &chunk[..n])?;
+            }
             unpacked.seek(SeekFrom::Start(0))?;
             unpacked
         } else {
@@ -128,8 +148,16 @@ impl HashIndex {
                 break;
             }
             line += 1;
-            let start = offset;
+            if let Some(error) = stopped() {
+                return Err(error);
+            }
+            let mut start = offset;
             offset += read as u64;
+            // A UTF-8 byte order mark before the first line is not part of it.
+            if line == 1 && buffer.starts_with(b"\xef\xbb\xbf") {
+                buffer.drain(..3);
+                start += 3;
+            }
             if read > MAX_LINE_BYTES && buffer.last() != Some(&b'\n') {
                 offset += reader.skip_until(b'\n')? as u64;
                 index.problem(line, format!("longer than {MAX_LINE_BYTES} bytes"));
@@ -149,7 +177,7 @@ impl HashIndex {
 
     fn add(&mut self, entry: HashLine, offset: u64, line: u64) {
         let id = entry.user_id.as_deref().map(strip_prefix);
-        let email = entry.email.as_deref().map(email_key);
+        let email = entry.email.as_deref().map(email_identity);
         let id = id.filter(|id| !id.is_empty());
         let email = email.filter(|email| !email.is_empty());
         if id.is_none() && email.is_none() {
@@ -185,15 +213,21 @@ impl HashIndex {
         }
     }
 
-    /// The password field for the user with raw id `user_id` and lower-cased
-    /// `email` (by id first), if the file has one. `Err` when the entry
-    /// cannot be turned into what Auth0 accepts.
+    /// The password field for the user with raw id `user_id` and `email`
+    /// (by id first; emails compared as the import compares them), if the
+    /// file has one. `Err` when the entry cannot be turned into what Auth0
+    /// accepts.
     pub fn lookup(
         &mut self,
         user_id: &str,
         email: &str,
     ) -> io::Result<Option<Result<PasswordField, String>>> {
-        let Some(index) = self.by_id.get(user_id).or_else(|| self.by_email.get(email)) else {
+        let email = email_identity(email);
+        let Some(index) = self
+            .by_id
+            .get(user_id)
+            .or_else(|| self.by_email.get(&email))
+        else {
             return Ok(None);
         };
         let index = index as usize;
@@ -208,7 +242,7 @@ impl HashIndex {
         let same_email = entry
             .email
             .as_deref()
-            .is_some_and(|e| email_key(e) == email);
+            .is_some_and(|e| email_identity(e) == email);
         if !same_id && !same_email {
             return Ok(None);
         }

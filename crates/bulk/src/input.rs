@@ -1,9 +1,18 @@
 //! Reading exports: NDJSON (what `POST /api/v2/jobs/users-exports` with
 //! `format: json` writes) or CSV, gzipped or not (detected by content), one
 //! record at a time with its line number. Nothing here holds more than one
-//! record.
+//! record, and no record more than [`MAX_RECORD_BYTES`].
+//!
+//! CSV is read line by line through `csv_core`'s parser, not by the `csv`
+//! crate's reader: that one reads a quoted field to its closing quote however
+//! far away it is, so one unclosed quote made the rest of the file a single
+//! field (held in memory). Here a quoted field may span lines, but a record
+//! is capped (in bytes and in physical lines); a quote still open at the cap
+//! or at the end of the file is reported as unterminated, with the line it
+//! started on, and reading resumes on the next line.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
@@ -15,7 +24,14 @@ use serde_json::{Map, Value};
 /// A record longer than this is reported and skipped, never buffered whole.
 pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most physical lines one CSV record may span (a quoted field with
+/// line breaks in it). Far more than any real field has; a quote still open
+/// after that many lines is reported as unterminated.
+pub const MAX_CSV_RECORD_LINES: usize = 1_000;
+
 const READ_BUFFER: usize = 256 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// How an export is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,27 +84,27 @@ pub enum Record<'a> {
 
 /// An open export.
 pub struct Export {
-    reader: Reader,
+    lines: Lines,
+    csv: Option<CsvReader>,
     consumed: Rc<Cell<u64>>,
     /// The size of the file on disk, when known.
     pub file_bytes: Option<u64>,
-    line: u64,
     buffer: Vec<u8>,
 }
 
-enum Reader {
-    Lines(Box<dyn BufRead>),
-    Csv(
-        Box<csv::Reader<Box<dyn BufRead>>>,
-        Vec<String>,
-        csv::StringRecord,
-    ),
+/// Opens `path`; gzip is recognised by its magic bytes, and a UTF-8 byte
+/// order mark at the start is passed over.
+pub fn open(path: &Path, format: InputFormat) -> io::Result<Export> {
+    open_with(path, format, CsvLimits::default())
 }
 
-/// Opens `path`; gzip is recognised by its magic bytes.
-pub fn open(path: &Path, format: InputFormat) -> io::Result<Export> {
+fn open_with(path: &Path, format: InputFormat, limits: CsvLimits) -> io::Result<Export> {
     let file = File::open(path)?;
-    let file_bytes = file.metadata().ok().map(|meta| meta.len());
+    let file_bytes = file
+        .metadata()
+        .ok()
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len());
     let consumed = Rc::new(Cell::new(0));
     let mut raw = BufReader::with_capacity(
         READ_BUFFER,
@@ -98,7 +114,7 @@ pub fn open(path: &Path, format: InputFormat) -> io::Result<Export> {
         },
     );
     let gzipped = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    let reader: Box<dyn BufRead> = if gzipped {
+    let mut reader: Box<dyn BufRead> = if gzipped {
         Box::new(BufReader::with_capacity(
             READ_BUFFER,
             MultiGzDecoder::new(raw),
@@ -106,36 +122,25 @@ pub fn open(path: &Path, format: InputFormat) -> io::Result<Export> {
     } else {
         Box::new(raw)
     };
-    let reader = match format {
-        InputFormat::Json => Reader::Lines(reader),
-        InputFormat::Csv => {
-            let mut csv = csv::ReaderBuilder::new()
-                .flexible(true)
-                .has_headers(true)
-                .from_reader(reader);
-            let headers = csv
-                .headers()
-                .map_err(csv_error)?
-                .iter()
-                .map(|header| header.trim().to_owned())
-                .collect();
-            Reader::Csv(Box::new(csv), headers, csv::StringRecord::new())
-        }
+    if reader.fill_buf()?.starts_with(UTF8_BOM) {
+        reader.consume(UTF8_BOM.len());
+    }
+    let mut lines = Lines {
+        reader,
+        number: 0,
+        limit: MAX_RECORD_BYTES,
+    };
+    let csv = match format {
+        InputFormat::Json => None,
+        InputFormat::Csv => Some(CsvReader::start(&mut lines, limits)?),
     };
     Ok(Export {
-        reader,
+        lines,
+        csv,
         consumed,
         file_bytes,
-        line: 0,
         buffer: Vec::new(),
     })
-}
-
-fn csv_error(error: csv::Error) -> io::Error {
-    match error.into_kind() {
-        csv::ErrorKind::Io(error) => error,
-        other => io::Error::new(io::ErrorKind::InvalidData, format!("{other:?}")),
-    }
 }
 
 impl Export {
@@ -144,109 +149,370 @@ impl Export {
         self.consumed.get()
     }
 
-    /// The next record and its 1-based line number; `None` at the end.
-    /// Blank lines are passed over. An error is the file itself failing
-    /// (a truncated gzip stream, a disk error), not a bad record.
-    pub fn next_record(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
-        match &mut self.reader {
-            Reader::Lines(reader) => loop {
-                self.buffer.clear();
-                let Some(too_long) = read_line(reader.as_mut(), &mut self.buffer)? else {
-                    return Ok(None);
-                };
-                self.line += 1;
-                if too_long {
-                    return Ok(Some((
-                        self.line,
-                        Record::Unreadable(format!(
-                            "the line is longer than {MAX_RECORD_BYTES} bytes"
-                        )),
-                    )));
-                }
-                let text = trim_ascii(&self.buffer);
-                if !text.is_empty() {
-                    let start = text.as_ptr() as usize - self.buffer.as_ptr() as usize;
-                    let end = start + text.len();
-                    return Ok(Some((self.line, Record::Json(&self.buffer[start..end]))));
-                }
-            },
-            Reader::Csv(reader, headers, row) => loop {
-                match reader.read_record(row) {
-                    Ok(false) => return Ok(None),
-                    Ok(true) => {
-                        let line = row.position().map_or(0, |position| position.line());
-                        if row.iter().all(|cell| cell.trim().is_empty()) {
-                            continue;
-                        }
-                        let record = match csv_user(headers, row) {
-                            Ok(user) => Record::Object(user),
-                            Err(message) => Record::Unreadable(message),
-                        };
-                        return Ok(Some((line, record)));
-                    }
-                    Err(error) => {
-                        let line = error.position().map_or(0, |position| position.line());
-                        match error.into_kind() {
-                            csv::ErrorKind::Io(error) => return Err(error),
-                            other => {
-                                return Ok(Some((
-                                    line,
-                                    Record::Unreadable(format!("not a CSV row: {other:?}")),
-                                )))
-                            }
-                        }
-                    }
-                }
-            },
-        }
+    /// Physical lines read so far (blank ones, a CSV header and the lines
+    /// inside quoted fields included).
+    pub fn lines_read(&self) -> u64 {
+        self.lines.number
     }
-}
 
-/// Reads one line into `buffer` (at most [`MAX_RECORD_BYTES`]; the rest of a
-/// longer line is read and dropped). `None` at the end of input, otherwise
-/// whether the line was too long.
-fn read_line(reader: &mut dyn BufRead, buffer: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    let mut any = false;
-    let mut too_long = false;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        if available.is_empty() {
-            return Ok(any.then_some(too_long));
+    /// The next record and its 1-based line number (a CSV record's first
+    /// line); `None` at the end. Blank lines are passed over. An error is the
+    /// file itself failing (a truncated gzip stream, a disk error), not a bad
+    /// record.
+    pub fn next_record(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
+        if let Some(csv) = &mut self.csv {
+            return csv.next_user(&mut self.lines, &mut self.buffer);
         }
-        any = true;
-        let (chunk, done) = match memchr::memchr(b'\n', available) {
-            Some(end) => (&available[..end], end + 1),
-            None => (available, available.len()),
-        };
-        if !too_long {
-            if buffer.len() + chunk.len() > MAX_RECORD_BYTES {
-                too_long = true;
-                buffer.clear();
-            } else {
-                buffer.extend_from_slice(chunk);
+        loop {
+            let Some(line) = self.lines.next(&mut self.buffer)? else {
+                return Ok(None);
+            };
+            if line.too_long {
+                return Ok(Some((line.number, Record::Unreadable(too_long()))));
+            }
+            let text = self.buffer.trim_ascii();
+            if !text.is_empty() {
+                let start = text.as_ptr() as usize - self.buffer.as_ptr() as usize;
+                let end = start + text.len();
+                return Ok(Some((line.number, Record::Json(&self.buffer[start..end]))));
             }
         }
-        let found_end = done > chunk.len();
-        reader.consume(done);
-        if found_end {
-            return Ok(Some(too_long));
+    }
+}
+
+fn too_long() -> String {
+    format!("the line is longer than {MAX_RECORD_BYTES} bytes")
+}
+
+/// The physical lines of the (decompressed) export, numbered.
+struct Lines {
+    reader: Box<dyn BufRead>,
+    /// Lines read so far.
+    number: u64,
+    /// The most bytes kept of one line.
+    limit: usize,
+}
+
+/// A line just read into the caller's buffer.
+struct Line {
+    number: u64,
+    /// Longer than the limit: the buffer is empty, the rest was dropped.
+    too_long: bool,
+}
+
+impl Lines {
+    /// Reads one line into `buffer` (without its `\n`; at most `limit`
+    /// bytes: the rest of a longer line is read and dropped). `None` at the
+    /// end of input.
+    fn next(&mut self, buffer: &mut Vec<u8>) -> io::Result<Option<Line>> {
+        buffer.clear();
+        let mut any = false;
+        let mut too_long = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                if !any {
+                    return Ok(None);
+                }
+                break;
+            }
+            any = true;
+            let (chunk, done) = match memchr::memchr(b'\n', available) {
+                Some(end) => (&available[..end], end + 1),
+                None => (available, available.len()),
+            };
+            if !too_long {
+                if buffer.len() + chunk.len() > self.limit {
+                    too_long = true;
+                    buffer.clear();
+                } else {
+                    buffer.extend_from_slice(chunk);
+                }
+            }
+            let found_end = done > chunk.len();
+            self.reader.consume(done);
+            if found_end {
+                break;
+            }
+        }
+        self.number += 1;
+        Ok(Some(Line {
+            number: self.number,
+            too_long,
+        }))
+    }
+}
+
+/// How far one CSV record may reach.
+#[derive(Debug, Clone, Copy)]
+struct CsvLimits {
+    bytes: usize,
+    lines: usize,
+}
+
+impl Default for CsvLimits {
+    fn default() -> Self {
+        CsvLimits {
+            bytes: MAX_RECORD_BYTES,
+            lines: MAX_CSV_RECORD_LINES,
         }
     }
 }
 
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
+/// A physical line kept to be read again; `None`: it was too long.
+struct Kept {
+    number: u64,
+    text: Option<Vec<u8>>,
+}
+
+/// What the CSV reader found next.
+enum Found {
+    /// A record: its fields are in the reader's buffers.
+    Fields(u64),
+    Unreadable(u64, String),
+    End,
+}
+
+/// CSV records over physical lines. A record that ends on its first line
+/// (nearly all of them) is parsed straight from the line buffer; only a
+/// record whose quote runs on keeps its lines, to read them again should the
+/// quote never close.
+struct CsvReader {
+    parser: csv_core::Reader,
+    limits: CsvLimits,
+    headers: Vec<String>,
+    /// The current record's fields, and where each ends.
+    fields: Vec<u8>,
+    fields_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    /// Lines read after an unterminated quote's first line: read again.
+    replay: VecDeque<Kept>,
+    /// The last line found inside the latest unterminated quote, and the
+    /// line that quote started on.
+    inside_unterminated: Option<(u64, u64)>,
+}
+
+impl CsvReader {
+    /// Reads the header.
+    fn start(lines: &mut Lines, limits: CsvLimits) -> io::Result<CsvReader> {
+        let mut reader = CsvReader {
+            parser: csv_core::ReaderBuilder::new()
+                .terminator(csv_core::Terminator::Any(b'\n'))
+                .build(),
+            limits,
+            headers: Vec::new(),
+            fields: vec![0; 1024],
+            fields_len: 0,
+            ends: vec![0; 64],
+            ends_len: 0,
+            replay: VecDeque::new(),
+            inside_unterminated: None,
+        };
+        let mut buffer = Vec::new();
+        match reader.next_fields(lines, &mut buffer)? {
+            Found::End => {}
+            Found::Unreadable(line, message) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the CSV header (line {line}) cannot be read: {message}"),
+                ))
+            }
+            Found::Fields(line) => {
+                let mut headers = Vec::new();
+                for cell in reader.cells() {
+                    let header = std::str::from_utf8(cell).map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("the CSV header (line {line}) is not UTF-8"),
+                        )
+                    })?;
+                    headers.push(header.trim().to_owned());
+                }
+                reader.headers = headers;
+            }
+        }
+        Ok(reader)
+    }
+
+    /// The next row as a user object.
+    fn next_user(
+        &mut self,
+        lines: &mut Lines,
+        buffer: &mut Vec<u8>,
+    ) -> io::Result<Option<(u64, Record<'static>)>> {
+        loop {
+            match self.next_fields(lines, buffer)? {
+                Found::End => return Ok(None),
+                Found::Unreadable(line, message) => {
+                    return Ok(Some((line, Record::Unreadable(message))))
+                }
+                Found::Fields(line) => {
+                    let cells: Vec<&[u8]> = self.cells().collect();
+                    if cells.iter().all(|cell| cell.trim_ascii().is_empty()) {
+                        continue;
+                    }
+                    let record = match csv_user(&self.headers, &cells) {
+                        Ok(user) => Record::Object(user),
+                        Err(message) => Record::Unreadable(message),
+                    };
+                    return Ok(Some((line, record)));
+                }
+            }
+        }
+    }
+
+    /// The next line: one kept to be read again, else a new one (into `buffer`).
+    fn next_line(
+        &mut self,
+        lines: &mut Lines,
+        buffer: &mut Vec<u8>,
+    ) -> io::Result<Option<(u64, bool)>> {
+        if let Some(kept) = self.replay.pop_front() {
+            buffer.clear();
+            let too_long = match kept.text {
+                Some(text) => {
+                    buffer.extend_from_slice(&text);
+                    false
+                }
+                None => true,
+            };
+            return Ok(Some((kept.number, too_long)));
+        }
+        let Some(line) = lines.next(buffer)? else {
+            return Ok(None);
+        };
+        if buffer.last() == Some(&b'\r') {
+            buffer.pop();
+        }
+        Ok(Some((line.number, line.too_long)))
+    }
+
+    fn next_fields(&mut self, lines: &mut Lines, buffer: &mut Vec<u8>) -> io::Result<Found> {
+        let (start, first_too_long) = loop {
+            match self.next_line(lines, buffer)? {
+                None => return Ok(Found::End),
+                Some((number, too_long)) if too_long || !buffer.trim_ascii().is_empty() => {
+                    break (number, too_long)
+                }
+                Some(_) => continue, // blank
+            }
+        };
+        if first_too_long {
+            return Ok(Found::Unreadable(start, too_long()));
+        }
+        self.parser.reset();
+        self.fields_len = 0;
+        self.ends_len = 0;
+        if self.feed(buffer) {
+            return Ok(Found::Fields(start));
+        }
+        // The line ends inside a quoted field.
+        if let Some((last, origin)) = self.inside_unterminated {
+            if start <= last {
+                // From here on this quote reads exactly as the unterminated
+                // one did (a parser inside a quoted field does not know
+                // which field it is in): it cannot close any sooner.
+                return Ok(Found::Unreadable(
+                    start,
+                    format!(
+                        "unterminated quote starting at line {start} (inside the unclosed quote of line {origin})"
+                    ),
+                ));
+            }
+        }
+        let mut kept: Vec<Kept> = Vec::new();
+        let mut bytes = buffer.len() + 1;
+        let failure = loop {
+            let Some((number, too_long)) = self.next_line(lines, buffer)? else {
+                break "before the end of the file".to_owned();
+            };
+            if too_long {
+                kept.push(Kept { number, text: None });
+                break format!("within {} bytes", self.limits.bytes);
+            }
+            bytes += buffer.len() + 1;
+            kept.push(Kept {
+                number,
+                text: Some(buffer.clone()),
+            });
+            if bytes > self.limits.bytes {
+                break format!("within {} bytes", self.limits.bytes);
+            }
+            if kept.len() + 1 > self.limits.lines {
+                break format!("within {} lines", self.limits.lines);
+            }
+            if self.feed(buffer) {
+                return Ok(Found::Fields(start));
+            }
+        };
+        let last = kept.last().map_or(start, |line| line.number);
+        self.inside_unterminated = Some((last, start));
+        // Lines are only kept when none are waiting to be read again (a
+        // record starting on a kept line cannot run on), so order holds.
+        debug_assert!(self.replay.is_empty());
+        self.replay.extend(kept);
+        Ok(Found::Unreadable(
+            start,
+            format!("unterminated quote starting at line {start}: no closing quote {failure}"),
+        ))
+    }
+
+    /// Parses one line (and its line break) into the record under way;
+    /// whether the record ended with it.
+    fn feed(&mut self, line: &[u8]) -> bool {
+        for mut input in [line, b"\n".as_slice()] {
+            loop {
+                let (result, read, written, ended) = self.parser.read_record(
+                    input,
+                    &mut self.fields[self.fields_len..],
+                    &mut self.ends[self.ends_len..],
+                );
+                input = &input[read..];
+                self.fields_len += written;
+                self.ends_len += ended;
+                match result {
+                    csv_core::ReadRecordResult::Record => return true,
+                    // Bounded: a record is at most `limits.bytes` of input.
+                    csv_core::ReadRecordResult::OutputFull => {
+                        self.fields.resize(self.fields.len() * 2, 0)
+                    }
+                    csv_core::ReadRecordResult::OutputEndsFull => {
+                        self.ends.resize(self.ends.len() * 2, 0)
+                    }
+                    csv_core::ReadRecordResult::InputEmpty | csv_core::ReadRecordResult::End => {
+                        break
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// The fields of the record just read.
+    fn cells(&self) -> impl Iterator<Item = &[u8]> {
+        let fields = &self.fields[..self.fields_len];
+        let mut start = 0;
+        self.ends[..self.ends_len].iter().map(move |&end| {
+            let cell = &fields[start..end];
+            start = end;
+            cell
+        })
+    }
 }
 
 /// A CSV row as a user object: booleans for the flag columns, JSON for the
 /// metadata and identities columns, strings otherwise; empty cells absent.
-fn csv_user(headers: &[String], row: &csv::StringRecord) -> Result<Value, String> {
+fn csv_user(headers: &[String], row: &[&[u8]]) -> Result<Value, String> {
     let mut user = Map::new();
-    for (header, cell) in headers.iter().zip(row.iter()) {
+    for (header, cell) in headers.iter().zip(row) {
+        let Ok(cell) = std::str::from_utf8(cell) else {
+            return Err(format!("column {header}: not UTF-8"));
+        };
         let cell = cell.trim();
         if cell.is_empty() || header.is_empty() {
             continue;
@@ -273,7 +539,11 @@ mod tests {
     use super::*;
 
     fn records(path: &Path, format: InputFormat) -> Vec<(u64, String)> {
-        let mut export = open(path, format).unwrap();
+        records_with(path, format, CsvLimits::default())
+    }
+
+    fn records_with(path: &Path, format: InputFormat, limits: CsvLimits) -> Vec<(u64, String)> {
+        let mut export = open_with(path, format, limits).unwrap();
         let mut out = Vec::new();
         while let Some((line, record)) = export.next_record().unwrap() {
             let text = match record {
@@ -360,5 +630,124 @@ mod tests {
             InputFormat::from_path(Path::new("x.json.gz")),
             InputFormat::Json
         );
+    }
+
+    fn csv(text: &str, limits: CsvLimits) -> Vec<(u64, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, text).unwrap();
+        records_with(&path, InputFormat::Csv, limits)
+            .into_iter()
+            .map(|(line, text)| match text.strip_prefix('!') {
+                Some(message) => (line, format!("!{}", message.split(':').next().unwrap())),
+                None => (
+                    line,
+                    serde_json::from_str::<Value>(&text).unwrap()["n"].to_string(),
+                ),
+            })
+            .collect()
+    }
+
+    fn pairs(list: &[(u64, &str)]) -> Vec<(u64, String)> {
+        list.iter().map(|(l, t)| (*l, (*t).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_csv_quote_may_span_lines_up_to_the_caps() {
+        let small = CsvLimits {
+            bytes: 64,
+            lines: 3,
+        };
+        // Within both caps: one record of three lines; CRLF line breaks too.
+        assert_eq!(
+            csv("n\r\n\"a\r\nb\r\nc\"\r\n\"d\"\r\n", small),
+            pairs(&[(2, "\"a\\nb\\nc\""), (5, "\"d\"")])
+        );
+        // Four lines: over the line cap; the lines after the quote's first are read again.
+        assert_eq!(
+            csv("n\n\"a\nb\nc\nd\"\ne\n", small),
+            pairs(&[
+                (2, "!unterminated quote starting at line 2"),
+                (3, "\"b\""),
+                (4, "\"c\""),
+                (5, "\"d\\\"\""),
+                (6, "\"e\"")
+            ])
+        );
+        // Over the byte cap.
+        let long = "x".repeat(40);
+        let got = csv(&format!("n\n\"{long}\n{long}\"\nz\n"), small);
+        assert_eq!(
+            got[0],
+            (2, "!unterminated quote starting at line 2".to_owned())
+        );
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[2], (4, "\"z\"".to_owned()));
+        // A line longer than the cap inside the quote: reported on its own too.
+        let got = csv(
+            &format!("n\n\"a\n{}\nz\n", "y".repeat(MAX_RECORD_BYTES + 1)),
+            CsvLimits {
+                bytes: 64,
+                lines: 10,
+            },
+        );
+        assert_eq!(
+            got,
+            pairs(&[
+                (2, "!unterminated quote starting at line 2"),
+                (3, "!the line is longer than 16777216 bytes"),
+                (4, "\"z\"")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_quote_reopened_inside_an_unterminated_one_is_reported_at_once() {
+        // `x","y` closes the open quote and opens another on every line: read
+        // again after line 2's quote fails, each line opens a quote that runs
+        // on the same way; each is reported on its own, none read again.
+        let text = "n\n\"a\nx\",\"y\nx\",\"y\nx\",\"y\n";
+        let got = csv(text, CsvLimits::default());
+        assert_eq!(
+            got,
+            pairs(&[
+                (2, "!unterminated quote starting at line 2"),
+                (
+                    3,
+                    "!unterminated quote starting at line 3 (inside the unclosed quote of line 2)"
+                ),
+                (
+                    4,
+                    "!unterminated quote starting at line 4 (inside the unclosed quote of line 2)"
+                ),
+                (
+                    5,
+                    "!unterminated quote starting at line 5 (inside the unclosed quote of line 2)"
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn every_physical_line_is_counted_and_a_bom_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, "\u{feff}n,m\n\n1,\"a\nb\"\n\n2,c").unwrap();
+        let mut export = open(&path, InputFormat::Csv).unwrap();
+        let mut lines = Vec::new();
+        while let Some((line, record)) = export.next_record().unwrap() {
+            assert!(matches!(record, Record::Object(_)));
+            lines.push(line);
+        }
+        assert_eq!(lines, [3, 6]);
+        assert_eq!(export.lines_read(), 6);
+        std::fs::write(&path, "\u{feff}{\"a\":1}\n\n").unwrap();
+        let mut export = open(&path, InputFormat::Json).unwrap();
+        assert!(matches!(
+            export.next_record().unwrap(),
+            Some((1, Record::Json(b"{\"a\":1}")))
+        ));
+        assert!(export.next_record().unwrap().is_none());
+        assert_eq!(export.lines_read(), 2);
     }
 }

@@ -7,8 +7,12 @@
 //! duplicate, or as already in the new tenant) with its line and email,
 //! never silently dropped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use trickle_core::email_key;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// The hash of a key. Seeds keep the id and email spaces apart.
 pub(crate) fn key_hash(seed: u64, key: &str) -> u64 {
@@ -17,6 +21,44 @@ pub(crate) fn key_hash(seed: u64, key: &str) -> u64 {
 
 pub(crate) const EMAIL_SEED: u64 = 0x656d_6169_6c00_0001;
 pub(crate) const ID_SEED: u64 = 0x7573_6572_6964_0002;
+pub(crate) const USERNAME_SEED: u64 = 0x7573_6572_6e61_0003;
+
+/// The key two emails are the same user by, for the import: the core's
+/// lower-casing, then Unicode NFC, so `josé` typed composed and decomposed
+/// (`e` + U+0301) is one address. (NFC lives here, not in the core: the
+/// core ships in the scripts' WASM, where its tables would cost bytes.)
+/// Borrowed when the email is its own key, as nearly all are.
+pub(crate) fn email_identity(email: &str) -> Cow<'_, str> {
+    let lower = if email
+        .bytes()
+        .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+    {
+        Cow::Owned(email_key(email))
+    } else {
+        Cow::Borrowed(email)
+    };
+    nfc(lower)
+}
+
+/// The key two usernames are the same by: case is ignored.
+pub(crate) fn username_identity(username: &str) -> Cow<'_, str> {
+    if username
+        .bytes()
+        .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
+    {
+        Cow::Owned(username.to_lowercase())
+    } else {
+        Cow::Borrowed(username)
+    }
+}
+
+fn nfc(text: Cow<'_, str>) -> Cow<'_, str> {
+    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        text
+    } else {
+        Cow::Owned(text.nfc().collect())
+    }
+}
 
 /// The keys are already uniform hashes: hashing them again would only cost time.
 #[derive(Default)]
@@ -143,5 +185,14 @@ mod tests {
         assert!((0..100_000).all(|n| set.contains(&format!("user{n}@x.com"))));
         assert!(!set.contains("user100000@x.com"));
         assert_ne!(key_hash(EMAIL_SEED, "abc"), key_hash(ID_SEED, "abc"));
+    }
+
+    #[test]
+    fn emails_are_one_key_whatever_their_case_and_normal_form() {
+        let composed = email_identity("Jos\u{e9}@X.com");
+        assert_eq!(composed, "jos\u{e9}@x.com");
+        assert_eq!(email_identity("JOSE\u{301}@x.COM"), composed);
+        assert_ne!(email_identity("jose@x.com"), composed);
+        assert_eq!(username_identity("Ann"), username_identity("aNN"));
     }
 }

@@ -15,8 +15,10 @@
 //!   them to the end, records their errors, and resumes from a state file
 //!   in the plan folder after a crash or an interruption.
 //!
-//! Memory stays flat in the size of the export: one record at a time, plus
-//! an 8-byte hash of each email seen (for duplicates).
+//! Memory stays flat in the size of the export: one record at a time (at
+//! most 16 MiB of it, a CSV record at most 1,000 lines), plus an 8-byte hash
+//! of each user id, email and username seen (for duplicates); the report
+//! lists at most 1,000 left-out records per reason.
 
 pub mod hashes;
 pub mod import;
@@ -28,6 +30,6 @@ pub mod record;
 pub use input::InputFormat;
 pub use plan::{
     import_file_name, is_import_file_name, plan, FileReport, Phase, PlanError, PlanOptions,
-    PlanReport, Progress, IMPORT_FILE_LIMIT_BYTES, REPORT_FILE,
+    PlanReport, Progress, IMPORT_FILE_LIMIT_BYTES, REPORT_FILE, SKIPS_LISTED_PER_REASON,
 };
 pub use record::SkipReason;

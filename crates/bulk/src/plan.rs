@@ -1,24 +1,29 @@
 //! `plan`: an export in, a folder of import files out, with a report.
 //!
 //! One pass over the export, one record in memory at a time; the only
-//! structures that grow with the input are the compact key maps for
-//! duplicates (and, when given, the new tenant's ids and emails and the
-//! hashes file's index). The folder is built beside its final place and
-//! renamed in when complete.
+//! structures that grow with the input are the compact key sets for
+//! duplicates (ids, emails, usernames: about 9 bytes a key) and, when given,
+//! the new tenant's ids and emails and the hashes file's index. The report
+//! lists at most [`SKIPS_LISTED_PER_REASON`] left-out records per reason
+//! (all are counted). The folder is built beside its final place and renamed
+//! in when complete; stopped (a signal, see [`PlanOptions::stop`]) or failed,
+//! it is removed.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 use serde_json::Value;
-use trickle_core::{email_key, raw_user_id, Policy, SourceUser};
+use trickle_core::{raw_user_id, Policy, SourceUser};
 
 use crate::hashes::{HashFileProblem, HashIndex, PasswordField};
 use crate::input::{self, InputFormat, Record};
-use crate::keys::{KeySet, EMAIL_SEED, ID_SEED};
+use crate::keys::{email_identity, username_identity, KeySet, EMAIL_SEED, ID_SEED, USERNAME_SEED};
 use crate::record::{candidate, ImportRecord, Skip, SkipReason};
 
 /// Auth0 refuses import files over this many bytes (413).
@@ -26,6 +31,14 @@ pub const IMPORT_FILE_LIMIT_BYTES: usize = 500_000;
 
 /// The report's file name inside the plan folder.
 pub const REPORT_FILE: &str = "report.json";
+
+/// How many left-out records `report.json` lists for each reason (the
+/// first ones, by line); all of them are counted.
+pub const SKIPS_LISTED_PER_REASON: usize = 1_000;
+
+/// Text values of a listed record (detail, user_id, email) are cut to this
+/// many bytes: an export line cannot make the report large.
+const LISTED_TEXT_BYTES: usize = 512;
 
 /// The name of the `n`th import file (from 1): sorted by name is sorted by number.
 pub fn import_file_name(n: usize) -> String {
@@ -65,6 +78,10 @@ pub struct PlanOptions {
     pub replace: bool,
     /// Bytes per import file at most.
     pub file_limit: usize,
+    /// When this becomes true (a signal handler sets it), planning stops at
+    /// the next record, removes its staging folder and returns
+    /// [`PlanError::Interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl PlanOptions {
@@ -88,6 +105,7 @@ impl PlanOptions {
             skip_blocked: false,
             replace: false,
             file_limit: IMPORT_FILE_LIMIT_BYTES,
+            stop: None,
         }
     }
 }
@@ -124,12 +142,15 @@ pub enum PlanError {
     OutExists(PathBuf),
     #[error("cannot write the plan under {}: {source}", path.display())]
     Output { path: PathBuf, source: io::Error },
+    /// [`PlanOptions::stop`] was set; nothing was left behind.
+    #[error("interrupted: the unfinished plan was removed")]
+    Interrupted,
 }
 
 impl PlanError {
     /// Whether the input or the arguments are at fault (exit code 2).
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, PlanError::Output { .. })
+        !matches!(self, PlanError::Output { .. } | PlanError::Interrupted)
     }
 }
 
@@ -168,17 +189,41 @@ pub struct HashesReport {
     pub problems: Vec<HashFileProblem>,
 }
 
+/// A planned user who carries the migration marker (see
+/// [`PlanReport::marked_not_in_new_tenant`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarkedUser {
+    pub line: u64,
+    pub user_id: String,
+    pub email: String,
+    pub marked_at: String,
+}
+
 /// What a plan did. `report.json` holds this and, under `skipped_records`,
-/// every left-out record with its line and reason.
+/// the left-out records with their lines and reasons (the first
+/// [`SKIPS_LISTED_PER_REASON`] of each reason).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PlanReport {
     pub input: String,
-    /// Records (non-blank lines, or CSV rows) read.
+    /// Physical lines of the export: blank ones, a CSV header and the lines
+    /// inside quoted CSV fields included.
+    pub lines_read: u64,
+    /// Records (non-blank lines, or CSV rows) read: `users_written +
+    /// skipped`.
     pub records_read: u64,
     pub users_written: u64,
     pub skipped: u64,
-    /// Of the skipped: carried the lazy-migration marker.
+    /// Of the skipped: carried the lazy-migration marker (only without
+    /// `--exclude-export`: with it, the new tenant's export decides).
     pub already_migrated: u64,
+    /// Of the written (only with `--exclude-export`): users carrying the
+    /// marker whom the new tenant's export does not have. Marked, but not
+    /// migrated: stranded by Auth0 failing to store them, or by an older
+    /// Trickle. Counted exactly; the first ones listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marked_not_in_new_tenant: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marked_not_in_new_tenant_listed: Vec<MarkedUser>,
     pub skipped_by_reason: BTreeMap<SkipReason, u64>,
     /// Of the written: imported as blocked.
     pub blocked_written: u64,
@@ -191,6 +236,12 @@ pub struct PlanReport {
     pub hashes: Option<HashesReport>,
     pub file_limit_bytes: usize,
     pub files: Vec<FileReport>,
+    /// `skipped_records` lists at most this many records per reason.
+    pub skipped_records_listed_per_reason: usize,
+    /// Whether some left-out records are counted but not listed.
+    pub skipped_records_truncated: bool,
+    /// By reason, the left-out records counted but not listed.
+    pub skipped_records_unlisted: BTreeMap<SkipReason, u64>,
 }
 
 /// Makes the plan folder `options.out`. `progress` is called now and then.
@@ -244,12 +295,16 @@ pub fn plan(
     let mut report = PlanReport {
         input: options.input.display().to_string(),
         file_limit_bytes: options.file_limit,
+        skipped_records_listed_per_reason: SKIPS_LISTED_PER_REASON,
+        marked_not_in_new_tenant: options.exclude.as_ref().map(|_| 0),
         ..PlanReport::default()
     };
+    let no_stop = AtomicBool::new(false);
+    let stop: &AtomicBool = options.stop.as_deref().unwrap_or(&no_stop);
 
     let (excluded_ids, excluded_emails) = match &options.exclude {
         Some(path) => {
-            let (ids, emails, exclude_report) = load_exclusions(path, options, progress)?;
+            let (ids, emails, exclude_report) = load_exclusions(path, options, stop, progress)?;
             report.exclude = Some(exclude_report);
             (ids, emails)
         }
@@ -264,11 +319,14 @@ pub fn plan(
                 records: 0,
                 written: 0,
             });
-            let index =
-                HashIndex::open(path, staging.path()).map_err(|source| PlanError::Input {
-                    path: path.clone(),
-                    source,
-                })?;
+            let index = HashIndex::open(path, staging.path(), stop);
+            if stop.load(Ordering::Relaxed) {
+                return Err(PlanError::Interrupted);
+            }
+            let index = index.map_err(|source| PlanError::Input {
+                path: path.clone(),
+                source,
+            })?;
             Some((path, index))
         }
         None => None,
@@ -277,12 +335,20 @@ pub fn plan(
     let skipped_path = staging.path().join(".skipped.ndjson");
     let mut skipped_out = BufWriter::new(File::create(&skipped_path).map_err(output)?);
     let mut files = Splitter::new(staging.path(), options.file_limit);
+    // What the import refuses twice: user_id in the connection, email,
+    // username. The first of each is kept.
+    let mut seen_ids = KeySet::new(ID_SEED);
     let mut seen_emails = KeySet::new(EMAIL_SEED);
+    let mut seen_usernames = KeySet::new(USERNAME_SEED);
+    let mut listed: BTreeMap<SkipReason, usize> = BTreeMap::new();
     let mut users_parsed = 0u64;
     let mut record_buffer = Vec::with_capacity(4096);
 
     let file_bytes = export.file_bytes;
     while let Some((line, record)) = export.next_record().map_err(input_error)? {
+        if stop.load(Ordering::Relaxed) {
+            return Err(PlanError::Interrupted);
+        }
         report.records_read += 1;
         let parsed: Result<SourceUser<Value>, Skip> = match record {
             Record::Json(bytes) => {
@@ -307,6 +373,7 @@ pub fn plan(
                 &options.realm,
                 &options.policy,
                 options.skip_blocked,
+                options.exclude.is_none(),
             )?;
             let profile = &candidate.profile;
             let skip = |reason, detail: Option<String>| Skip {
@@ -322,16 +389,40 @@ pub fn plan(
                     Some("user_id in the new tenant's export".to_owned()),
                 ));
             }
-            if excluded_emails.contains(&profile.email) {
+            let email = email_identity(&profile.email);
+            if excluded_emails.contains(&email) {
                 return Err(skip(
                     SkipReason::AlreadyInTarget,
                     Some("email in the new tenant's export".to_owned()),
                 ));
             }
-            if seen_emails.contains(&profile.email) {
+            if seen_ids.contains(&profile.user_id) {
+                return Err(skip(
+                    SkipReason::DuplicateUserId,
+                    Some("an earlier record has this user_id; the first is kept".to_owned()),
+                ));
+            }
+            if seen_emails.contains(&email) {
                 return Err(skip(
                     SkipReason::DuplicateEmail,
-                    Some("an earlier record has this email; the first is kept".to_owned()),
+                    Some(
+                        "an earlier record has this email (ignoring case and Unicode normal \
+                         form); the first is kept"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            let username = profile.username.as_deref().map(username_identity);
+            if username
+                .as_ref()
+                .is_some_and(|name| seen_usernames.contains(name))
+            {
+                return Err(skip(
+                    SkipReason::DuplicateUsername,
+                    Some(
+                        "an earlier record has this username (ignoring case); the first is kept"
+                            .to_owned(),
+                    ),
                 ));
             }
             let password =
@@ -364,7 +455,11 @@ pub fn plan(
                     Some(format!("{} bytes as JSON", record_buffer.len())),
                 ));
             }
-            seen_emails.insert(&profile.email);
+            seen_ids.insert(&profile.user_id);
+            seen_emails.insert(&email);
+            if let Some(username) = &username {
+                seen_usernames.insert(username);
+            }
             for key in &candidate.stripped {
                 *report.app_metadata_keys_stripped.entry(key).or_default() += 1;
             }
@@ -376,12 +471,30 @@ pub fn plan(
                 Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
                 None => report.passwords.none += 1,
             }
-            Ok(Ok(()))
+            Ok(Ok(candidate.marked_at.map(|marked_at| MarkedUser {
+                line,
+                user_id: profile.user_id.clone(),
+                email: profile.email.clone(),
+                marked_at,
+            })))
         });
         match outcome {
-            Ok(Ok(())) => {
+            Ok(Ok(marked)) => {
                 files.push(&record_buffer).map_err(output)?;
                 report.users_written += 1;
+                if let Some(mut marked) = marked {
+                    *report.marked_not_in_new_tenant.get_or_insert(0) += 1;
+                    if report.marked_not_in_new_tenant_listed.len() < SKIPS_LISTED_PER_REASON {
+                        for text in [
+                            &mut marked.user_id,
+                            &mut marked.email,
+                            &mut marked.marked_at,
+                        ] {
+                            cap_listed_text(text);
+                        }
+                        report.marked_not_in_new_tenant_listed.push(marked);
+                    }
+                }
             }
             Ok(Err(fatal)) => return Err(fatal),
             Err(skip) => {
@@ -390,10 +503,20 @@ pub fn plan(
                     report.already_migrated += 1;
                 }
                 *report.skipped_by_reason.entry(skip.reason).or_default() += 1;
-                serde_json::to_writer(&mut skipped_out, &skip)
-                    .map_err(io::Error::from)
-                    .map_err(output)?;
-                skipped_out.write_all(b"\n").map_err(output)?;
+                let listed = listed.entry(skip.reason).or_default();
+                if *listed < SKIPS_LISTED_PER_REASON {
+                    *listed += 1;
+                    serde_json::to_writer(&mut skipped_out, &bounded(skip))
+                        .map_err(io::Error::from)
+                        .map_err(output)?;
+                    skipped_out.write_all(b"\n").map_err(output)?;
+                } else {
+                    *report
+                        .skipped_records_unlisted
+                        .entry(skip.reason)
+                        .or_default() += 1;
+                    report.skipped_records_truncated = true;
+                }
             }
         }
         if report.records_read.is_multiple_of(8192) {
@@ -406,6 +529,7 @@ pub fn plan(
             });
         }
     }
+    report.lines_read = export.lines_read();
     progress(Progress {
         phase: Phase::Users,
         bytes_read: export.bytes_read(),
@@ -464,6 +588,30 @@ pub fn plan(
     Ok(report)
 }
 
+/// `skip` with its text values cut to [`LISTED_TEXT_BYTES`].
+fn bounded(mut skip: Skip) -> Skip {
+    for text in [&mut skip.detail, &mut skip.user_id, &mut skip.email]
+        .into_iter()
+        .flatten()
+    {
+        cap_listed_text(text);
+    }
+    skip
+}
+
+/// Cuts a text the report lists to [`LISTED_TEXT_BYTES`], saying how much went.
+fn cap_listed_text(text: &mut String) {
+    if text.len() > LISTED_TEXT_BYTES {
+        let mut end = LISTED_TEXT_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = text.len() - end;
+        text.truncate(end);
+        text.push_str(&format!("… ({cut} more bytes)"));
+    }
+}
+
 fn json_skip(line: u64, error: &serde_json::Error) -> Skip {
     let reason = match error.classify() {
         serde_json::error::Category::Data => SkipReason::InvalidUser,
@@ -482,6 +630,7 @@ fn json_skip(line: u64, error: &serde_json::Error) -> Skip {
 fn load_exclusions(
     path: &Path,
     options: &PlanOptions,
+    stop: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(KeySet, KeySet, ExcludeReport), PlanError> {
     let error = |source: io::Error| PlanError::Input {
@@ -497,6 +646,9 @@ fn load_exclusions(
     let mut export = input::open(path, options.exclude_format).map_err(error)?;
     let file_bytes = export.file_bytes;
     while let Some((_, record)) = export.next_record().map_err(error)? {
+        if stop.load(Ordering::Relaxed) {
+            return Err(PlanError::Interrupted);
+        }
         report.records += 1;
         let user: Option<SourceUser<serde::de::IgnoredAny>> = match record {
             Record::Json(bytes) => serde_json::from_slice(bytes).ok(),
@@ -511,7 +663,7 @@ fn load_exclusions(
             ids.insert(id);
         }
         if let Some(email) = user.email.as_deref().filter(|email| !email.is_empty()) {
-            emails.insert(&email_key(email));
+            emails.insert(&email_identity(email));
         }
         if report.records.is_multiple_of(8192) {
             progress(Progress {

@@ -28,8 +28,13 @@ pub enum SkipReason {
     AlreadyMigrated,
     /// The new tenant's export already has this user id or email.
     AlreadyInTarget,
-    /// An earlier record had the same email; the first is kept.
+    /// An earlier record had the same email (compared lower-cased and in
+    /// Unicode NFC, as the import compares them); the first is kept.
     DuplicateEmail,
+    /// An earlier record had the same `user_id` (unique in a connection).
+    DuplicateUserId,
+    /// An earlier record had the same username, ignoring case.
+    DuplicateUsername,
     /// Has identities, none in the source connection (a social or other
     /// connection's user).
     NotInRealm,
@@ -54,6 +59,8 @@ impl SkipReason {
             SkipReason::AlreadyMigrated => "already_migrated",
             SkipReason::AlreadyInTarget => "already_in_target",
             SkipReason::DuplicateEmail => "duplicate_email",
+            SkipReason::DuplicateUserId => "duplicate_user_id",
+            SkipReason::DuplicateUsername => "duplicate_username",
             SkipReason::NotInRealm => "not_in_realm",
             SkipReason::Blocked => "blocked",
             SkipReason::InvalidMetadata => "invalid_metadata",
@@ -81,17 +88,23 @@ pub struct Skip {
 pub struct Candidate {
     pub profile: Profile<Value>,
     pub blocked: bool,
+    /// When the user carries the migration marker that was not honoured
+    /// (the new tenant's export decides instead), the marker's time.
+    pub marked_at: Option<String>,
     /// Reserved keys removed from `app_metadata`.
     pub stripped: Vec<&'static str>,
 }
 
-/// Per-record checks and normalisation.
+/// Per-record checks and normalisation. With `honour_marker` a marked user
+/// is left out as migrated; without (the new tenant's export is given and
+/// decides), it goes on, its marker noted.
 pub fn candidate(
     line: u64,
     user: SourceUser<Value>,
     realm: &str,
     policy: &Policy,
     skip_blocked: bool,
+    honour_marker: bool,
 ) -> Result<Candidate, Skip> {
     let user_id = raw_user_id(&user, realm).map(str::to_owned);
     let email = user.email.clone();
@@ -102,7 +115,8 @@ pub fn candidate(
         user_id: user_id.clone(),
         email: email.clone(),
     };
-    if let Some(at) = migrated_at(&user) {
+    let marked_at = migrated_at(&user);
+    if let (Some(at), true) = (&marked_at, honour_marker) {
         return Err(skip(
             SkipReason::AlreadyMigrated,
             Some(format!("marked at {at}")),
@@ -176,6 +190,7 @@ pub fn candidate(
     Ok(Candidate {
         profile,
         blocked,
+        marked_at,
         stripped,
     })
 }

@@ -471,6 +471,53 @@ fn marked_users_are_already_migrated() {
 }
 
 #[test]
+fn with_the_new_tenants_export_a_marked_user_it_lacks_is_planned_and_listed() {
+    // Marked but never stored by the new tenant (Auth0 failed to create
+    // them, or an older Trickle failed their login after marking): the
+    // export of the new tenant decides, not the marker.
+    let fixture = Fixture::new();
+    let marker = json!({"trickle_migrated_at": "2026-01-01T00:00:00.000Z"});
+    let mut stranded = user("1", "stranded@x.com");
+    stranded["app_metadata"] = marker.clone();
+    let mut migrated = user("2", "migrated@x.com");
+    migrated["app_metadata"] = marker;
+    let input = fixture.write_lines(
+        "export.json",
+        &lines(&[stranded, migrated, user("3", "never@x.com")]),
+    );
+    let new_tenant = fixture.write_lines(
+        "new.json",
+        &lines(&[json!({"user_id": "auth0|2", "email": "migrated@x.com",
+                        "identities": [{"provider": "auth0", "connection": TARGET, "user_id": "2"}]})]),
+    );
+    let mut options = fixture.options(input.clone(), "plan");
+    options.exclude = Some(new_tenant);
+    let report = run(&options);
+    let ids: Vec<Value> = records(&options.out, &report)
+        .into_iter()
+        .map(|u| u["user_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("1"), json!("3")]);
+    assert_eq!(report.already_migrated, 0);
+    assert_eq!(report.skipped_by_reason[&SkipReason::AlreadyInTarget], 1);
+    assert_eq!(report.marked_not_in_new_tenant, Some(1));
+    let listed = &report_json(&options.out)["marked_not_in_new_tenant_listed"];
+    assert_eq!(
+        listed,
+        &json!([{"line": 1, "user_id": "1", "email": "stranded@x.com", "marked_at": "2026-01-01T00:00:00.000Z"}])
+    );
+
+    // Without it, the marker is all there is to go by.
+    let options = fixture.options(input, "plan-without");
+    let report = run(&options);
+    assert_eq!(report.already_migrated, 2);
+    assert_eq!(report.marked_not_in_new_tenant, None);
+    assert!(report_json(&options.out)
+        .get("marked_not_in_new_tenant")
+        .is_none());
+}
+
+#[test]
 fn password_hashes_join_by_user_id_or_email() {
     let fixture = Fixture::new();
     let hashes = fixture.write_lines(
@@ -831,4 +878,289 @@ fn a_gzipped_hashes_file_with_an_over_long_line_is_read() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
+}
+
+fn gzip(path: &Path, bytes: &[u8]) {
+    let mut encoder =
+        flate2::write::GzEncoder::new(fs::File::create(path).unwrap(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap();
+}
+
+/// (line, reason, detail) of every listed skipped record.
+fn skips(out: &Path) -> Vec<(u64, String, String)> {
+    skipped(out)
+        .iter()
+        .map(|s| {
+            (
+                s["line"].as_u64().unwrap(),
+                s["reason"].as_str().unwrap().to_owned(),
+                s["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_unclosed_csv_quote_is_reported_by_line_and_the_rows_after_it_are_planned() {
+    let fixture = Fixture::new();
+    // The adversarial run's file: the quote opened on line 2 never closes.
+    let text = "user_id,email,name\nauth0|1,a@x.com,\"open\nauth0|2,b@x.com,n\n";
+    for name in ["short.csv", "short.csv.gz"] {
+        let input = fixture.path(name);
+        if name.ends_with(".gz") {
+            gzip(&input, text.as_bytes());
+        } else {
+            fs::write(&input, text).unwrap();
+        }
+        let options = fixture.options(input, &format!("plan-{name}"));
+        let report = run(&options);
+        let ids: Vec<Value> = records(&options.out, &report)
+            .into_iter()
+            .map(|u| u["user_id"].clone())
+            .collect();
+        assert_eq!(ids, [json!("2")], "{name}");
+        let json = report_json(&options.out);
+        assert_eq!(json["lines_read"], 3, "{name}");
+        assert_eq!(json["records_read"], 2, "{name}");
+        assert_eq!(json["skipped"], 1, "{name}");
+        let skips = skips(&options.out);
+        assert_eq!((skips[0].0, skips[0].1.as_str()), (2, "unreadable"));
+        assert!(
+            skips[0].2.contains("unterminated quote starting at line 2"),
+            "{}",
+            skips[0].2
+        );
+    }
+
+    // 1,001 rows as in the run, plus a quoted field that rightly spans
+    // lines and blank lines: every physical line is counted, every row
+    // after the bad one is planned.
+    let mut text = String::from("user_id,email,name\n");
+    text.push_str("auth0|ok,ok@x.com,\"two\nlines\"\n\n");
+    text.push_str("auth0|bad,bad@x.com,\"never closed\n");
+    for n in 0..1_001 {
+        text.push_str(&format!("auth0|{n},u{n}@x.com,Person {n}\n"));
+    }
+    let input = fixture.path("long.csv.gz");
+    gzip(&input, text.as_bytes());
+    let options = fixture.options(input, "plan-long");
+    let report = run(&options);
+    let users = records(&options.out, &report);
+    assert_eq!(users.len(), 1_002);
+    assert_eq!(users[0]["name"], "two\nlines");
+    assert_eq!(users[1]["user_id"], "0");
+    assert_eq!(users[1_001]["user_id"], "1000");
+    let json = report_json(&options.out);
+    assert_eq!(json["lines_read"], 1_006);
+    assert_eq!(json["records_read"], 1_003);
+    assert_eq!(
+        json["users_written"].as_u64().unwrap() + json["skipped"].as_u64().unwrap(),
+        1_003,
+        "planned + skipped = records"
+    );
+    let skips = skips(&options.out);
+    assert_eq!(skips.len(), 1, "{skips:?}");
+    assert_eq!(skips[0].0, 5);
+    assert!(
+        skips[0].2.contains("unterminated quote starting at line 5"),
+        "{}",
+        skips[0].2
+    );
+}
+
+#[test]
+fn a_gzipped_csv_with_one_unclosed_quote_and_megabytes_of_rows_is_planned_whole() {
+    // Peak memory on this input is measured by scripts/bench-bulk-adversarial.sh.
+    let fixture = Fixture::new();
+    let rows = 120_000;
+    let mut text = String::with_capacity(rows * 110);
+    text.push_str("user_id,email,name\nauth0|x,x@x.com,\"open\n");
+    for n in 0..rows {
+        text.push_str(&format!(
+            "auth0|{n},user{n}@example.com,Person number {n} with a longer name field\n"
+        ));
+    }
+    assert!(text.len() > 8 * 1024 * 1024);
+    let input = fixture.path("export.csv.gz");
+    gzip(&input, text.as_bytes());
+    let options = fixture.options(input, "plan");
+    let report = run(&options);
+    let json = report_json(&options.out);
+    assert_eq!(json["users_written"], rows as u64);
+    assert_eq!(json["records_read"], rows as u64 + 1);
+    assert_eq!(json["lines_read"], rows as u64 + 2);
+    assert_eq!(json["skipped_by_reason"], json!({"unreadable": 1}));
+    assert_eq!(
+        report.files.iter().map(|f| f.users).sum::<u64>(),
+        rows as u64
+    );
+}
+
+#[test]
+fn the_report_lists_at_most_a_thousand_records_per_reason_and_counts_them_all() {
+    let fixture = Fixture::new();
+    // Long values are cut in the listing, never copied whole.
+    let mut lines = vec![json!({"user_id": format!("auth0|{}", "i".repeat(100_000))}).to_string()];
+    for _ in 0..2_500 {
+        lines.push("{}".to_owned());
+    }
+    for n in 0..1_200 {
+        lines.push(format!("not json {n}"));
+    }
+    lines.push(user("1", "a@x.com").to_string());
+    let input = fixture.write_lines("export.json", &lines);
+    let options = fixture.options(input, "plan");
+    let report = run(&options);
+    assert_eq!(report.users_written, 1);
+    let json = report_json(&options.out);
+    assert_eq!(json["skipped"], 3_701);
+    assert_eq!(
+        json["skipped_by_reason"],
+        json!({"missing_email": 1, "missing_user_id": 2_500, "unreadable": 1_200})
+    );
+    assert_eq!(json["skipped_records_listed_per_reason"], 1_000);
+    assert_eq!(json["skipped_records_truncated"], true);
+    assert_eq!(
+        json["skipped_records_unlisted"],
+        json!({"missing_user_id": 1_500, "unreadable": 200})
+    );
+    let listed = skips(&options.out);
+    assert_eq!(listed.len(), 2_001);
+    let missing: Vec<u64> = listed
+        .iter()
+        .filter(|s| s.1 == "missing_user_id")
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(
+        missing,
+        (2..=1_001).collect::<Vec<u64>>(),
+        "the first, by line"
+    );
+    let size = fs::metadata(options.out.join("report.json")).unwrap().len();
+    assert!(size < 200_000, "report.json is {size} bytes");
+    let long_id = skipped(&options.out)[0]["user_id"].as_str().unwrap().len();
+    assert!(long_id < 1_000, "a user_id of {long_id} bytes listed");
+
+    // Under the cap, everything is listed and nothing is said to be missing.
+    let input = fixture.write_lines(
+        "few.json",
+        &["{}".to_owned(), user("1", "a@x.com").to_string()],
+    );
+    let options = fixture.options(input, "few");
+    run(&options);
+    let json = report_json(&options.out);
+    assert_eq!(json["skipped_records_truncated"], false);
+    assert_eq!(json["skipped_records_unlisted"], json!({}));
+    assert_eq!(json["skipped_records"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
+    let fixture = Fixture::new();
+    let with_username = |id: &str, email: &str, username: &str| {
+        let mut u = user(id, email);
+        u["username"] = json!(username);
+        u
+    };
+    let nfc = "jos\u{e9}@x.com";
+    let nfd = "jose\u{301}@x.com";
+    let input = fixture.write_lines(
+        "export.json",
+        &lines(&[
+            with_username("1", "ann@x.com", "Ann"),
+            user("1", "other@x.com"),               // same user_id
+            with_username("3", "bob@x.com", "ANN"), // same username, other case
+            user("4", nfc),
+            user("5", nfd),                 // same email, other normal form
+            user("6", "JOSE\u{301}@X.COM"), // and other case too
+            with_username("7", "carol@x.com", "carol"),
+        ]),
+    );
+    let options = fixture.options(input, "plan");
+    let report = run(&options);
+    let ids: Vec<Value> = records(&options.out, &report)
+        .into_iter()
+        .map(|u| u["user_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("1"), json!("4"), json!("7")]);
+    let got: Vec<(u64, String)> = skips(&options.out)
+        .into_iter()
+        .map(|(line, reason, _)| (line, reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "duplicate_user_id".to_owned()),
+            (3, "duplicate_username".to_owned()),
+            (5, "duplicate_email".to_owned()),
+            (6, "duplicate_email".to_owned()),
+        ]
+    );
+    let json = report_json(&options.out);
+    assert_eq!(
+        json["skipped_by_reason"],
+        json!({"duplicate_user_id": 1, "duplicate_username": 1, "duplicate_email": 2})
+    );
+
+    // The new tenant's export is compared the same way.
+    let new_tenant = fixture.write_lines("new.json", &lines(&[json!({"email": nfd})]));
+    let input = fixture.write_lines(
+        "export2.json",
+        &lines(&[user("4", nfc), user("8", "d@x.com")]),
+    );
+    let mut options = fixture.options(input, "plan2");
+    options.exclude = Some(new_tenant);
+    let report = run(&options);
+    assert_eq!(report.users_written, 1);
+    assert_eq!(skips(&options.out)[0].1, "already_in_target");
+}
+
+#[test]
+fn a_utf8_bom_does_not_cost_the_first_user() {
+    let fixture = Fixture::new();
+    let bom = "\u{feff}";
+    let ndjson = format!("{bom}{}\n{}\n", user("1", "a@x.com"), user("2", "b@x.com"));
+    let csv = format!("{bom}user_id,email\nauth0|1,a@x.com\nauth0|2,b@x.com\n");
+    for (name, text) in [
+        ("export.json", &ndjson),
+        ("export.csv", &csv),
+        ("export.json.gz", &ndjson),
+        ("export.csv.gz", &csv),
+    ] {
+        let input = fixture.path(name);
+        if name.ends_with(".gz") {
+            gzip(&input, text.as_bytes());
+        } else {
+            fs::write(&input, text).unwrap();
+        }
+        let options = fixture.options(input, &format!("plan-{name}"));
+        let report = run(&options);
+        assert_eq!(report.users_written, 2, "{name}: {:?}", skips(&options.out));
+        assert_eq!(report.skipped, 0, "{name}");
+    }
+}
+
+#[test]
+fn a_hashes_file_with_a_bom_and_decomposed_emails_still_joins() {
+    let fixture = Fixture::new();
+    let hashes = fixture.path("hashes.jsonl");
+    fs::write(
+        &hashes,
+        format!(
+            "\u{feff}{}\n",
+            json!({"email": "JOSE\u{301}@x.com", "hash": BCRYPT_10})
+        ),
+    )
+    .unwrap();
+    let input = fixture.write_lines("export.json", &lines(&[user("1", "jos\u{e9}@x.com")]));
+    let mut options = fixture.options(input, "plan");
+    options.hashes = Some(hashes);
+    let report = run(&options);
+    assert_eq!(
+        records(&options.out, &report)[0]["password_hash"],
+        BCRYPT_10
+    );
+    let hashes = report.hashes.unwrap();
+    assert_eq!((hashes.entries, hashes.problem_count), (1, 0));
 }

@@ -3,12 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 use trickle_bulk::import::journal::FileState;
 use trickle_bulk::import::{run_import, Event, Halt, ImportError, ImportOptions, ImportOutcome};
-use trickle_bulk::{plan, InputFormat, Phase, PlanOptions, PlanReport, Progress, REPORT_FILE};
+use trickle_bulk::{
+    plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, REPORT_FILE,
+};
 use trickle_generator::parse_config;
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
@@ -170,6 +174,16 @@ fn run_plan(args: PlanArgs) -> ExitCode {
     options.hashes = args.hashes;
     options.skip_blocked = args.skip_blocked;
     options.replace = args.force;
+    let signal = match stop_on_signals() {
+        Ok((stop, signal)) => {
+            options.stop = Some(stop);
+            signal
+        }
+        Err(error) => {
+            eprintln!("trickle: cannot handle signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     let mut bar = PlanBar::new();
     let result = plan(&options, &mut |progress| bar.update(progress));
@@ -178,6 +192,18 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         Ok(report) => {
             print_plan_summary(&args.out, &report);
             ExitCode::SUCCESS
+        }
+        Err(PlanError::Interrupted) => {
+            let signal = signal.load(Ordering::SeqCst) as i32;
+            let name = match signal {
+                signal_hook::consts::SIGTERM => "SIGTERM",
+                _ => "SIGINT",
+            };
+            eprintln!(
+                "trickle: interrupted ({name}): the unfinished plan was removed; no plan was written"
+            );
+            // The shells' convention: 128 + the signal's number.
+            ExitCode::from(128 + signal as u8)
         }
         Err(error) => {
             eprintln!("trickle: {error}");
@@ -189,6 +215,22 @@ fn run_plan(args: PlanArgs) -> ExitCode {
             }
         }
     }
+}
+
+/// SIGINT and SIGTERM set the returned flag (planning then stops and
+/// removes its staging folder) and record which signal came; a second one
+/// ends the process at once, as if unhandled.
+fn stop_on_signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let which = Arc::new(AtomicUsize::new(SIGINT as usize));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so that it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&stop))?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&which), signal as usize)?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok((stop, which))
 }
 
 /// A progress bar per phase on a terminal; nothing in a pipe.
@@ -257,11 +299,27 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
         out.display(),
         out.join(REPORT_FILE).display()
     );
+    eprintln!("  lines read       {:>12}", thousands(report.lines_read));
     eprintln!("  records read     {:>12}", thousands(report.records_read));
     eprintln!("  users planned    {:>12}", thousands(report.users_written));
     eprintln!("  left out         {:>12}", thousands(report.skipped));
     for (reason, count) in &report.skipped_by_reason {
         eprintln!("    {:<22} {:>10}", reason.name(), thousands(*count));
+    }
+    if report.skipped_records_truncated {
+        eprintln!(
+            "    ({} lists the first {} of each reason by line; all are counted)",
+            REPORT_FILE,
+            thousands(report.skipped_records_listed_per_reason as u64)
+        );
+    }
+    match report.marked_not_in_new_tenant {
+        Some(0) | None => {}
+        Some(marked) => eprintln!(
+            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {})",
+            thousands(marked),
+            REPORT_FILE
+        ),
     }
     if report.blocked_written > 0 {
         eprintln!(

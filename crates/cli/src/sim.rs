@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use trickle_sim::{Faults, Options, Seed, Sim, StartError};
+use trickle_sim::{Faults, Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -22,7 +22,8 @@ use crate::EXIT_BAD_INPUT;
 /// (or until stdin closes, with --exit-on-stdin-close).
 #[derive(clap::Args)]
 pub struct Args {
-    /// The seed (JSON): connections, clients and users; e.g. examples/old-tenant-users.json.
+    /// The seed (a JSON object of at most 256 MiB): connections, clients and
+    /// users; e.g. examples/old-tenant-users.json.
     #[arg(long, value_name = "FILE")]
     seed: PathBuf,
     /// The address to listen on; must be loopback unless --allow-remote.
@@ -109,14 +110,18 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(message) = faults.validate() {
         return bad_input(format!("invalid fault flags: {message}"));
     }
-    let text = match std::fs::read_to_string(&args.seed) {
-        Ok(text) => text,
-        Err(error) => return bad_input(format!("cannot read {}: {error}", args.seed.display())),
-    };
-    let seed = match Seed::from_json(&text) {
+    let seed = match read_seed(&args.seed) {
         Ok(seed) => seed,
         Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
     };
+    let passwords = seed.users.iter().filter(|u| u.password.is_some()).count();
+    if slow_to_hash(passwords, seed.bcrypt_cost) {
+        eprintln!(
+            "trickle sim: hashing {passwords} passwords (bcrypt cost {}); this takes a while \
+             (a lower bcrypt_cost in the seed, e.g. 4, is faster)",
+            seed.bcrypt_cost
+        );
+    }
     let summary = format!(
         "{} users in {} connection(s), {} client(s)",
         seed.users.len(),
@@ -171,6 +176,23 @@ pub fn run(args: Args) -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// Opens and reads the seed: a regular file over the limit is refused
+/// before any of it is read; other files (pipes, devices) as they are read.
+fn read_seed(path: &std::path::Path) -> Result<Seed, SeedError> {
+    let file = std::fs::File::open(path).map_err(SeedError::Read)?;
+    let meta = file.metadata().map_err(SeedError::Read)?;
+    if meta.is_file() && meta.len() > MAX_SEED_BYTES {
+        return Err(SeedError::TooLarge);
+    }
+    Seed::from_reader(std::io::BufReader::new(file))
+}
+
+/// Whether hashing `passwords` at `cost` takes long enough (over about a
+/// second on one core: 16 hashes at cost 10) to say so first.
+fn slow_to_hash(passwords: usize, cost: u32) -> bool {
+    (passwords as u128) << cost.min(64) >= 16u128 << 10
 }
 
 /// Waits for SIGINT, SIGTERM or (if asked) the end of stdin; says which.
@@ -229,5 +251,14 @@ mod tests {
         assert!(refused.contains("--allow-remote"), "{refused}");
         assert!(listen_ip("0.0.0.0", true).is_ok());
         assert!(listen_ip("example.com", true).is_err());
+    }
+
+    #[test]
+    fn only_slow_hashing_is_announced() {
+        assert!(!slow_to_hash(0, 14));
+        assert!(!slow_to_hash(1_000, 4), "cost 4: well under a second");
+        assert!(slow_to_hash(5_000, 4));
+        assert!(!slow_to_hash(15, 10) && slow_to_hash(16, 10));
+        assert!(slow_to_hash(1, 14));
     }
 }

@@ -680,3 +680,81 @@ fn thousands(n: usize) -> String {
     }
     out
 }
+
+/// Sends `signal` to a `bulk plan` reading a named pipe that is fed slowly,
+/// once the plan has written its first import file (so it is mid-way, for
+/// sure, without a huge input).
+fn plan_stopped_by(signal: libc::c_int) -> (Output, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let input = dir.path().join("export.json");
+    let fifo = std::ffi::CString::new(input.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let out = dir.path().join("plan");
+    let child = Command::new(env!("CARGO_BIN_EXE_trickle"))
+        .args(plan_args(&config, &input, &out))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let feeder_input = input.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut pipe = fs::OpenOptions::new()
+            .write(true)
+            .open(feeder_input)
+            .unwrap();
+        // Enough for a first 500 KB file, then a trickle until the plan stops reading.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for n in 0.. {
+            let line = export_user(n).to_string() + "\n";
+            if pipe.write_all(line.as_bytes()).is_err() || std::time::Instant::now() > deadline {
+                return;
+            }
+            if n > 2_000 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    });
+    let staging_file = || {
+        fs::read_dir(dir.path()).unwrap().find_map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name.starts_with(".plan.staging-") && path.join("users-00001.json").exists())
+                .then_some(path)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while staging_file().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plan never wrote a file"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    let left: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "export.json" && name != "trickle.toml")
+        .collect();
+    (output, left)
+}
+
+#[test]
+fn a_plan_stopped_by_sigint_or_sigterm_removes_its_staging_folder() {
+    for (signal, code, name) in [
+        (libc::SIGINT, 130, "SIGINT"),
+        (libc::SIGTERM, 143, "SIGTERM"),
+    ] {
+        let (output, left) = plan_stopped_by(signal);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{name}: {text}");
+        assert!(
+            text.contains(&format!("interrupted ({name})")) && text.contains("no plan was written"),
+            "{name}: {text}"
+        );
+        assert!(left.is_empty(), "{name}: left behind: {left:?}");
+    }
+}

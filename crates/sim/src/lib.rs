@@ -23,8 +23,8 @@ mod token;
 
 pub use keys::KEY_ID;
 pub use seed::{
-    connection_id_for, Seed, SeedClient, SeedConnection, SeedError, SeedUser, DEFAULT_BCRYPT_COST,
-    DEFAULT_BRUTE_FORCE_THRESHOLD, DEFAULT_CONNECTION,
+    connection_id_for, Seed, SeedClient, SeedConnection, SeedError, SeedUser, BCRYPT_COSTS,
+    DEFAULT_BCRYPT_COST, DEFAULT_BRUTE_FORCE_THRESHOLD, DEFAULT_CONNECTION, MAX_SEED_BYTES,
 };
 pub use server::{Options, Sim, StartError};
 pub use state::{Counters, Faults, Stats};

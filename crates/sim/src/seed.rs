@@ -1,9 +1,12 @@
 //! The seed file: the old tenant's connections, clients and users, as JSON.
 //! Parsing is strict (unknown keys are refused, so a typo is not silently
-//! ignored) and every problem is reported with where it is.
+//! ignored) and every problem is reported with where it is. Reading is
+//! bounded: at most [`MAX_SEED_BYTES`], and anything that does not start as
+//! a JSON object is refused on its first byte.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::{self, Read};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,6 +16,11 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
 /// Auth0's bcrypt cost for database users.
 pub const DEFAULT_BCRYPT_COST: u32 = 10;
+/// The bcrypt costs a seed may ask for. Each step doubles the time a hash
+/// takes: 14 is about a second a password, 31 would be days.
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+/// The largest seed file read (a million users fit well within it).
+pub const MAX_SEED_BYTES: u64 = 256 * 1024 * 1024;
 /// Failed logins in a row for one user before Auth0 answers `too_many_attempts`.
 pub const DEFAULT_BRUTE_FORCE_THRESHOLD: u32 = 10;
 
@@ -23,7 +31,7 @@ pub struct Seed {
     /// Free text for people reading the file (ignored).
     #[serde(default, rename = "$comment")]
     pub comment: Option<Value>,
-    /// bcrypt cost used to hash the seeded passwords (4..=31).
+    /// bcrypt cost used to hash the seeded passwords ([`BCRYPT_COSTS`]).
     #[serde(default = "default_bcrypt_cost")]
     pub bcrypt_cost: u32,
     /// Failed logins in a row per user before `429 too_many_attempts`; 0 turns the protection off.
@@ -122,6 +130,17 @@ pub enum SeedError {
     /// Well-formed, but inconsistent: every problem found, one per line.
     #[error("the seed is not valid:\n  {}", .0.join("\n  "))]
     Invalid(Vec<String>),
+    /// JSON (or not), but not an object: the seed's top level is `{…}`.
+    #[error(
+        "the seed is not valid: it must be a JSON object ({{\"users\": [...], ...}}), not {0}"
+    )]
+    NotAnObject(String),
+    /// Over [`MAX_SEED_BYTES`].
+    #[error("the seed is larger than {} MiB, the most a seed may be", MAX_SEED_BYTES / (1024 * 1024))]
+    TooLarge,
+    /// The file could not be read.
+    #[error("cannot read the seed: {0}")]
+    Read(io::Error),
 }
 
 impl fmt::Debug for Seed {
@@ -144,9 +163,59 @@ impl fmt::Debug for Seed {
     }
 }
 
+/// What a text is, from its start (blanks and BOM passed over), when it is
+/// not a JSON object (`None` when it may be one: it starts with `{`).
+fn not_an_object(start: &[u8]) -> Option<String> {
+    let kind = match start.first()? {
+        b'{' => return None,
+        b'[' => "an array".to_owned(),
+        b'"' => "a string".to_owned(),
+        b'-' | b'0'..=b'9' => "a number".to_owned(),
+        _ if start.starts_with(b"true") || start.starts_with(b"false") => "a boolean".to_owned(),
+        _ if start.starts_with(b"null") => "null".to_owned(),
+        _ => {
+            let head: String = String::from_utf8_lossy(&start[..start.len().min(16)])
+                .chars()
+                .take_while(|c| !c.is_control())
+                .collect();
+            if head.is_empty() {
+                format!(
+                    "text that is not JSON (it starts with the byte 0x{:02x})",
+                    start[0]
+                )
+            } else {
+                format!("text that is not JSON (it starts with `{head}`)")
+            }
+        }
+    };
+    Some(kind)
+}
+
+/// `text` without a UTF-8 byte order mark and leading blanks.
+fn json_start(text: &[u8]) -> &[u8] {
+    text.strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(text)
+        .trim_ascii_start()
+}
+
 impl Seed {
+    /// Reads a seed (at most [`MAX_SEED_BYTES`]; a stream that does not
+    /// start as an object is refused at its first byte, so `/dev/zero`
+    /// fails at once), then parses and validates it.
+    pub fn from_reader(reader: impl Read) -> Result<Seed, SeedError> {
+        let text = read_bounded(reader, MAX_SEED_BYTES)?;
+        let text = String::from_utf8(text)
+            .map_err(|error| SeedError::Syntax(format!("not UTF-8 text ({error})")))?;
+        Seed::from_json(&text)
+    }
+
     /// Parses and validates a seed file's text.
     pub fn from_json(text: &str) -> Result<Seed, SeedError> {
+        if let Some(kind) = not_an_object(json_start(text.as_bytes())) {
+            return Err(SeedError::NotAnObject(kind));
+        }
+        // serde_json refuses a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let seed: Seed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
@@ -181,9 +250,12 @@ impl Seed {
     /// Checks everything the types cannot: references, uniqueness, ranges.
     pub fn validate(&self) -> Result<(), SeedError> {
         let mut problems = Vec::new();
-        if !(4..=31).contains(&self.bcrypt_cost) {
+        if !BCRYPT_COSTS.contains(&self.bcrypt_cost) {
             problems.push(format!(
-                "bcrypt_cost must be between 4 and 31 (got {})",
+                "bcrypt_cost must be between {} and {} (got {}): Auth0 uses {DEFAULT_BCRYPT_COST}, \
+                 4 keeps rehearsals fast, and each step doubles the time of every hash",
+                BCRYPT_COSTS.start(),
+                BCRYPT_COSTS.end(),
                 self.bcrypt_cost
             ));
         }
@@ -306,6 +378,36 @@ impl Seed {
     }
 }
 
+/// Reads all of `reader`, refusing more than `limit` bytes, and refusing at
+/// once a text whose first byte says it is not a JSON object.
+fn read_bounded(mut reader: impl Read, limit: u64) -> Result<Vec<u8>, SeedError> {
+    let mut text = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut checked = false;
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(text),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(SeedError::Read(error)),
+        };
+        if text.len() as u64 + n as u64 > limit {
+            return Err(SeedError::TooLarge);
+        }
+        text.extend_from_slice(&chunk[..n]);
+        if !checked {
+            // A partial byte order mark waits for the next read.
+            let start = json_start(&text);
+            if !start.is_empty() && !b"\xef\xbb\xbf".starts_with(start) {
+                if let Some(kind) = not_an_object(start) {
+                    return Err(SeedError::NotAnObject(kind));
+                }
+                checked = true;
+            }
+        }
+    }
+}
+
 impl SeedUser {
     /// The raw id: the given one, or one derived from connection and email.
     pub fn raw_id(&self, connection: &str) -> String {
@@ -391,7 +493,7 @@ mod tests {
                 ]}"#,
         );
         for expected in [
-            "bcrypt_cost must be between 4 and 31",
+            "bcrypt_cost must be between 4 and 14 (got 2)",
             "clients[0] (c): client_secret must not be empty",
             "users[1] (jane@example.com): duplicate email in connection \"A\" (also users[0]",
             "users[2] (x@example.com): duplicate id \"1\" (also users[0])",
@@ -411,6 +513,54 @@ mod tests {
         let message = invalid(r#"{"users":[{"email":"a@example.com","blocked":"yes"}]}"#);
         assert!(message.contains("users[0].blocked"), "{message}");
         assert!(invalid("not json").contains("the seed is not valid"));
+    }
+
+    #[test]
+    fn only_an_object_is_a_seed() {
+        for (text, kind) in [
+            ("[]", "an array"),
+            (" 1", "a number"),
+            ("\"x\"", "a string"),
+            ("null", "null"),
+            ("\u{0}", "0x00"),
+        ] {
+            let message = invalid(text);
+            assert!(
+                message.contains("must be a JSON object") && message.contains(kind),
+                "{text}: {message}"
+            );
+        }
+        let seed = Seed::from_json("\u{feff} {\"users\": []}").expect("a BOM is passed over");
+        assert!(seed.users.is_empty());
+    }
+
+    #[test]
+    fn bcrypt_costs_are_capped_where_hashing_stays_reasonable() {
+        let cost = |n: u32| Seed::from_json(&format!("{{\"bcrypt_cost\": {n}}}"));
+        assert!(cost(4).is_ok() && cost(14).is_ok());
+        let message = cost(15).unwrap_err().to_string();
+        assert!(message.contains("between 4 and 14 (got 15)"), "{message}");
+        assert!(cost(31).is_err() && cost(3).is_err());
+    }
+
+    #[test]
+    fn reading_is_bounded_and_stops_at_a_first_byte_that_is_no_object() {
+        // Endless noise: refused at once, not read to the limit.
+        let error = read_bounded(io::repeat(0), MAX_SEED_BYTES).unwrap_err();
+        assert!(matches!(error, SeedError::NotAnObject(_)), "{error}");
+        let error = read_bounded(io::repeat(b'[').take(10), 1 << 20).unwrap_err();
+        assert!(error.to_string().contains("an array"), "{error}");
+        // An object that never ends: read up to the limit, then refused.
+        let endless = io::Cursor::new(b"{".to_vec()).chain(io::repeat(b' '));
+        let error = read_bounded(endless, 1 << 20).unwrap_err();
+        assert!(matches!(error, SeedError::TooLarge), "{error}");
+        assert!(error.to_string().contains("256 MiB"), "{error}");
+        // A BOM split across reads is still a BOM.
+        let split =
+            io::Cursor::new(b"\xef".to_vec()).chain(io::Cursor::new(b"\xbb\xbf{}".to_vec()));
+        assert_eq!(read_bounded(split, 1 << 20).unwrap(), b"\xef\xbb\xbf{}");
+        let seed = Seed::from_reader(io::Cursor::new(br#"{"users": []}"#)).unwrap();
+        assert!(seed.users.is_empty());
     }
 
     #[test]
