@@ -79,46 +79,12 @@ impl<E: Serialize + DeserializeOwned> Journal<E> {
         };
         let mut reader = BufReader::with_capacity(64 * 1024, &journal.file);
         reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        let mut line = Vec::new();
-        let mut offset = 0u64;
-        let mut number = 0usize;
-        let mut torn_tail = None;
-        loop {
-            line.clear();
-            let read = reader.read_until(b'\n', &mut line).map_err(io_error)?;
-            if read == 0 {
-                break;
-            }
-            number += 1;
-            let complete = line.last() == Some(&b'\n');
-            if line.trim_ascii().is_empty() {
-                offset += read as u64;
-                continue;
-            }
-            match serde_json::from_slice::<E>(&line) {
-                Ok(entry) => {
-                    replay(entry);
-                    if !complete {
-                        // A whole entry whose newline was lost: keep it.
-                        torn_tail = Some(None);
-                    }
-                }
-                Err(_) if !complete => torn_tail = Some(Some(offset)),
-                Err(error) => {
-                    return Err(JournalError::Damaged {
-                        path: path.to_path_buf(),
-                        line: number,
-                        message: error.to_string(),
-                    })
-                }
-            }
-            offset += read as u64;
-        }
+        let torn_tail = read_entries(&mut reader, path, &mut replay)?;
         drop(reader);
         match torn_tail {
-            Some(None) => (&journal.file).write_all(b"\n").map_err(io_error)?,
-            Some(Some(cut)) => journal.file.set_len(cut).map_err(io_error)?,
-            None => {}
+            Tail::Whole => {}
+            Tail::NoNewline => (&journal.file).write_all(b"\n").map_err(io_error)?,
+            Tail::Torn { at } => journal.file.set_len(at).map_err(io_error)?,
         }
         Ok(journal)
     }
@@ -151,6 +117,83 @@ impl<E: Serialize + DeserializeOwned> Journal<E> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Hands every entry of the journal at `path` to `replay`, without
+/// locking or changing it (a torn last line is left alone and not
+/// replayed). `false` when there is no journal there.
+pub fn replay<E: DeserializeOwned>(
+    path: &Path,
+    mut replay: impl FnMut(E),
+) -> Result<bool, JournalError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    read_entries(&mut reader, path, &mut replay)?;
+    Ok(true)
+}
+
+/// How a journal's text ends.
+enum Tail {
+    /// On a newline (or empty).
+    Whole,
+    /// On a whole entry without its newline (replayed).
+    NoNewline,
+    /// On a torn entry starting at byte `at` (not replayed).
+    Torn { at: u64 },
+}
+
+/// Reads entries line by line from `reader` into `replay`.
+fn read_entries<E: DeserializeOwned>(
+    reader: &mut impl BufRead,
+    path: &Path,
+    replay: &mut impl FnMut(E),
+) -> Result<Tail, JournalError> {
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    let mut number = 0usize;
+    let mut tail = Tail::Whole;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if read == 0 {
+            return Ok(tail);
+        }
+        number += 1;
+        let complete = line.last() == Some(&b'\n');
+        if !line.trim_ascii().is_empty() {
+            match serde_json::from_slice::<E>(&line) {
+                Ok(entry) => {
+                    replay(entry);
+                    if !complete {
+                        tail = Tail::NoNewline;
+                    }
+                }
+                Err(_) if !complete => tail = Tail::Torn { at: offset },
+                Err(error) => {
+                    return Err(JournalError::Damaged {
+                        path: path.to_path_buf(),
+                        line: number,
+                        message: error.to_string(),
+                    })
+                }
+            }
+        }
+        offset += read as u64;
     }
 }
 
@@ -234,5 +277,27 @@ mod tests {
             Journal::<Step>::open(&path, |_| {}),
             Err(JournalError::Locked { .. })
         ));
+    }
+
+    #[test]
+    fn a_read_only_replay_changes_nothing_and_needs_no_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.ndjson");
+        let mut seen = Vec::new();
+        assert!(!replay(&path, |step: Step| seen.push(step.n)).unwrap());
+        assert!(!path.exists());
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":").unwrap();
+        assert!(replay(&path, |step: Step| seen.push(step.n)).unwrap());
+        assert_eq!(seen, [1]);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"n\":1}\n{\"n\":"
+        );
+        let held = dir.path().join("held.ndjson");
+        let mut writer = Journal::<Step>::open(&held, |_| {}).unwrap();
+        writer.record(&Step { n: 7 }).unwrap();
+        seen.clear();
+        assert!(replay(&held, |step: Step| seen.push(step.n)).unwrap());
+        assert_eq!(seen, [7]);
     }
 }
