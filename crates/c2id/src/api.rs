@@ -232,9 +232,7 @@ impl Server {
             retry: options.retry,
         };
         let url = format!("{}/.well-known/openid-configuration", server.issuer);
-        let (status, body) = server
-            .read(|| server.http.get(&url), None, |body| is_json(body))
-            .await?;
+        let (status, body) = server.read(|| server.http.get(&url), None, is_json).await?;
         if !status.is_success() {
             return Err(server.unexpected(format!(
                 "{url} answers HTTP {}: is {} the issuer URL?",
@@ -292,7 +290,7 @@ impl Server {
     /// The public JWK set.
     pub async fn jwks(&self) -> Result<Value, ServerError> {
         let (status, body) = self
-            .read(|| self.http.get(&self.jwks_uri), None, |body| is_json(body))
+            .read(|| self.http.get(&self.jwks_uri), None, is_json)
             .await?;
         if !status.is_success() {
             return Err(self.unexpected(format!(
@@ -435,7 +433,7 @@ impl Server {
         sid: Option<&str>,
     ) -> Result<Option<Value>, ServerError> {
         let phase = key.phase();
-        let usable = |body: &Bytes| is_json(body);
+        let usable = is_json;
         let (status, body) = match key {
             Key::Client(id) => {
                 let url = format!("{}/{}", self.registration_endpoint, path_segment(id));

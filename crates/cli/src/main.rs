@@ -3,7 +3,9 @@
 //! command; everything else is in the library crates.
 
 mod bulk;
+mod c2id;
 mod generate;
+mod serve;
 mod sim;
 
 use std::process::ExitCode;
@@ -29,6 +31,7 @@ enum Command {
     Generate(generate::Args),
     Bulk(bulk::Args),
     Sim(sim::Args),
+    C2id(c2id::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +39,6 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(args),
         Command::Bulk(args) => bulk::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::C2id(args) => c2id::run(args),
     }
 }

@@ -1,14 +1,15 @@
 //! `trickle sim`: runs the emulated OLD Auth0 tenant (trickle-sim) on
 //! loopback, for offline rehearsals of a migration and for tests.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use trickle_sim::{Faults, Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
+use trickle_sim::{Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
 
+use crate::serve::{listen_ip, stopped, FaultArgs};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulator of the OLD Auth0 tenant: the token endpoint
@@ -45,49 +46,14 @@ pub struct Args {
     /// How long an import job stays pending then processing, in milliseconds.
     #[arg(long, default_value_t = 200, value_name = "MS")]
     job_delay_ms: u64,
-    /// Fault: delay every Auth0 endpoint answer by this many milliseconds.
-    #[arg(long, default_value_t = 0, value_name = "MS")]
-    latency_ms: u64,
-    /// Fault: share of requests answered 503 (0.0 to 1.0).
-    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
-    error_ratio: f64,
-    /// Fault: share of connections closed with no HTTP answer at all.
-    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
-    drop_ratio: f64,
-    /// Fault: share of requests answered 200 with a body that is not JSON.
-    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
-    malformed_ratio: f64,
-    /// Fault: share of answers cut off mid-body (status and Content-Length intact).
-    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
-    truncate_ratio: f64,
-    /// Fault only these requests: "METHOD /path-prefix" or "/path-prefix"
-    /// (e.g. "PATCH /api/v2/users/"); by default every Auth0 endpoint.
-    #[arg(long, value_name = "REQUESTS")]
-    faults_only: Option<String>,
+    #[command(flatten)]
+    faults: FaultArgs,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     exit_on_stdin_close: bool,
     /// Do not log requests on stderr.
     #[arg(long)]
     quiet: bool,
-}
-
-/// The listening IP: `localhost` or an IP literal; loopback unless allowed.
-fn listen_ip(host: &str, allow_remote: bool) -> Result<IpAddr, String> {
-    let ip = if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host.trim_matches(['[', ']'])
-            .parse::<IpAddr>()
-            .map_err(|_| format!("--host {host:?} is not an IP address (or localhost)"))?
-    };
-    if !ip.is_loopback() && !allow_remote {
-        return Err(format!(
-            "refusing to listen on {ip}: not a loopback address. The emulator's signing key is \
-             public and its users are test data; pass --allow-remote if you really mean it"
-        ));
-    }
-    Ok(ip)
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -99,17 +65,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(ip) => ip,
         Err(message) => return bad_input(message),
     };
-    let faults = Faults {
-        latency_ms: args.latency_ms,
-        error_ratio: args.error_ratio,
-        drop_ratio: args.drop_ratio,
-        malformed_ratio: args.malformed_ratio,
-        truncate_ratio: args.truncate_ratio,
-        only: args.faults_only.clone(),
+    let faults = match args.faults.faults() {
+        Ok(faults) => faults,
+        Err(message) => return bad_input(message),
     };
-    if let Err(message) = faults.validate() {
-        return bad_input(format!("invalid fault flags: {message}"));
-    }
     let seed = match read_seed(&args.seed) {
         Ok(seed) => seed,
         Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
@@ -195,63 +154,9 @@ fn slow_to_hash(passwords: usize, cost: u32) -> bool {
     (passwords as u128) << cost.min(64) >= 16u128 << 10
 }
 
-/// Waits for SIGINT, SIGTERM or (if asked) the end of stdin; says which.
-async fn stopped(watch_stdin: bool) -> &'static str {
-    let stdin_closed = async {
-        if !watch_stdin {
-            return std::future::pending().await;
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // A plain thread: a blocking read must not hold the runtime's
-        // shutdown; the process exits with it still blocked, which is fine.
-        std::thread::spawn(move || {
-            let mut sink = [0u8; 4096];
-            let mut stdin = std::io::stdin().lock();
-            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-            let _ = tx.send(());
-        });
-        let _ = rx.await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = terminate => "SIGTERM",
-        _ = stdin_closed => "stdin closed",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_loopback_unless_allowed() {
-        assert_eq!(
-            listen_ip("127.0.0.1", false),
-            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        );
-        assert_eq!(
-            listen_ip("localhost", false),
-            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
-        );
-        assert!(listen_ip("::1", false).is_ok_and(|ip| ip.is_loopback()));
-        assert!(listen_ip("[::1]", false).is_ok());
-        assert!(listen_ip("127.0.0.2", false).is_ok());
-        let refused = listen_ip("0.0.0.0", false).unwrap_err();
-        assert!(refused.contains("--allow-remote"), "{refused}");
-        assert!(listen_ip("0.0.0.0", true).is_ok());
-        assert!(listen_ip("example.com", true).is_err());
-    }
 
     #[test]
     fn only_slow_hashing_is_announced() {

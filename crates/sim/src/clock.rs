@@ -1,15 +1,10 @@
 //! Wall-clock helpers: UNIX seconds and the ISO 8601 timestamps Auth0
 //! writes (`2024-05-01T12:34:56.789Z`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-/// Seconds since the UNIX epoch.
-pub fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+/// Seconds since the UNIX epoch (the rate limit's clock too).
+pub use trickle_emulator::unix_seconds;
 
 /// Now, as Auth0 formats timestamps (UTC, milliseconds, `Z`).
 pub fn now_iso() -> String {
@@ -23,7 +18,7 @@ pub fn iso_from(time: SystemTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 

@@ -27,7 +27,8 @@ pub use seed::{
     DEFAULT_BCRYPT_COST, DEFAULT_BRUTE_FORCE_THRESHOLD, DEFAULT_CONNECTION, MAX_SEED_BYTES,
 };
 pub use server::{Options, Sim, StartError};
-pub use state::{Counters, Faults, Stats};
+pub use state::{Counters, Stats};
+pub use trickle_emulator::Faults;
 
 /// The password-realm grant type (`grant_type` of the login script's token request).
 pub const PASSWORD_REALM_GRANT: &str = store::PASSWORD_REALM_GRANT;

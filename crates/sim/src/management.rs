@@ -12,7 +12,6 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::clock::unix_seconds;
 use crate::reply::{api_error, json, unauthorized};
 use crate::search;
 use crate::seed::is_email;
@@ -26,28 +25,29 @@ pub async fn rate_limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let verdict = lock(&state.rate).take(unix_seconds());
-    let Some(verdict) = verdict else {
-        return next.run(request).await;
-    };
-    let mut response = if verdict.allowed {
-        next.run(request).await
-    } else {
-        api_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Global limit has been reached",
-            Some("too_many_requests"),
-        )
-    };
-    let headers = response.headers_mut();
-    for (name, value) in [
-        ("x-ratelimit-limit", u64::from(verdict.limit)),
-        ("x-ratelimit-remaining", u64::from(verdict.remaining)),
-        ("x-ratelimit-reset", verdict.reset),
-    ] {
-        headers.insert(name, HeaderValue::from(value));
-    }
-    response
+    trickle_emulator::rate_limit(
+        &state.controls,
+        request,
+        next,
+        |_| {
+            api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Global limit has been reached",
+                Some("too_many_requests"),
+            )
+        },
+        |verdict, response| {
+            let headers = response.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", u64::from(verdict.limit)),
+                ("x-ratelimit-remaining", u64::from(verdict.remaining)),
+                ("x-ratelimit-reset", verdict.reset),
+            ] {
+                headers.insert(name, HeaderValue::from(value));
+            }
+        },
+    )
+    .await
 }
 
 #[derive(Deserialize)]

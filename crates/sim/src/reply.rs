@@ -2,19 +2,11 @@
 //! `{error, error_description}` and the Management API's
 //! `{statusCode, error, message, errorCode}`.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde_json::{json, Value};
 
-/// A JSON answer.
-pub fn json(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    response
-}
+pub use trickle_emulator::json;
 
 /// An Authentication API (`/oauth/token`) error.
 pub fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {

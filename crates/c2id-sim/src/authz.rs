@@ -1,0 +1,151 @@
+//! The authorisation store API, `[issuer]/authz-store/rest/v3/authorizations`
+//! (and `…/v2/…`, the same here): long-lived authorisations keyed by
+//! subject and client, listed, read, added (`import=true` keeps them as
+//! given) and deleted.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+
+use crate::api::{self, answer, error, json_object, query, random_token, refusal};
+use crate::seed::now_seconds;
+use crate::server::AppState;
+use crate::store::{authorization_key, AuthzKey};
+use crate::stream::{self, AuthzFilter, Part};
+
+fn invalid_request(description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "No long-lived authorisation for this subject and client",
+    )
+}
+
+/// `GET`: all (a JSON array), `?subject=` or `?client=` (arrays), or both
+/// (the one authorisation, or 404).
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(refused) = refusal(&state.tokens.authz_store, &headers) {
+        return refused;
+    }
+    let params = query(raw.as_deref());
+    let filter = match (params.get("subject"), params.get("client")) {
+        (Some(sub), Some(cid)) => {
+            let key: AuthzKey = (sub.as_str().into(), cid.as_str().into());
+            return match state.store().authorizations.get(&key) {
+                Some(json) => answer(
+                    StatusCode::OK,
+                    serde_json::from_str(json).expect("stored as JSON"),
+                ),
+                None => not_found(),
+            };
+        }
+        (Some(sub), None) => AuthzFilter::Subject(sub.clone()),
+        (None, Some(cid)) => AuthzFilter::Client(cid.clone()),
+        (None, None) => AuthzFilter::All,
+    };
+    let body = stream::body(state.clone(), vec![Part::Authorizations(filter)]);
+    api::no_store(
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+            .expect("a valid response"),
+    )
+}
+
+/// `POST`: adds or replaces the authorisation of its subject and client.
+/// `?import=true` (from 6.6) stores it exactly as given and answers it;
+/// otherwise it is issued anew (`iat` now, `iss` this server) and the
+/// answer is an authorisation code, or tokens with `?return=tokens`.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refusal(&state.tokens.authz_store, &headers) {
+        return refused;
+    }
+    let params = query(raw.as_deref());
+    let mut object = match json_object(&body) {
+        Ok(object) => object,
+        Err(message) => return invalid_request(message),
+    };
+    let key = match authorization_key(&object) {
+        Ok(key) => key,
+        Err(message) => return invalid_request(&message),
+    };
+    let import =
+        state.version.supports_import() && params.get("import").map(String::as_str) == Some("true");
+    if !import {
+        object.insert("iat".to_owned(), Value::from(now_seconds()));
+        object.insert("iss".to_owned(), Value::from(state.issuer.as_str()));
+    }
+    let stored = Value::Object(object);
+    {
+        let mut store = state.store();
+        if !store.clients.contains_key(&key.1) {
+            return invalid_request("The client (cid) is not registered");
+        }
+        store.authorizations.insert(key, stored.to_string().into());
+    }
+    if import {
+        return answer(StatusCode::OK, stored);
+    }
+    let mut rng = fastrand::Rng::new();
+    if params.get("return").map(String::as_str) == Some("tokens") {
+        let scope: Vec<&str> = stored["scp"]
+            .as_array()
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        answer(
+            StatusCode::OK,
+            json!({
+                "access_token": &*random_token(&mut rng),
+                "token_type": "Bearer",
+                "expires_in": 600,
+                "refresh_token": &*random_token(&mut rng),
+                "scope": scope.join(" "),
+            }),
+        )
+    } else {
+        answer(StatusCode::OK, json!({"code": &*random_token(&mut rng)}))
+    }
+}
+
+/// `DELETE ?subject=&client=`: 204, or 404 when there is none.
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(refused) = refusal(&state.tokens.authz_store, &headers) {
+        return refused;
+    }
+    let params = query(raw.as_deref());
+    let (Some(sub), Some(cid)) = (params.get("subject"), params.get("client")) else {
+        return invalid_request("Deleting needs both subject and client");
+    };
+    let key: AuthzKey = (sub.as_str().into(), cid.as_str().into());
+    match state.store().authorizations.remove(&key) {
+        Some(_) => api::no_store(
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .body(Body::empty())
+                .expect("a valid response"),
+        ),
+        None => not_found(),
+    }
+}

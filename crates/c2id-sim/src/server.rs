@@ -1,0 +1,414 @@
+//! The emulated server: its state, routes and counters, plugged into the
+//! shared serve loop (faults, logging, control API) of `trickle-emulator`.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
+use axum::middleware::{self, Next};
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use trickle_emulator::{
+    control_routes, listen, lock, unix_seconds, Controls, Emulator, Faults, Serving,
+};
+
+use crate::api::error;
+use crate::keys::KeySet;
+use crate::seed::{check_context_path, ApiTokens, Seed};
+use crate::store::Store;
+use crate::version::Version;
+use crate::{authz, clients, control, discovery, sessions};
+
+const AUTHZ_V2: &str = "/authz-store/rest/v2/authorizations";
+const AUTHZ_V3: &str = "/authz-store/rest/v3/authorizations";
+const SESSIONS: &str = "/session-store/rest/v2/sessions";
+
+/// How the emulator runs (the seed says what it holds).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Requests per second to the web APIs before 429; 0 (the default) is
+    /// off, as the real server has no limit.
+    pub rate_limit: u32,
+    /// Faults from the start (changeable at run time via `/__sim/faults`).
+    pub faults: Faults,
+    /// One line per request on stderr (method, path, status, time; never bodies).
+    pub log_requests: bool,
+    /// Overrides the seed's `context_path` (e.g. `"/c2id"`).
+    pub context_path: Option<String>,
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid faults: {0}")]
+    Faults(String),
+    #[error("{0}")]
+    ContextPath(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+/// Requests to the emulated APIs, faulted ones included.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Every request outside `/__sim/`, whatever its path.
+    pub total: u64,
+    pub requests: Counters,
+}
+
+/// Per endpoint and method.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub clients_list: u64,
+    pub client_register: u64,
+    pub client_read: u64,
+    pub client_update: u64,
+    pub client_delete: u64,
+    pub authz_v3_list: u64,
+    pub authz_v3_create: u64,
+    pub authz_v3_delete: u64,
+    pub authz_v2_list: u64,
+    pub authz_v2_create: u64,
+    pub authz_v2_delete: u64,
+    pub sessions_list: u64,
+    pub session_create: u64,
+    pub session_delete: u64,
+    /// The splash page, the OpenID provider metadata and the JWK set.
+    pub discovery: u64,
+}
+
+/// The whole state, as `GET /__sim/state` shows it (secrets included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub version: String,
+    pub issuer: String,
+    /// Full registrations, in client ID order.
+    pub clients: Vec<Value>,
+    /// In subject, then client ID order.
+    pub authorizations: Vec<Value>,
+    /// Keyed by SID.
+    pub sessions: Map<String, Value>,
+}
+
+pub struct AppState {
+    pub version: Version,
+    /// `http://127.0.0.1:PORT` plus the context path.
+    pub issuer: String,
+    pub context_path: String,
+    pub keys: KeySet,
+    pub tokens: ApiTokens,
+    store: Mutex<Store>,
+    controls: Controls,
+    stats: Mutex<Stats>,
+}
+
+impl AppState {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+}
+
+/// A running emulated Connect2id server. Dropping it (or
+/// [`C2idSim::shutdown`]) stops it.
+pub struct C2idSim {
+    base_url: String,
+    state: Arc<AppState>,
+    serving: Serving,
+}
+
+impl C2idSim {
+    /// Listens on `addr` (port 0 picks a free one) and serves the seed in
+    /// the background on the current tokio runtime.
+    pub async fn start(
+        seed: Seed,
+        options: Options,
+        addr: SocketAddr,
+    ) -> Result<C2idSim, StartError> {
+        let context_path = options.context_path.unwrap_or(seed.context_path);
+        check_context_path(&context_path).map_err(StartError::ContextPath)?;
+        let controls = Controls::new(options.faults, options.rate_limit, options.log_requests)
+            .map_err(StartError::Faults)?;
+        let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let base_url = format!("http://{local}");
+        let state = Arc::new(AppState {
+            version: seed.version,
+            issuer: format!("{base_url}{context_path}"),
+            context_path,
+            keys: seed.keys,
+            tokens: seed.tokens,
+            store: Mutex::new(seed.store),
+            controls,
+            stats: Mutex::new(Stats::default()),
+        });
+        let serving = Serving::start(listener, router(state.clone()), state.clone())
+            .map_err(|source| StartError::Bind { addr, source })?;
+        Ok(C2idSim {
+            base_url,
+            state,
+            serving,
+        })
+    }
+
+    /// [`C2idSim::start`] on 127.0.0.1 and a free port.
+    pub async fn start_local(seed: Seed, options: Options) -> Result<C2idSim, StartError> {
+        C2idSim::start(seed, options, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash): where `/__sim/` is.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The issuer: the base URL plus the context path (e.g. `/c2id`).
+    pub fn issuer(&self) -> &str {
+        &self.state.issuer
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.serving.addr()
+    }
+
+    pub fn version(&self) -> &str {
+        self.state.version.as_str()
+    }
+
+    /// The request counters, as `GET /__sim/stats` shows them.
+    pub fn stats(&self) -> Stats {
+        lock(&self.state.stats).clone()
+    }
+
+    /// As `PUT /__sim/faults`.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
+        self.state.controls.set_faults(faults)
+    }
+
+    /// As `PUT /__sim/rate-limit` (0 = off).
+    pub fn set_rate_limit(&self, rps: u32) {
+        self.state.controls.set_rate_limit(rps);
+    }
+
+    /// Everything stored, as `GET /__sim/state` shows it.
+    pub fn state(&self) -> Snapshot {
+        let store = self.state.store();
+        let issuer = &self.state.issuer;
+        Snapshot {
+            version: self.state.version.to_string(),
+            issuer: issuer.clone(),
+            clients: store
+                .clients
+                .iter()
+                .map(|(id, client)| Store::client_json(id, client, issuer))
+                .collect(),
+            authorizations: store
+                .authorizations
+                .values()
+                .map(|json| serde_json::from_str(json).expect("stored as JSON"))
+                .collect(),
+            sessions: store
+                .sessions
+                .iter()
+                .map(|(sid, json)| {
+                    (
+                        sid.to_string(),
+                        serde_json::from_str(json).expect("stored as JSON"),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Stops accepting, closes every connection, and waits for that.
+    pub async fn shutdown(self) {
+        self.serving.shutdown().await;
+    }
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let at = |path: &str| format!("{}{path}", state.context_path);
+    let mut api = Router::new()
+        .route(
+            &at("/.well-known/openid-configuration"),
+            get(discovery::openid_configuration),
+        )
+        .route(&at("/jwks.json"), get(discovery::jwks))
+        .route(&at("/clients"), get(clients::list).post(clients::register))
+        .route(
+            &at("/clients/{id}"),
+            get(clients::read)
+                .put(clients::update)
+                .delete(clients::delete),
+        )
+        .route(
+            &at(AUTHZ_V2),
+            get(authz::list).post(authz::create).delete(authz::delete),
+        )
+        .route(
+            &at(SESSIONS),
+            get(sessions::list)
+                .post(sessions::create)
+                .delete(sessions::delete),
+        );
+    if state.version.has_authz_store_v3() {
+        api = api.route(
+            &at(AUTHZ_V3),
+            get(authz::list).post(authz::create).delete(authz::delete),
+        );
+    }
+    let splash = if state.context_path.is_empty() {
+        vec!["/".to_owned()]
+    } else {
+        vec![state.context_path.clone(), at("/")]
+    };
+    for path in splash {
+        api = api.route(&path, get(discovery::splash));
+    }
+    api.layer(middleware::from_fn_with_state(state.clone(), rate_limit))
+        .fallback(not_found)
+        .with_state(state.clone())
+        .merge(control_routes(state.clone()))
+        .merge(control::routes(state))
+}
+
+/// A servlet container's plain 404 for paths the server does not have.
+async fn not_found() -> Response<Body> {
+    let mut response = (StatusCode::NOT_FOUND, "Not Found").into_response_parts();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+trait PlainResponse {
+    fn into_response_parts(self) -> Response<Body>;
+}
+
+impl PlainResponse for (StatusCode, &'static str) {
+    fn into_response_parts(self) -> Response<Body> {
+        let mut response = Response::new(Body::from(self.1));
+        *response.status_mut() = self.0;
+        response
+    }
+}
+
+/// Past the limit: 429 with `Retry-After` (an emulator knob: the real
+/// server documents no rate limit).
+async fn rate_limit(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    trickle_emulator::rate_limit(
+        &state.controls,
+        request,
+        next,
+        |_| {
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "Request rate limit exceeded",
+            )
+        },
+        |verdict, response| {
+            if !verdict.allowed {
+                let wait = verdict.reset.saturating_sub(unix_seconds()).max(1);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+            }
+        },
+    )
+    .await
+}
+
+impl Emulator for AppState {
+    fn name(&self) -> &'static str {
+        "trickle c2id sim"
+    }
+
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    fn count(&self, method: &Method, path: &str, _headers: &HeaderMap, _body: Option<&[u8]>) {
+        let mut stats = lock(&self.stats);
+        stats.total += 1;
+        let Some(path) = path.strip_prefix(self.context_path.as_str()) else {
+            return;
+        };
+        let c = &mut stats.requests;
+        let counter = match (method, path) {
+            (&Method::GET, "/clients") => Some(&mut c.clients_list),
+            (&Method::POST, "/clients") => Some(&mut c.client_register),
+            (m, p) if p.starts_with("/clients/") && p.len() > "/clients/".len() => match *m {
+                Method::GET => Some(&mut c.client_read),
+                Method::PUT => Some(&mut c.client_update),
+                Method::DELETE => Some(&mut c.client_delete),
+                _ => None,
+            },
+            (m, AUTHZ_V3) => match *m {
+                Method::GET => Some(&mut c.authz_v3_list),
+                Method::POST => Some(&mut c.authz_v3_create),
+                Method::DELETE => Some(&mut c.authz_v3_delete),
+                _ => None,
+            },
+            (m, AUTHZ_V2) => match *m {
+                Method::GET => Some(&mut c.authz_v2_list),
+                Method::POST => Some(&mut c.authz_v2_create),
+                Method::DELETE => Some(&mut c.authz_v2_delete),
+                _ => None,
+            },
+            (m, SESSIONS) => match *m {
+                Method::GET => Some(&mut c.sessions_list),
+                Method::POST => Some(&mut c.session_create),
+                Method::DELETE => Some(&mut c.session_delete),
+                _ => None,
+            },
+            (&Method::GET, "" | "/" | "/jwks.json" | "/.well-known/openid-configuration") => {
+                Some(&mut c.discovery)
+            }
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            *counter += 1;
+        }
+    }
+
+    /// 503 with an OAuth-style error body.
+    fn outage(&self, _path: &str) -> Response<Body> {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The server is temporarily unavailable, try again later",
+        )
+    }
+
+    /// 200 with a load balancer's HTML page instead of JSON.
+    fn malformed(&self, _path: &str) -> Response<Body> {
+        let mut response = Response::new(Body::from(
+            "<html><head><title>Bad Gateway</title></head><body><h1>Upstream error</h1>\
+             <p>The proxy could not reach the server.</p></body></html>",
+        ));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        response
+    }
+
+    fn stats(&self) -> Value {
+        serde_json::to_value(lock(&self.stats).clone()).expect("plain data")
+    }
+
+    fn reset_stats(&self) {
+        *lock(&self.stats) = Stats::default();
+    }
+}

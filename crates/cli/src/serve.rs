@@ -1,0 +1,127 @@
+//! What the emulator commands (`trickle sim`, `trickle c2id sim`) share:
+//! the loopback-only listening address, the fault flags, and waiting for
+//! the signal (or the end of stdin) that stops them.
+
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr};
+
+use trickle_emulator::Faults;
+
+/// Injected faults, the same flags for every emulator.
+#[derive(clap::Args)]
+pub struct FaultArgs {
+    /// Fault: delay every emulated endpoint's answer by this many milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    latency_ms: u64,
+    /// Fault: share of requests answered 503 (0.0 to 1.0).
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    error_ratio: f64,
+    /// Fault: share of connections closed with no HTTP answer at all.
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    drop_ratio: f64,
+    /// Fault: share of requests answered 200 with a body that is not JSON.
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    malformed_ratio: f64,
+    /// Fault: share of answers cut off mid-body (status and headers intact).
+    #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
+    truncate_ratio: f64,
+    /// Fault only these requests: "METHOD /path-prefix" or "/path-prefix"
+    /// (e.g. "PATCH /api/v2/users/"); by default every emulated endpoint.
+    #[arg(long, value_name = "REQUESTS")]
+    faults_only: Option<String>,
+}
+
+impl FaultArgs {
+    /// The faults, checked.
+    pub fn faults(&self) -> Result<Faults, String> {
+        let faults = Faults {
+            latency_ms: self.latency_ms,
+            error_ratio: self.error_ratio,
+            drop_ratio: self.drop_ratio,
+            malformed_ratio: self.malformed_ratio,
+            truncate_ratio: self.truncate_ratio,
+            only: self.faults_only.clone(),
+        };
+        faults
+            .validate()
+            .map_err(|message| format!("invalid fault flags: {message}"))?;
+        Ok(faults)
+    }
+}
+
+/// The listening IP: `localhost` or an IP literal; loopback unless allowed.
+pub fn listen_ip(host: &str, allow_remote: bool) -> Result<IpAddr, String> {
+    let ip = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .map_err(|_| format!("--host {host:?} is not an IP address (or localhost)"))?
+    };
+    if !ip.is_loopback() && !allow_remote {
+        return Err(format!(
+            "refusing to listen on {ip}: not a loopback address. The emulator's keys are \
+             public and its data is test data; pass --allow-remote if you really mean it"
+        ));
+    }
+    Ok(ip)
+}
+
+/// Waits for SIGINT, SIGTERM or (if asked) the end of stdin; says which.
+pub async fn stopped(watch_stdin: bool) -> &'static str {
+    let stdin_closed = async {
+        if !watch_stdin {
+            return std::future::pending().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A plain thread: a blocking read must not hold the runtime's
+        // shutdown; the process exits with it still blocked, which is fine.
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 4096];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = terminate => "SIGTERM",
+        _ = stdin_closed => "stdin closed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_unless_allowed() {
+        assert_eq!(
+            listen_ip("127.0.0.1", false),
+            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
+        assert_eq!(
+            listen_ip("localhost", false),
+            Ok(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        );
+        assert!(listen_ip("::1", false).is_ok_and(|ip| ip.is_loopback()));
+        assert!(listen_ip("[::1]", false).is_ok());
+        assert!(listen_ip("127.0.0.2", false).is_ok());
+        let refused = listen_ip("0.0.0.0", false).unwrap_err();
+        assert!(refused.contains("--allow-remote"), "{refused}");
+        assert!(listen_ip("0.0.0.0", true).is_ok());
+        assert!(listen_ip("example.com", true).is_err());
+    }
+}

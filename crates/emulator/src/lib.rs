@@ -1,0 +1,29 @@
+//! `trickle-emulator`: what Trickle's emulated servers (`trickle-sim` for
+//! Auth0, `trickle-c2id-sim` for Connect2id) share, and nothing of either
+//! product: the hyper serve loop on a loopback listener with a deep backlog
+//! (so a fault can drop a connection without any answer), fault injection
+//! ([`Faults`]: latency, 503, dropped connections, malformed and truncated
+//! bodies, limited by `only`), the fixed-window rate limiter, request
+//! counting and logging hooks ([`Emulator`]), the JSON reply helper, and the
+//! generic part of the `/__sim/` control API (stats, stats reset, faults,
+//! rate limit). Each emulator supplies its own error bodies, counters and
+//! routes.
+
+mod control;
+mod faults;
+mod rate;
+mod reply;
+mod serve;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub use control::control_routes;
+pub use faults::Faults;
+pub use rate::{rate_limit, unix_seconds, RateLimiter, RateVerdict};
+pub use reply::json;
+pub use serve::{listen, Controls, Emulator, Serving, CONTROL_PREFIX};
+
+/// Locks, ignoring poisoning (a panicking handler must not wedge the emulator).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
