@@ -637,17 +637,17 @@ async fn source_pass(
                     return Ok(None);
                 }
             };
+            if let (true, Key::Client(id)) = (prepared.had_registration_token, &prepared.key) {
+                run.outcome
+                    .clients_with_registration_token
+                    .insert(id.clone());
+            }
             if run.done.contains(&prepared.key) {
                 run.summary.already_done += 1;
                 return Ok(None);
             }
             if run.settled.contains(&prepared.key.digest()) {
                 return Ok(None);
-            }
-            if let (true, Key::Client(id)) = (prepared.had_registration_token, &prepared.key) {
-                run.outcome
-                    .clients_with_registration_token
-                    .insert(id.clone());
             }
             if dry_run && !run.sampled {
                 run.sampled = true;

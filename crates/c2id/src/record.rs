@@ -429,9 +429,11 @@ pub fn masked(phase: Phase, record: &Value) -> Value {
     Value::Object(out)
 }
 
+/// A member that holds a secret: `*secret*`, `*password*`, `*token`
+/// (`registration_access_token`), not `token_endpoint_auth_method`.
 fn is_secret_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    name.contains("secret") || name.contains("token") || name.contains("password")
+    name.contains("secret") || name.contains("password") || name.ends_with("token")
 }
 
 /// Keeps the shape, hides every value.
@@ -648,6 +650,14 @@ mod tests {
                             "client_name": "W", "jwks": {"keys": [{"kty": "oct", "k": "raw"}]}});
         let shown = masked(Phase::Clients, &client);
         assert_eq!(shown["preferred_client_secret"], "***");
+        let named = masked(
+            Phase::Clients,
+            &json!({"token_endpoint_auth_method": "none", "registration_access_token": "rat"}),
+        );
+        assert_eq!(
+            named,
+            json!({"token_endpoint_auth_method": "none", "registration_access_token": "***"})
+        );
         assert_eq!(shown["client_name"], "W");
         assert_eq!(shown["jwks"]["keys"][0]["k"], "***");
         assert_eq!(shown["jwks"]["keys"][0]["kty"], "oct");
