@@ -783,22 +783,12 @@ async fn compare_then(
     }
     if let Key::Client(_) = prepared.key {
         // A registration cannot be posted over an existing one: delete it first.
-        match target.delete(&prepared.key, None).await? {
-            Written::Accepted(_) | Written::Refused { status: 404, .. } => {}
-            Written::Refused { status, message } => {
-                return Ok(problem(
-                    prepared,
-                    ProblemKind::Failed,
-                    format!("the target refused to delete its copy to replace it (HTTP {status}: {message})"),
-                ))
-            }
-            Written::Uncertain(why) => {
-                return Ok(problem(
-                    prepared,
-                    ProblemKind::Failed,
-                    format!("deleting the target's copy to replace it got no usable answer ({why}); run again"),
-                ))
-            }
+        if let Err(why) = delete(target, &prepared.key, None).await? {
+            return Ok(problem(
+                prepared,
+                ProblemKind::Failed,
+                format!("the target's copy could not be deleted to replace it: {why}"),
+            ));
         }
     }
     Ok(match create(target, prepared).await? {
@@ -873,6 +863,31 @@ async fn create(target: &Server, prepared: &Prepared) -> Result<Finished, Server
                 ));
             }
         }
+    }
+}
+
+/// Deletes a record (deleting is idempotent: a lost answer is simply
+/// tried again, and "not found" is as good as deleted). `Err(why)` when the
+/// target refused.
+async fn delete(
+    target: &Server,
+    key: &Key,
+    sid: Option<&str>,
+) -> Result<Result<(), String>, ServerError> {
+    let mut lost = 0u32;
+    loop {
+        let why = match target.delete(key, sid).await? {
+            Written::Accepted(_) | Written::Refused { status: 404, .. } => return Ok(Ok(())),
+            Written::Refused { status, message } => {
+                return Ok(Err(format!("HTTP {status}: {message}")))
+            }
+            Written::Uncertain(why) => why,
+        };
+        lost += 1;
+        if target_retry_exhausted(target, lost) {
+            return Ok(Err(format!("no usable answer after {lost} tries: {why}")));
+        }
+        tokio::time::sleep(target_backoff(target, lost)).await;
     }
 }
 
@@ -965,7 +980,7 @@ async fn check_answer(
             }
             if let Some(given) = &given {
                 // Stored under a SID nobody holds: take it back out.
-                let _ = target.delete(&prepared.key, Some(given)).await;
+                let _ = delete(target, &prepared.key, Some(given)).await;
             }
             let Finished::Problem {
                 key_digest,

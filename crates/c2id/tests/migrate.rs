@@ -564,3 +564,41 @@ async fn a_stopped_run_resumes_where_it_stopped_and_sends_nothing_twice() {
     assert_eq!(target.authz_v3_create, 400, "each sent once over both runs");
     assert_eq!(target.session_create, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_client_tries_its_delete_again_after_a_lost_answer() {
+    let source = source_seed_json("12.3");
+    let mut target = empty_target_json("12.3", None);
+    let mut clients = Vec::new();
+    let mut source_clients = Vec::new();
+    for i in 0..12 {
+        let mut client = source["clients"][0].clone();
+        client["client_id"] = json!(format!("webapp-{i}"));
+        source_clients.push(client.clone());
+        client["client_name"] = json!("Renamed on the target");
+        clients.push(client);
+    }
+    let mut source = source;
+    source["clients"] = json!(source_clients);
+    source["authorizations"] = json!([]);
+    target["clients"] = json!(clients);
+    let pair = Pair::start(seed(&source), seed(&target)).await;
+    pair.target
+        .set_faults(Faults {
+            error_ratio: 0.5,
+            only: Some("DELETE /".to_owned()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let mut run = pair.options();
+    run.phases = vec![Phase::Clients];
+    run.overwrite = true;
+    let outcome = pair.migrate(&run).await.unwrap();
+    assert!(outcome.is_clean(), "{:#?}", outcome.problems);
+    assert_eq!(outcome.phases[0].overwritten, 12);
+    assert_migrated(
+        &pair.source.state(),
+        &pair.target.state(),
+        &[Phase::Clients],
+    );
+}
