@@ -223,7 +223,7 @@ pub async fn migrate(
             outcome.interrupted = true;
             break;
         }
-        let summary = run_phase(
+        let result = run_phase(
             phase,
             servers,
             options,
@@ -232,7 +232,18 @@ pub async fn migrate(
             events,
             &stop,
         )
-        .await?;
+        .await;
+        let summary = match result {
+            Ok(summary) => summary,
+            Err(error) => {
+                // Keep what was done before giving up (a rerun would find
+                // it on the target anyway, at the cost of a comparison).
+                if let Some(journal) = journal.as_mut() {
+                    let _ = journal.flush();
+                }
+                return Err(error);
+            }
+        };
         let interrupted = summary.interrupted;
         outcome.phases.push(summary);
         if interrupted {
@@ -318,7 +329,6 @@ struct PhaseRun<'a, 'e> {
     outcome: &'a mut Outcome,
     events: &'a mut (dyn FnMut(Event) + 'e),
     seen: u64,
-    sampled: bool,
 }
 
 impl PhaseRun<'_, '_> {
@@ -415,7 +425,6 @@ async fn run_phase(
             outcome: &mut *outcome,
             events: &mut *events,
             seen: 0,
-            sampled: false,
         };
         let result = source_pass(&mut run, servers, options, stop).await;
         let PhaseRun {
@@ -649,8 +658,7 @@ async fn source_pass(
             if run.settled.contains(&prepared.key.digest()) {
                 return Ok(None);
             }
-            if dry_run && !run.sampled {
-                run.sampled = true;
+            if dry_run && !run.outcome.samples.iter().any(|(p, _)| *p == phase) {
                 run.outcome
                     .samples
                     .push((phase, masked(phase, &prepared.body)));

@@ -413,3 +413,87 @@ fn killed_mid_run_and_resumed_every_record_lands_exactly_once() {
         "{text}"
     );
 }
+
+#[test]
+fn sigterm_stops_after_the_records_in_flight_with_exit_130_and_the_rerun_finishes() {
+    let source = Generate {
+        clients: 10,
+        authorizations: 2000,
+        sessions: 2000,
+        context_path: "/c2id".to_owned(),
+        ..Generate::default()
+    }
+    .seed()
+    .unwrap();
+    let example_tokens = [
+        trickle_c2id_sim::CLIENT_REGISTRATION_TOKEN.to_owned(),
+        trickle_c2id_sim::AUTHZ_STORE_TOKEN.to_owned(),
+        trickle_c2id_sim::SESSION_STORE_TOKEN.to_owned(),
+    ];
+    let servers = Servers::start_seeds(
+        source,
+        Generate::default().seed().unwrap(),
+        example_tokens.clone(),
+        example_tokens,
+    );
+    servers
+        .target
+        .set_faults(Faults {
+            latency_ms: 4,
+            only: Some("POST /".to_owned()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let journal_arg = journal.to_str().unwrap();
+    let child = servers
+        .command(&["--journal", journal_arg, "--concurrency", "2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while servers.target.stats().requests.authz_v3_create < 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not get to the authorisations"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{text}");
+    assert!(text.contains("run the same command to resume"), "{text}");
+    assert!(text.contains("(stopped)"), "{text}");
+    let posted = servers.target.stats().requests.authz_v3_create;
+    assert!(posted < 2000, "stopped early: {posted}");
+    let journalled: usize = std::fs::read_to_string(journal.join("journal.ndjson"))
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("\"phase\":\"authorizations\""))
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["keys"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert_eq!(
+        journalled as u64, posted,
+        "every record posted before the stop is journalled"
+    );
+
+    servers.target.set_faults(Faults::default()).unwrap();
+    let resumed = servers.migrate(&["--journal", journal_arg]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(
+        comparable(&servers.target.state()),
+        comparable(&servers.source.state())
+    );
+    assert_eq!(servers.target.stats().requests.authz_v3_create, 2000);
+}
