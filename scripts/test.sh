@@ -19,5 +19,5 @@ cargo build --quiet -p trickle-cli
 # machine's own: a feature a runtime lacks fails here.
 for node in $(scripts/node-runtimes.sh); do
   step "Node $("$node" --version): generated scripts end to end"
-  TRICKLE_BIN="$PWD/target/debug/trickle" "$node" --test tests/*.test.js examples/*.test.js
+  TRICKLE_BIN="$PWD/target/debug/trickle" "$node" --test tests/*.test.js tests/sdk/*.test.js examples/*.test.js
 done

@@ -2,6 +2,9 @@
 // The scenario matrix: generated scripts, run as Auth0 runs them (testkit),
 // inside a model of the new tenant in import mode, against the emulated old
 // tenant (`trickle sim`). Each scenario is a known way lazy migrations fail.
+// Run once over HTTP, and once over HTTPS (`trickle sim --tls`) by
+// scenarios-https.test.js, which starts this file in a Node that trusts the
+// emulator's certificate authority (TRICKLE_TEST_TLS_DIR).
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -12,6 +15,11 @@ const { describe, it, before, after } = require('node:test');
 
 const { Container, ImportModeTenant, call, lateCalls, startSim } = require('../packages/testkit');
 const { generateScripts } = require('./support/generate');
+const { TLS_DIR } = require('./support/trusting-node');
+
+// Over HTTPS when started by scenarios-https.test.js.
+const TLS = TLS_DIR ? { dir: TLS_DIR } : false;
+const SCHEME = TLS ? 'https' : 'http';
 
 const CONNECTION = 'old-tenant-import';
 const REALM = 'Username-Password-Authentication';
@@ -132,7 +140,7 @@ async function managementToken(baseUrl) {
   return (await response.json()).access_token;
 }
 
-describe('lazy migration scenarios against the emulated old tenant', () => {
+describe(`lazy migration scenarios against the emulated old tenant over ${SCHEME}`, () => {
   let tmp;
   let sim;
   let main;
@@ -146,7 +154,8 @@ describe('lazy migration scenarios against the emulated old tenant', () => {
       generateScripts(tmp, 'allow', ALLOW_CONFIG, CONNECTION),
       generateScripts(tmp, 'load', LOAD_CONFIG, CONNECTION),
     ]);
-    sim = await startSim({ seed: SEED, args: ['--rate-limit', '0'] });
+    sim = await startSim({ seed: SEED, args: ['--rate-limit', '0'], tls: TLS });
+    assert.ok(sim.baseUrl.startsWith(`${SCHEME}://127.0.0.1:`), sim.baseUrl);
   });
 
   after(async () => {
@@ -307,7 +316,7 @@ describe('lazy migration scenarios against the emulated old tenant', () => {
     };
     for (const [name, fault] of Object.entries(faults)) {
       it(name, async () => {
-        const baseUrl = fault ? sim.baseUrl : `http://127.0.0.1:${await closedPort()}`;
+        const baseUrl = fault ? sim.baseUrl : `${SCHEME}://127.0.0.1:${await closedPort()}`;
         const tenant = newTenant(main, baseUrl);
         if (fault) await sim.setFaults(fault);
         try {
@@ -432,7 +441,7 @@ describe('lazy migration scenarios against the emulated old tenant', () => {
 
   it('the M2M token is fetched once per container and again after it expires', async () => {
     // Tokens that live 61 s are renewed 60 s before expiry: cached for 1 s.
-    const shortLived = await startSim({ seed: { ...SEED, users: [USERS.expiry, USERS.bob] }, args: ['--rate-limit', '0', '--token-lifetime', '61'] });
+    const shortLived = await startSim({ seed: { ...SEED, users: [USERS.expiry, USERS.bob] }, args: ['--rate-limit', '0', '--token-lifetime', '61'], tls: TLS });
     try {
       const tenant = newTenant(main, shortLived.baseUrl);
       for (let i = 0; i < 5; i++) await call(tenant.scripts.getUser.fn, USERS.expiry.email);

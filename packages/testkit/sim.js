@@ -1,13 +1,14 @@
 'use strict';
 // Starts Trickle's emulated old tenant (`trickle sim`) for a test or a
-// rehearsal, and wraps its control API (/__sim/…).
+// rehearsal, over HTTP or HTTPS, and wraps its control API (/__sim/…).
 
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
-const READY = /^trickle sim listening on (http:\/\/\S+)\s*$/m;
+const READY = /^trickle sim listening on (https?:\/\/\S+)\s*$/m;
 const START_TIMEOUT_MS = 15000;
 
 /**
@@ -15,15 +16,24 @@ const START_TIMEOUT_MS = 15000;
  * @param {object|string} options.seed the seed (object) or a seed file path
  * @param {string} [options.bin] the `trickle` binary (default: $TRICKLE_BIN, else `trickle` on PATH)
  * @param {string[]} [options.args] more `trickle sim` flags, e.g. ['--rate-limit', '0']
+ * @param {boolean|{dir: string}} [options.tls] serve HTTPS (`--tls-dir`): its certificate authority is
+ *   made in `dir` (or a temporary folder) and reused from there; `sim.caCertPath` names it. Scripts
+ *   that `fetch` the emulator need a Node started with `NODE_EXTRA_CA_CERTS=<sim.caCertPath>`; the
+ *   control API below trusts it by itself.
  * @returns {Promise<Sim>}
  */
-async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args = [] }) {
+async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args = [], tls = false }) {
   let seedPath = seed;
   let tempDir;
+  const temp = () => tempDir || (tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-sim-')));
   if (typeof seed !== 'string') {
-    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-sim-'));
-    seedPath = path.join(tempDir, 'seed.json');
+    seedPath = path.join(temp(), 'seed.json');
     fs.writeFileSync(seedPath, JSON.stringify(seed));
+  }
+  let tlsDir;
+  if (tls) {
+    tlsDir = typeof tls === 'object' && tls.dir ? tls.dir : path.join(temp(), 'tls');
+    args = ['--tls-dir', tlsDir, ...args];
   }
   const child = spawn(bin, ['sim', '--seed', seedPath, '--port', '0', '--exit-on-stdin-close', ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -53,25 +63,31 @@ async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args
       }
     });
   });
-  return new Sim(child, baseUrl, tempDir, stderr);
+  const caCertPath = tlsDir ? path.join(tlsDir, 'ca.pem') : undefined;
+  return new Sim(child, baseUrl, tempDir, stderr, caCertPath);
 }
 
 class Sim {
-  constructor(child, baseUrl, tempDir, stderr) {
+  constructor(child, baseUrl, tempDir, stderr, caCertPath) {
     this.child = child;
+    /** `http://127.0.0.1:PORT`, or `https://…` with `tls`. */
     this.baseUrl = baseUrl;
+    /** With `tls`: the certificate authority's PEM file (what a client must trust). */
+    this.caCertPath = caCertPath;
+    /** With `tls`: that certificate, PEM. */
+    this.caCert = caCertPath ? fs.readFileSync(caCertPath, 'utf8') : undefined;
     this.tempDir = tempDir;
     this.stderr = stderr;
   }
 
   async control(method, route, body) {
-    const response = await fetch(this.baseUrl + '/__sim/' + route, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} /__sim/${route}: ${response.status} ${await response.text()}`);
-    const text = await response.text();
+    const url = this.baseUrl + '/__sim/' + route;
+    const headers = body === undefined ? {} : { 'content-type': 'application/json' };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { status, text } = this.caCert
+      ? await requestTrusting(this.caCert, url, method, headers, payload)
+      : await fetch(url, { method, headers, body: payload }).then(async (r) => ({ status: r.status, text: await r.text() }));
+    if (status < 200 || status > 299) throw new Error(`${method} /__sim/${route}: ${status} ${text}`);
     return text ? JSON.parse(text) : undefined;
   }
 
@@ -113,6 +129,21 @@ class Sim {
     }
     if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
   }
+}
+
+// One HTTPS request that trusts `ca` (fetch cannot be told which
+// authorities to trust on every Node this supports).
+function requestTrusting(ca, url, method, headers, payload) {
+  return new Promise((resolve, reject) => {
+    const request = https.request(url, { method, headers, ca }, (response) => {
+      const chunks = [];
+      response.on('data', (chunk) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode, text: Buffer.concat(chunks).toString() }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
 }
 
 module.exports = { startSim, Sim };

@@ -10,6 +10,13 @@
 //! is capped (in bytes and in physical lines); a quote still open at the cap
 //! or at the end of the file is reported as unterminated, with the line it
 //! started on, and reading resumes on the next line.
+//!
+//! A gzip export is decompressed as it is read, and must look like one: past
+//! [`GZIP_CHECK_AFTER_BYTES`] of output, one that has inflated more than
+//! [`MAX_GZIP_RATIO`] times what was read of the file is refused (user
+//! exports compress about ten to one; a "gzip bomb" a thousand to one), so
+//! a small file cannot keep a plan reading for hours. A gzip stream that
+//! ends early (a cut download) is an error naming the last line read.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -30,6 +37,13 @@ pub const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_CSV_RECORD_LINES: usize = 1_000;
 
 const READ_BUFFER: usize = 256 * 1024;
+
+/// How much a gzip export may inflate before its ratio is checked.
+pub const GZIP_CHECK_AFTER_BYTES: u64 = 1 << 30;
+
+/// Past [`GZIP_CHECK_AFTER_BYTES`], the most decompressed bytes per byte of
+/// the file read so far.
+pub const MAX_GZIP_RATIO: u64 = 100;
 
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -72,6 +86,60 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// A gzip stream's output, counted against what was read of the file.
+struct Inflated<R> {
+    inner: R,
+    inflated: u64,
+    compressed: Rc<Cell<u64>>,
+    limits: GzipLimits,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct GzipLimits {
+    check_after: u64,
+    ratio: u64,
+}
+
+impl Default for GzipLimits {
+    fn default() -> Self {
+        GzipLimits {
+            check_after: GZIP_CHECK_AFTER_BYTES,
+            ratio: MAX_GZIP_RATIO,
+        }
+    }
+}
+
+impl<R: Read> Read for Inflated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf).map_err(|error| {
+            let why = match error.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    "the gzip stream ends early: the file is cut short (download the export again)"
+                        .to_owned()
+                }
+                _ => format!("the gzip data is broken ({error})"),
+            };
+            io::Error::new(io::ErrorKind::InvalidData, why)
+        })?;
+        self.inflated += n as u64;
+        let compressed = self.compressed.get().max(1);
+        if self.inflated > self.limits.check_after
+            && self.inflated > compressed.saturating_mul(self.limits.ratio)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the gzip data inflates more than {} times ({} bytes from the first {} of the file): \
+                     not a user export (a gzip bomb?). If it is one, decompress it yourself and plan the \
+                     plain file",
+                    self.limits.ratio, self.inflated, compressed
+                ),
+            ));
+        }
+        Ok(n)
+    }
+}
+
 /// One record of an export.
 pub enum Record<'a> {
     /// The bytes of one NDJSON line (without the line break).
@@ -95,10 +163,15 @@ pub struct Export {
 /// Opens `path`; gzip is recognised by its magic bytes, and a UTF-8 byte
 /// order mark at the start is passed over.
 pub fn open(path: &Path, format: InputFormat) -> io::Result<Export> {
-    open_with(path, format, CsvLimits::default())
+    open_with(path, format, CsvLimits::default(), GzipLimits::default())
 }
 
-fn open_with(path: &Path, format: InputFormat, limits: CsvLimits) -> io::Result<Export> {
+fn open_with(
+    path: &Path,
+    format: InputFormat,
+    limits: CsvLimits,
+    gzip: GzipLimits,
+) -> io::Result<Export> {
     let file = File::open(path)?;
     let file_bytes = file
         .metadata()
@@ -117,7 +190,12 @@ fn open_with(path: &Path, format: InputFormat, limits: CsvLimits) -> io::Result<
     let mut reader: Box<dyn BufRead> = if gzipped {
         Box::new(BufReader::with_capacity(
             READ_BUFFER,
-            MultiGzDecoder::new(raw),
+            Inflated {
+                inner: MultiGzDecoder::new(raw),
+                inflated: 0,
+                compressed: Rc::clone(&consumed),
+                limits: gzip,
+            },
         ))
     } else {
         Box::new(raw)
@@ -160,11 +238,15 @@ impl Export {
     /// file itself failing (a truncated gzip stream, a disk error), not a bad
     /// record.
     pub fn next_record(&mut self) -> io::Result<Option<(u64, Record<'_>)>> {
+        let after = self.lines.number;
+        let at = move |error: io::Error| {
+            io::Error::new(error.kind(), format!("{error} (after line {after})"))
+        };
         if let Some(csv) = &mut self.csv {
-            return csv.next_user(&mut self.lines, &mut self.buffer);
+            return csv.next_user(&mut self.lines, &mut self.buffer).map_err(at);
         }
         loop {
-            let Some(line) = self.lines.next(&mut self.buffer)? else {
+            let Some(line) = self.lines.next(&mut self.buffer).map_err(at)? else {
                 return Ok(None);
             };
             if line.too_long {
@@ -543,7 +625,7 @@ mod tests {
     }
 
     fn records_with(path: &Path, format: InputFormat, limits: CsvLimits) -> Vec<(u64, String)> {
-        let mut export = open_with(path, format, limits).unwrap();
+        let mut export = open_with(path, format, limits, GzipLimits::default()).unwrap();
         let mut out = Vec::new();
         while let Some((line, record)) = export.next_record().unwrap() {
             let text = match record {
@@ -582,6 +664,72 @@ mod tests {
         assert!(export.next_record().unwrap().is_some());
         assert!(export.next_record().unwrap().is_none());
         assert_eq!(Some(export.bytes_read()), export.file_bytes);
+    }
+
+    fn gzip(path: &Path, members: &[&[u8]]) {
+        let mut file = File::create(path).unwrap();
+        for member in members {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(member).unwrap();
+            file.write_all(&gz.finish().unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_gzip_that_inflates_too_far_is_refused_once_past_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.json.gz");
+        let zeros = vec![b'\n'; 1 << 20];
+        gzip(&path, &[b"{\"a\":1}\n", &zeros, &zeros, &zeros]);
+        let limits = GzipLimits {
+            check_after: 2 << 20,
+            ratio: 50,
+        };
+        let mut export = open_with(&path, InputFormat::Json, CsvLimits::default(), limits).unwrap();
+        assert!(matches!(
+            export.next_record(),
+            Ok(Some((1, Record::Json(_))))
+        ));
+        let error = loop {
+            match export.next_record() {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("read to the end"),
+                Err(error) => break error,
+            }
+        };
+        let message = error.to_string();
+        assert!(message.contains("inflates more than 50 times"), "{message}");
+        assert!(message.contains("(after line"), "{message}");
+        // Under the threshold the same ratio is fine (a small, very repetitive export).
+        let small = GzipLimits {
+            check_after: 8 << 20,
+            ratio: 50,
+        };
+        let mut export = open_with(&path, InputFormat::Json, CsvLimits::default(), small).unwrap();
+        while export.next_record().unwrap().is_some() {}
+    }
+
+    #[test]
+    fn a_cut_gzip_stream_is_an_error_naming_the_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.json.gz");
+        let lines: String = (0..20_000).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+        gzip(&path, &[lines.as_bytes()]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let mut export = open(&path, InputFormat::Json).unwrap();
+        let mut read = 0;
+        let error = loop {
+            match export.next_record() {
+                Ok(Some(_)) => read += 1,
+                Ok(None) => panic!("a cut stream must not end quietly"),
+                Err(error) => break error,
+            }
+        };
+        assert!(read > 0);
+        let message = error.to_string();
+        assert!(message.contains("cut short"), "{message}");
+        assert!(message.contains(&format!("after line {read}")), "{message}");
     }
 
     #[test]

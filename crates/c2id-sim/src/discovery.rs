@@ -28,15 +28,15 @@ pub async fn splash(State(state): State<Arc<AppState>>) -> Response {
     response
 }
 
-/// `GET [issuer]/.well-known/openid-configuration`.
+/// `GET [issuer]/.well-known/openid-configuration`. Only the endpoints
+/// served here are advertised (no authorisation or token endpoint: the
+/// emulator serves the web APIs a migration uses, not the OpenID flows).
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> Response {
     let issuer = &state.issuer;
     trickle_emulator::json(
         StatusCode::OK,
         json!({
             "issuer": issuer,
-            "authorization_endpoint": format!("{issuer}/login"),
-            "token_endpoint": format!("{issuer}/token"),
             "registration_endpoint": format!("{issuer}/clients"),
             "jwks_uri": format!("{issuer}/jwks.json"),
             "response_types_supported": ["code", "id_token", "code id_token"],

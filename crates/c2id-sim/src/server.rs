@@ -14,7 +14,8 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trickle_emulator::{
-    control_routes, listen, lock, unix_seconds, Controls, Emulator, Faults, Serving,
+    control_routes, listen, lock, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
+    TlsError, TlsOptions,
 };
 
 use crate::api::error;
@@ -40,6 +41,12 @@ pub struct Options {
     pub log_requests: bool,
     /// Overrides the seed's `context_path` (e.g. `"/c2id"`).
     pub context_path: Option<String>,
+    /// Serve HTTPS, with a certificate from this authority (the issuer is
+    /// then `https://…`).
+    pub tls: Option<TlsOptions>,
+    /// The origin clients use when a proxy stands in front
+    /// (`https://host[:port]`): the issuer is it plus the context path.
+    pub public_url: Option<String>,
 }
 
 /// Why the emulator could not start.
@@ -49,6 +56,10 @@ pub enum StartError {
     Faults(String),
     #[error("{0}")]
     ContextPath(String),
+    #[error("{0}")]
+    PublicUrl(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -97,7 +108,8 @@ pub struct Snapshot {
 
 pub struct AppState {
     pub version: Version,
-    /// `http://127.0.0.1:PORT` plus the context path.
+    /// `http(s)://127.0.0.1:PORT` (or the public URL) plus the context
+    /// path: fixed, as a Connect2id server's configured issuer is.
     pub issuer: String,
     pub context_path: String,
     pub keys: KeySet,
@@ -119,6 +131,7 @@ pub struct C2idSim {
     base_url: String,
     state: Arc<AppState>,
     serving: Serving,
+    tls: Option<Tls>,
 }
 
 impl C2idSim {
@@ -133,14 +146,21 @@ impl C2idSim {
         check_context_path(&context_path).map_err(StartError::ContextPath)?;
         let controls = Controls::new(options.faults, options.rate_limit, options.log_requests)
             .map_err(StartError::Faults)?;
+        if let Some(url) = &options.public_url {
+            trickle_emulator::parse_public_url(url).map_err(StartError::PublicUrl)?;
+        }
+        let tls = options.tls.as_ref().map(Tls::prepare).transpose()?;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
-        let base_url = format!("http://{local}");
+        let origins = Origins::new(tls.is_some(), local, options.public_url.as_deref())
+            .map_err(StartError::PublicUrl)?;
+        let base_url = origins.bound().to_owned();
+        let issuer_base = origins.public().unwrap_or(&base_url);
         let state = Arc::new(AppState {
             version: seed.version,
-            issuer: format!("{base_url}{context_path}"),
+            issuer: format!("{issuer_base}{context_path}"),
             context_path,
             keys: seed.keys,
             tokens: seed.tokens,
@@ -148,12 +168,13 @@ impl C2idSim {
             controls,
             stats: Mutex::new(Stats::default()),
         });
-        let serving = Serving::start(listener, router(state.clone()), state.clone())
+        let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(C2idSim {
             base_url,
             state,
             serving,
+            tls,
         })
     }
 
@@ -162,9 +183,20 @@ impl C2idSim {
         C2idSim::start(seed, options, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash): where `/__sim/` is.
+    /// `http://127.0.0.1:PORT`, or `https://…` with TLS (no trailing
+    /// slash): where `/__sim/` is.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// With TLS, the certificate authority clients must trust (a PEM file).
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(Tls::ca_cert_path)
+    }
+
+    /// With TLS, the certificate authority's certificate (PEM).
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(Tls::ca_cert_pem)
     }
 
     /// The issuer: the base URL plus the context path (e.g. `/c2id`).

@@ -12,8 +12,8 @@ use trickle_generator::{
 use crate::EXIT_BAD_INPUT;
 
 /// The WASM core built by scripts/build-wasm.sh, embedded by build.rs.
-const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle_wasm_bg.wasm"));
-const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
+pub(crate) const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle_wasm_bg.wasm"));
+pub(crate) const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
 
 /// Generate the `login` and `get_user` custom-database scripts for a
 /// connection in import mode, laid out for deploy-cli and the GitHub
@@ -26,12 +26,19 @@ pub struct Args {
     /// The folder to write database-connections/<name>/ into.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Write the end-state pair instead, for when the migration window is
+    /// closed and the rest were imported in bulk: login answers "wrong email
+    /// or password", get_user "no such user"; no WASM, no network, no
+    /// settings; import mode stays on. Same as `[migration] decommission = true`.
+    #[arg(long)]
+    decommission: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let Args {
         config: config_path,
         out,
+        decommission,
     } = args;
     let text = match std::fs::read_to_string(&config_path) {
         Ok(text) => text,
@@ -40,7 +47,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let config = match parse_config(&text) {
+    let mut config = match parse_config(&text) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("trickle: {}: {error}", config_path.display());
@@ -48,6 +55,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    config.decommission |= decommission;
     let result = (|| -> anyhow::Result<()> {
         let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
         let scripts = match render(&config, &bundle) {
@@ -57,7 +65,11 @@ pub fn run(args: Args) -> ExitCode {
         };
         let dir = write_layout(&out, &config, &scripts)
             .with_context(|| format!("cannot write the scripts under {}", out.display()))?;
-        print_report(&dir, &bundle, &scripts);
+        if config.decommission {
+            print_end_state_report(&dir, &scripts);
+        } else {
+            print_report(&dir, &bundle, &scripts);
+        }
         Ok(())
     })();
     match result {
@@ -94,4 +106,21 @@ fn print_report(dir: &Path, bundle: &WasmBundle, scripts: &[Script]) {
         );
     }
     println!("  database.json (settings are ##KEYWORD## placeholders: fill them via deploy-cli or the dashboard)");
+}
+
+fn print_end_state_report(dir: &Path, scripts: &[Script]) {
+    println!(
+        "wrote {}/ (end state: the migration is over)",
+        dir.display()
+    );
+    for script in scripts {
+        println!(
+            "  {:<12} {:>6} bytes (no WASM, no network, no settings)",
+            script.kind.file_name(),
+            script.sizes.total
+        );
+    }
+    println!(
+        "  database.json (import_mode on, no settings: the old tenant's client can be deleted)"
+    );
 }

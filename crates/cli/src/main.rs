@@ -5,8 +5,10 @@
 mod bulk;
 mod c2id;
 mod generate;
+mod preflight;
 mod serve;
 mod sim;
+mod status;
 
 use std::process::ExitCode;
 
@@ -28,7 +30,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Preflight(preflight::Args),
     Generate(generate::Args),
+    Status(status::Args),
     Bulk(bulk::Args),
     Sim(sim::Args),
     C2id(c2id::Args),
@@ -36,7 +40,9 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Preflight(args) => preflight::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Status(args) => status::run(args),
         Command::Bulk(args) => bulk::run(args),
         Command::Sim(args) => sim::run(args),
         Command::C2id(args) => c2id::run(args),

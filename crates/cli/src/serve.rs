@@ -1,11 +1,66 @@
 //! What the emulator commands (`trickle sim`, `trickle c2id sim`) share:
-//! the loopback-only listening address, the fault flags, and waiting for
-//! the signal (or the end of stdin) that stops them.
+//! the loopback-only listening address, the fault flags, HTTPS and the
+//! public URL, and waiting for the signal (or the end of stdin) that stops
+//! them.
 
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 
-use trickle_emulator::Faults;
+use trickle_emulator::{Faults, TlsOptions};
+
+/// HTTPS and the URL clients use, the same flags for every emulator.
+#[derive(clap::Args)]
+pub struct ReachArgs {
+    /// Serve HTTPS, with a certificate for localhost, 127.0.0.1 and ::1
+    /// from a local certificate authority made at start; its PEM file is
+    /// named on stderr (trust it with NODE_EXTRA_CA_CERTS=FILE). URLs the
+    /// emulator hands out (issuer, JWKS, audience) are then https://.
+    #[arg(long)]
+    tls: bool,
+    /// Keep the certificate authority in DIR (ca.pem, ca-key.pem): made on
+    /// first use, reused after, so clients trust one file across runs.
+    /// Implies --tls. Without it the authority lives in a temporary folder,
+    /// removed on exit.
+    #[arg(long, value_name = "DIR")]
+    tls_dir: Option<PathBuf>,
+    /// The URL clients reach the emulator at through a proxy
+    /// (https://host[:port], nothing after): the issuer, JWKS URL and
+    /// discovery document (and the Management API audience) name it.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+}
+
+impl ReachArgs {
+    /// `Some` when HTTPS is asked for.
+    pub fn tls(&self) -> Option<TlsOptions> {
+        (self.tls || self.tls_dir.is_some()).then(|| TlsOptions {
+            dir: self.tls_dir.clone(),
+        })
+    }
+
+    /// `--public-url`, checked.
+    pub fn public_url(&self) -> Result<Option<String>, String> {
+        self.public_url
+            .as_deref()
+            .map(trickle_emulator::parse_public_url)
+            .transpose()
+    }
+}
+
+/// The stderr lines that say how to reach and trust a started emulator.
+pub fn announce_reach(name: &str, ca_cert: Option<&Path>, public_url: Option<&str>) {
+    if let Some(path) = ca_cert {
+        eprintln!(
+            "{name}: HTTPS with a certificate for localhost, 127.0.0.1 and ::1; trust the \
+             certificate authority {path} (e.g. NODE_EXTRA_CA_CERTS={path})",
+            path = path.display()
+        );
+    }
+    if let Some(url) = public_url {
+        eprintln!("{name}: public URL {url}: the URLs it hands out name it");
+    }
+}
 
 /// Injected faults, the same flags for every emulator.
 #[derive(clap::Args)]

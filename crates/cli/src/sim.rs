@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use trickle_sim::{Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
 
-use crate::serve::{listen_ip, stopped, FaultArgs};
+use crate::serve::{announce_reach, listen_ip, stopped, FaultArgs, ReachArgs};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulator of the OLD Auth0 tenant: the token endpoint
@@ -18,9 +18,10 @@ use crate::EXIT_BAD_INPUT;
 /// control API under /__sim/ (stats, faults, rate-limit, users).
 ///
 /// When ready, prints exactly one line on stdout:
-/// `trickle sim listening on http://127.0.0.1:PORT`. Requests are logged on
-/// stderr (never passwords, secrets or tokens). Runs until SIGINT/SIGTERM
-/// (or until stdin closes, with --exit-on-stdin-close).
+/// `trickle sim listening on http://127.0.0.1:PORT` (`https://` with
+/// --tls; the certificate authority to trust is named on stderr). Requests
+/// are logged on stderr (never passwords, secrets or tokens). Runs until
+/// SIGINT/SIGTERM (or until stdin closes, with --exit-on-stdin-close).
 #[derive(clap::Args)]
 pub struct Args {
     /// The seed (a JSON object of at most 256 MiB): connections, clients and
@@ -47,7 +48,15 @@ pub struct Args {
     #[arg(long, default_value_t = 200, value_name = "MS")]
     job_delay_ms: u64,
     #[command(flatten)]
+    reach: ReachArgs,
+    #[command(flatten)]
     faults: FaultArgs,
+    /// "Deploy" a connection folder in deploy-cli's directory format (what
+    /// `trickle generate` writes: database.json and its scripts) into the
+    /// emulated tenant, so it can play the NEW tenant: the connection and its
+    /// scripts are shown by GET /api/v2/connections. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    deploy: Vec<PathBuf>,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -69,10 +78,19 @@ pub fn run(args: Args) -> ExitCode {
         Ok(faults) => faults,
         Err(message) => return bad_input(message),
     };
-    let seed = match read_seed(&args.seed) {
+    let public_url = match args.reach.public_url() {
+        Ok(url) => url,
+        Err(message) => return bad_input(message),
+    };
+    let mut seed = match read_seed(&args.seed) {
         Ok(seed) => seed,
         Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
     };
+    for dir in &args.deploy {
+        if let Err(error) = seed.deploy(dir) {
+            return bad_input(format!("--deploy {}: {error}", dir.display()));
+        }
+    }
     let passwords = seed.users.iter().filter(|u| u.password.is_some()).count();
     if slow_to_hash(passwords, seed.bcrypt_cost) {
         eprintln!(
@@ -93,6 +111,8 @@ pub fn run(args: Args) -> ExitCode {
         job_delay: Duration::from_millis(args.job_delay_ms),
         faults,
         log_requests: !args.quiet,
+        tls: args.reach.tls(),
+        public_url,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -108,9 +128,9 @@ pub fn run(args: Args) -> ExitCode {
     let code = runtime.block_on(async {
         let sim = match Sim::start(seed, options, SocketAddr::new(ip, args.port)).await {
             Ok(sim) => sim,
-            Err(error @ (StartError::Seed(_) | StartError::Faults(_))) => {
-                return bad_input(error.to_string())
-            }
+            Err(
+                error @ (StartError::Seed(_) | StartError::Faults(_) | StartError::PublicUrl(_)),
+            ) => return bad_input(error.to_string()),
             Err(error) => {
                 eprintln!("trickle sim: {error}");
                 return ExitCode::FAILURE;
@@ -124,6 +144,7 @@ pub fn run(args: Args) -> ExitCode {
             eprintln!("trickle sim: cannot write to stdout: {error}");
             return ExitCode::FAILURE;
         }
+        announce_reach("trickle sim", sim.ca_cert_path(), sim.public_url());
         eprintln!(
             "trickle sim: {summary}; ready in {} ms",
             started.elapsed().as_millis()

@@ -1,7 +1,9 @@
 //! `trickle-emulator`: what Trickle's emulated servers (`trickle-sim` for
 //! Auth0, `trickle-c2id-sim` for Connect2id) share, and nothing of either
 //! product: the hyper serve loop on a loopback listener with a deep backlog
-//! (so a fault can drop a connection without any answer), fault injection
+//! (so a fault can drop a connection without any answer), HTTPS with a
+//! local certificate authority ([`Tls`]), the base URLs clients reach an
+//! emulator at ([`Origins`]: scheme, `Host`, `--public-url`), fault injection
 //! ([`Faults`]: latency, 503, dropped connections, malformed and truncated
 //! bodies, limited by `only`), the fixed-window rate limiter, request
 //! counting and logging hooks ([`Emulator`]), the JSON reply helper, and the
@@ -11,17 +13,21 @@
 
 mod control;
 mod faults;
+mod origins;
 mod rate;
 mod reply;
 mod serve;
+mod tls;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use control::control_routes;
 pub use faults::Faults;
+pub use origins::{parse_public_url, Origins};
 pub use rate::{rate_limit, unix_seconds, RateLimiter, RateVerdict};
 pub use reply::json;
 pub use serve::{listen, Controls, Emulator, Serving, CONTROL_PREFIX};
+pub use tls::{Tls, TlsError, TlsOptions, CA_CERT_FILE, CA_KEY_FILE};
 
 /// Locks, ignoring poisoning (a panicking handler must not wedge the emulator).
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

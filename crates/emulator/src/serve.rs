@@ -1,6 +1,7 @@
 //! The serve loop: hyper on a tokio listener (so a fault can drop a
-//! connection without any answer), with each emulator's counters, the
-//! injected faults and request logs around its axum router.
+//! connection without any answer), over TLS when asked, with each
+//! emulator's counters, the injected faults and request logs around its
+//! axum router.
 
 use std::fmt;
 use std::io;
@@ -18,14 +19,20 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::faults::Faults;
 use crate::lock;
 use crate::rate::{RateLimiter, RateVerdict};
+use crate::tls::Tls;
+
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where every emulator's control API lives: a path no emulated server has.
 pub const CONTROL_PREFIX: &str = "/__sim";
@@ -141,15 +148,18 @@ pub struct Serving {
 }
 
 impl Serving {
-    /// Serves `router` on `listener` on the current tokio runtime.
+    /// Serves `router` on `listener` on the current tokio runtime, over
+    /// HTTPS with `tls`.
     pub fn start<E: Emulator>(
         listener: TcpListener,
         router: Router,
         emulator: Arc<E>,
+        tls: Option<&Tls>,
     ) -> io::Result<Serving> {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, router, emulator, stopped));
+        let acceptor = tls.map(Tls::acceptor);
+        let task = tokio::spawn(serve(listener, router, emulator, acceptor, stopped));
         Ok(Serving {
             addr,
             stop: Some(stop),
@@ -185,6 +195,7 @@ async fn serve<E: Emulator>(
     listener: TcpListener,
     router: Router,
     emulator: Arc<E>,
+    tls: Option<TlsAcceptor>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let mut connections = JoinSet::new();
@@ -204,19 +215,36 @@ async fn serve<E: Emulator>(
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 let emulator = emulator.clone();
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let service = service_fn(move |request| {
-                        handle(emulator.clone(), router.clone(), request)
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    match tls {
+                        None => serve_connection(stream, emulator, router).await,
+                        Some(tls) => {
+                            // A client that fails or stalls its handshake
+                            // loses only its own connection.
+                            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream));
+                            if let Ok(Ok(stream)) = handshake.await {
+                                serve_connection(stream, emulator, router).await;
+                            }
+                        }
+                    }
                 });
             }
         }
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
+}
+
+/// HTTP/1.1 on one connection, plain or TLS.
+async fn serve_connection<E: Emulator, S>(stream: S, emulator: Arc<E>, router: Router)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| handle(emulator.clone(), router.clone(), request));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// The error that makes hyper close a connection without answering.

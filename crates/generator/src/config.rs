@@ -21,6 +21,8 @@ pub struct Config {
     pub mfa: MfaPolicy,
     /// Timeout of each HTTP request to the old tenant.
     pub timeout_ms: u32,
+    /// Generate the end-state scripts (the migration window is closed).
+    pub decommission: bool,
 }
 
 /// What login does with a user whose password is right but who has MFA.
@@ -99,6 +101,7 @@ struct RawMigration {
     mark_migrated: bool,
     skip_marked: bool,
     mfa: MfaPolicy,
+    decommission: bool,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +129,7 @@ impl Default for RawMigration {
             mark_migrated: false,
             skip_marked: true,
             mfa: MfaPolicy::Reject,
+            decommission: false,
         }
     }
 }
@@ -214,6 +218,7 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
         mark_migrated: raw.migration.mark_migrated,
         mfa: raw.migration.mfa,
         timeout_ms,
+        decommission: raw.migration.decommission,
     })
 }
 
@@ -262,13 +267,14 @@ mod tests {
         assert!(!config.mark_migrated);
         assert_eq!(config.mfa, MfaPolicy::Reject);
         assert_eq!(config.timeout_ms, 5000);
+        assert!(!config.decommission);
     }
 
     #[test]
     fn every_setting_is_read() {
         let text = format!(
             "{MINIMAL}[profile]\napp_metadata_key = \"app_metadata\"\nfields = [\"name\", \"user_metadata\"]\n\
-             [migration]\nmark_migrated = true\nskip_marked = false\nmfa = \"allow\"\n[http]\ntimeout_ms = 2500\n"
+             [migration]\nmark_migrated = true\nskip_marked = false\nmfa = \"allow\"\ndecommission = true\n[http]\ntimeout_ms = 2500\n"
         );
         let config = parse_config(&text).unwrap();
         assert_eq!(config.policy.app_metadata_key, AppMetadataKey::AppMetadata);
@@ -282,6 +288,7 @@ mod tests {
         assert!(config.mark_migrated);
         assert_eq!(config.mfa, MfaPolicy::Allow);
         assert_eq!(config.timeout_ms, 2500);
+        assert!(config.decommission);
     }
 
     #[test]

@@ -30,11 +30,14 @@ struct DatabaseOptions {
     import_mode: bool,
     #[serde(rename = "customScripts")]
     custom_scripts: serde_json::Map<String, serde_json::Value>,
-    configuration: serde_json::Map<String, serde_json::Value>,
+    /// None for the end state: its scripts read no settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    configuration: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The `database.json` of deploy-cli's directory format and the GitHub
-/// Deployments extension.
+/// Deployments extension. Import mode stays on in the end state too (users
+/// Auth0 holds are never asked of the scripts), which has no settings.
 pub fn database_json(config: &Config, scripts: &[Script]) -> String {
     let custom_scripts = scripts
         .iter()
@@ -56,7 +59,7 @@ pub fn database_json(config: &Config, scripts: &[Script]) -> String {
             enabled_database_customization: true,
             import_mode: true,
             custom_scripts,
-            configuration,
+            configuration: (!config.decommission).then_some(configuration),
         },
     };
     let mut text = serde_json::to_string_pretty(&database).expect("plain data serializes");
@@ -132,6 +135,21 @@ mod tests {
                 "{key} = {value}"
             );
         }
+    }
+
+    #[test]
+    fn the_end_state_keeps_import_mode_and_has_no_settings() {
+        let mut config = config();
+        config.decommission = true;
+        let json: serde_json::Value =
+            serde_json::from_str(&database_json(&config, &rendered(&config))).unwrap();
+        assert_eq!(json["options"]["import_mode"], true);
+        assert_eq!(json["options"]["enabledDatabaseCustomization"], true);
+        assert_eq!(
+            json["options"]["customScripts"],
+            serde_json::json!({"login": "./login.js", "get_user": "./get_user.js"})
+        );
+        assert!(json["options"].get("configuration").is_none());
     }
 
     #[test]

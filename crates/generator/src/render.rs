@@ -43,6 +43,24 @@ impl ScriptKind {
             ScriptKind::GetUser => include_str!("../../../templates/get_user.js.hbs"),
         }
     }
+
+    /// The end-state script: no old tenant behind it.
+    const fn decommission_template(self) -> &'static str {
+        match self {
+            ScriptKind::Login => include_str!("../../../templates/decommission/login.js.hbs"),
+            ScriptKind::GetUser => {
+                include_str!("../../../templates/decommission/get_user.js.hbs")
+            }
+        }
+    }
+
+    fn template_name(self, decommission: bool) -> String {
+        if decommission {
+            format!("decommission/{}", self.key())
+        } else {
+            self.key().to_owned()
+        }
+    }
 }
 
 const RUNTIME_PARTIAL: &str = include_str!("../../../templates/partials/runtime.js.hbs");
@@ -112,12 +130,17 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
         handlebars
             .register_template_string(kind.key(), kind.template())
             .map_err(Box::new)?;
+        handlebars
+            .register_template_string(&kind.template_name(true), kind.decommission_template())
+            .map_err(Box::new)?;
     }
     Ok(handlebars)
 }
 
-/// Renders both scripts. Fails, with a per-part breakdown, when either is
-/// over Auth0's limit; the same inputs always give the same bytes.
+/// Renders both scripts: the lazy-migration pair, or with
+/// `config.decommission` the end-state pair (no WASM, no network, no
+/// settings). Fails, with a per-part breakdown, when either is over Auth0's
+/// limit; the same inputs always give the same bytes.
 pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, RenderError> {
     let handlebars = registry()?;
     let data = json!({
@@ -135,9 +158,16 @@ pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, Rende
     let scripts = ScriptKind::ALL
         .into_iter()
         .map(|kind| {
-            let text = handlebars.render(kind.key(), &data).map_err(Box::new)?;
-            let wasm = bundle.payload_base64.len();
-            let glue = indent(&bundle.glue, "    ").len();
+            let name = kind.template_name(config.decommission);
+            let text = handlebars.render(&name, &data).map_err(Box::new)?;
+            let (wasm, glue) = if config.decommission {
+                (0, 0)
+            } else {
+                (
+                    bundle.payload_base64.len(),
+                    indent(&bundle.glue, "    ").len(),
+                )
+            };
             let sizes = ScriptSizes {
                 total: text.len(),
                 wasm,
@@ -216,6 +246,35 @@ mod tests {
         let full = &rendered(&config)[0].text;
         assert!(full.contains("markerPatch"));
         assert!(full.contains("verdict = await verdictByEmail"));
+    }
+
+    #[test]
+    fn the_end_state_pair_needs_no_wasm_no_network_and_no_settings() {
+        let mut config = config();
+        config.decommission = true;
+        let scripts = rendered(&config);
+        assert!(scripts[0]
+            .text
+            .starts_with("function login(email, password, callback) {\n"));
+        assert!(scripts[1]
+            .text
+            .starts_with("function getByEmail(email, callback) {\n"));
+        for script in &scripts {
+            assert_eq!((script.sizes.wasm, script.sizes.glue), (0, 0));
+            assert_eq!(script.sizes.template, script.text.len());
+            assert!(script.text.ends_with("}\n"));
+            for absent in ["fetch", "configuration", "require", "{{", "global"] {
+                assert!(
+                    !script.text.contains(absent),
+                    "{absent} in {:?}",
+                    script.kind
+                );
+            }
+        }
+        assert!(scripts[0]
+            .text
+            .contains("WrongUsernameOrPasswordError(email)"));
+        assert!(scripts[1].text.contains("callback(null);"));
     }
 
     #[test]

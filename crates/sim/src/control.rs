@@ -22,7 +22,9 @@ pub async fn users(State(state): State<Arc<AppState>>) -> Response {
     json(StatusCode::OK, Value::Array(users))
 }
 
-/// `/.well-known/openid-configuration`.
+/// `/.well-known/openid-configuration`, for the base URL the request
+/// reached. Only the endpoints served here are advertised: a client that
+/// discovers an `/authorize` or `/userinfo` would try it and fail.
 pub async fn openid_configuration(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -32,15 +34,13 @@ pub async fn openid_configuration(
         StatusCode::OK,
         json!({
             "issuer": format!("{base}/"),
-            "authorization_endpoint": format!("{base}/authorize"),
             "token_endpoint": format!("{base}/oauth/token"),
-            "userinfo_endpoint": format!("{base}/userinfo"),
             "jwks_uri": format!("{base}/.well-known/jwks.json"),
             "response_types_supported": ["code", "token", "id_token", "code id_token", "code token", "id_token token", "code id_token token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "grant_types_supported": ["client_credentials", "http://auth0.com/oauth/grant-type/password-realm"],
+            "grant_types_supported": ["client_credentials", "password", "http://auth0.com/oauth/grant-type/password-realm"],
             "scopes_supported": ["openid", "profile", "email"],
             "claims_supported": ["aud", "email", "email_verified", "exp", "iat", "iss", "name", "nickname", "picture", "sub", "updated_at"],
         }),

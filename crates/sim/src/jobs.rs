@@ -733,9 +733,11 @@ pub async fn get_job(
     if let Err(response) = authorize(&state, &headers, &["create:users", "read:users"]) {
         return *response;
     }
-    match lock(&state.tenant).jobs.get(&id) {
-        Some(job) => json(StatusCode::OK, job.to_json()),
-        None => inexistent_job(),
+    let tenant = lock(&state.tenant);
+    match (tenant.jobs.get(&id), tenant.exports.get(&id)) {
+        (Some(job), _) => json(StatusCode::OK, job.to_json()),
+        (None, Some(export)) => json(StatusCode::OK, export.to_json(&state.base_for(&headers))),
+        (None, None) => inexistent_job(),
     }
 }
 

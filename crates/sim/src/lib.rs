@@ -5,11 +5,16 @@
 //! id, PATCH, a deliberately loose search, bulk import jobs, rate limits),
 //! seeded from a JSON file, with injectable faults (latency, 503, dropped
 //! connections, malformed and truncated answers) and a `/__sim/` control
-//! API. It is a rehearsal and test double, not a security product: its
+//! API. It can also play the NEW tenant for the lifecycle checks: its
+//! connections (with deployed scripts, `--deploy`), users-export jobs, and
+//! search totals. It is a rehearsal and test double, not a security product: its
 //! signing key is fixed and public.
 
 mod clock;
+mod connections;
 mod control;
+mod deploy;
+mod exports;
 mod jobs;
 mod keys;
 mod management;
@@ -21,6 +26,7 @@ mod state;
 mod store;
 mod token;
 
+pub use deploy::DeployError;
 pub use keys::KEY_ID;
 pub use seed::{
     connection_id_for, Seed, SeedClient, SeedConnection, SeedError, SeedUser, BCRYPT_COSTS,
@@ -34,3 +40,5 @@ pub use trickle_emulator::Faults;
 pub const PASSWORD_REALM_GRANT: &str = store::PASSWORD_REALM_GRANT;
 /// Largest users file an import job accepts (bytes); above it, 413.
 pub const MAX_IMPORT_FILE_BYTES: usize = jobs::MAX_FILE_BYTES;
+/// The most results a user search pages through.
+pub const MAX_SEARCH_RESULTS: usize = management::MAX_SEARCH_RESULTS;

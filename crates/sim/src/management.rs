@@ -18,6 +18,9 @@ use crate::seed::is_email;
 use crate::state::{lock, AppState};
 use crate::store::merge_metadata;
 
+/// The most results a search pages through (`page`, `per_page`).
+pub const MAX_SEARCH_RESULTS: usize = 1000;
+
 /// Every Management API answer (429s included) carries the rate-limit
 /// headers; past the limit the request is refused before anything else.
 pub async fn rate_limit(
@@ -361,6 +364,18 @@ pub async fn search_users(
             )
         }
     };
+    // Auth0 serves at most the first 1,000 results of a query; totals
+    // still count every match (so status can count a big tenant).
+    if (page + 1).saturating_mul(per_page) > MAX_SEARCH_RESULTS {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "You can only page through the first {MAX_SEARCH_RESULTS} records. \
+                 See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation"
+            ),
+            Some("invalid_paging"),
+        );
+    }
     let filter = search::parse(query.get("q").map(String::as_str).unwrap_or(""));
     let tenant = lock(&state.tenant);
     let matches: Vec<Value> = tenant

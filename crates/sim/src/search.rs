@@ -13,8 +13,11 @@
 //! `_exists_:field`, `AND` / `&&` (also the default between terms),
 //! `OR` / `||`, `NOT` / `-term`, and dotted paths (`app_metadata.plan`,
 //! `identities.connection`). Wildcards inside a value are ignored (the
-//! match is already a substring match); parentheses are ignored; ranges are
-//! not understood (they match as text).
+//! match is already a substring match); parentheses are ignored. Ranges
+//! (`field:[a TO b]`, `{a TO b}`, mixed brackets, `*` for an open end) are
+//! exact, not loose: numbers compare as numbers, anything else as text, so
+//! ISO 8601 timestamps compare by time (`app_metadata.trickle_migrated_at:
+//! [2026-01-05 TO 2026-01-06}` is that day).
 
 use serde_json::Value;
 
@@ -27,7 +30,16 @@ enum Term {
     All,
     Exists(String),
     Field(String, String),
+    Range(String, Range),
     Anywhere(String),
+}
+
+/// `[low TO high]`; `None` is an open end (`*`).
+struct Range {
+    low: Option<String>,
+    low_inclusive: bool,
+    high: Option<String>,
+    high_inclusive: bool,
 }
 
 const DEFAULT_FIELDS: &[&str] = &["email", "name", "nickname", "username", "user_id"];
@@ -37,14 +49,24 @@ fn tokens(q: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
+    let mut ranged = false;
     for c in q.chars() {
         match c {
             '"' => {
                 quoted = !quoted;
                 current.push(c);
             }
+            // A range keeps its blanks: `field:[a TO b]` is one token.
+            '[' | '{' if !quoted && current.ends_with(':') => {
+                ranged = true;
+                current.push(c);
+            }
+            ']' | '}' if !quoted && ranged => {
+                ranged = false;
+                current.push(c);
+            }
             '(' | ')' if !quoted => {}
-            c if c.is_whitespace() && !quoted => {
+            c if c.is_whitespace() && !quoted && !ranged => {
                 if !current.is_empty() {
                     out.push(std::mem::take(&mut current));
                 }
@@ -80,6 +102,9 @@ fn term(token: &str) -> Term {
     match split {
         Some(i) => {
             let field = token[..i].to_owned();
+            if let Some(range) = range(&token[i + 1..]) {
+                return Term::Range(field, range);
+            }
             let value = unquote(&token[i + 1..]);
             if field == "_exists_" {
                 Term::Exists(value)
@@ -88,6 +113,76 @@ fn term(token: &str) -> Term {
             }
         }
         None => Term::Anywhere(unquote(token)),
+    }
+}
+
+/// `[a TO b]`, `{a TO b}` or mixed; `None` when `text` is not a range.
+fn range(text: &str) -> Option<Range> {
+    let low_inclusive = match text.chars().next()? {
+        '[' => true,
+        '{' => false,
+        _ => return None,
+    };
+    let high_inclusive = match text.chars().last()? {
+        ']' => true,
+        '}' => false,
+        _ => return None,
+    };
+    let inner = text.get(1..text.len() - 1)?;
+    let (low, high) = inner.split_once(" TO ")?;
+    let bound = |value: &str| {
+        let value = value.trim().trim_matches('"');
+        (value != "*").then(|| value.to_owned())
+    };
+    Some(Range {
+        low: bound(low),
+        low_inclusive,
+        high: bound(high),
+        high_inclusive,
+    })
+}
+
+/// Orders a stored value against a bound: as numbers when both are, as
+/// times when both read as ISO 8601 dates or timestamps, else as text.
+fn compare(value: &str, bound: &str) -> std::cmp::Ordering {
+    if let (Ok(a), Ok(b)) = (value.parse::<f64>(), bound.parse::<f64>()) {
+        return a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
+    }
+    if let (Some(a), Some(b)) = (instant(value), instant(bound)) {
+        return a.cmp(&b);
+    }
+    value.cmp(bound)
+}
+
+/// A date (`2026-01-05`, midnight UTC) or an RFC 3339 timestamp.
+fn instant(text: &str) -> Option<std::time::SystemTime> {
+    if text.len() == 10 {
+        return humantime::parse_rfc3339(&format!("{text}T00:00:00Z")).ok();
+    }
+    humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()
+}
+
+impl Range {
+    fn contains(&self, leaf: &Value) -> bool {
+        let text = match leaf {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return false,
+        };
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let above_low = self.low.as_deref().is_none_or(|low| {
+            matches!(
+                (compare(&text, low), self.low_inclusive),
+                (Greater, _) | (Equal, true)
+            )
+        });
+        let below_high = self.high.as_deref().is_none_or(|high| {
+            matches!(
+                (compare(&text, high), self.high_inclusive),
+                (Less, _) | (Equal, true)
+            )
+        });
+        above_low && below_high
     }
 }
 
@@ -168,6 +263,12 @@ impl Filter {
                         found.iter().any(|v| !v.is_null())
                     }
                     Term::Field(field, value) => field_matches(user, field, value),
+                    Term::Range(field, range) => {
+                        let path: Vec<&str> = field.split('.').collect();
+                        let mut found = Vec::new();
+                        leaves(user, &path, &mut found);
+                        found.iter().any(|leaf| range.contains(leaf))
+                    }
                     Term::Anywhere(value) => DEFAULT_FIELDS
                         .iter()
                         .any(|field| field_matches(user, field, value)),
@@ -227,5 +328,29 @@ mod tests {
         assert!(parse("jane").matches(&u));
         assert!(parse("name:\"jane doe\"").matches(&u));
         assert!(parse("(email:a*)").matches(&u));
+    }
+
+    #[test]
+    fn ranges_compare_numbers_and_times_exactly() {
+        let mut u = user("a@example.com");
+        u["app_metadata"]["trickle_migrated_at"] = json!("2026-01-05T23:59:59.999Z");
+        let day = |q: &str| parse(q).matches(&u);
+        assert!(day(
+            "app_metadata.trickle_migrated_at:[2026-01-05 TO 2026-01-06}"
+        ));
+        assert!(!day(
+            "app_metadata.trickle_migrated_at:[2026-01-06 TO 2026-01-07}"
+        ));
+        assert!(!day(
+            "app_metadata.trickle_migrated_at:[2026-01-04 TO 2026-01-05}"
+        ));
+        assert!(day("app_metadata.trickle_migrated_at:[* TO 2026-01-06}"));
+        assert!(day("app_metadata.trickle_migrated_at:{2026-01-05 TO *]"));
+        assert!(day(
+            "identities.connection:Users AND app_metadata.trickle_migrated_at:[2026-01-05 TO 2026-01-06}"
+        ));
+        assert!(day("app_metadata.n:[3 TO 3]") && !day("app_metadata.n:{3 TO 10]"));
+        assert!(day("app_metadata.n:[2 TO 10]") && !day("app_metadata.n:[10 TO 20]"));
+        assert!(!day("app_metadata.missing:[* TO *]"));
     }
 }

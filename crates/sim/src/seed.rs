@@ -56,6 +56,15 @@ pub struct SeedConnection {
     /// `con_…`; defaults to one derived from the name (stable across runs).
     #[serde(default)]
     pub id: Option<String>,
+    /// `auth0` (a database connection, the default) or another strategy.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// The connection's `options` as `GET /api/v2/connections` shows them
+    /// (e.g. `import_mode`, `enabledDatabaseCustomization`, `customScripts`
+    /// holding the script texts); `trickle sim --deploy DIR` fills them from
+    /// a deploy folder.
+    #[serde(default)]
+    pub options: Map<String, Value>,
 }
 
 /// An application with its credentials, grants and Management API scopes.
@@ -70,6 +79,10 @@ pub struct SeedClient {
     /// Management API scopes granted to `client_credentials` tokens.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The connections enabled for this client (by name); omitted, all of
+    /// them. A password-realm grant for a realm not in the list is refused.
+    #[serde(default)]
+    pub connections: Option<Vec<String>>,
 }
 
 /// A user of a database connection.
@@ -298,6 +311,14 @@ impl Seed {
                     "clients[{index}] ({}): client_secret must not be empty",
                     client.client_id
                 ));
+            }
+            for name in client.connections.iter().flatten() {
+                if !connections.iter().any(|(known, _)| known == name) {
+                    problems.push(format!(
+                        "clients[{index}] ({}): unknown connection {name:?} in connections",
+                        client.client_id
+                    ));
+                }
             }
         }
 

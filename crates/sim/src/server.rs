@@ -12,7 +12,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use serde_json::{json, Value};
-use trickle_emulator::{control_routes, listen, Controls, Emulator, Faults, Serving};
+use trickle_emulator::{
+    control_routes, listen, Controls, Emulator, Faults, Origins, Serving, Tls, TlsError, TlsOptions,
+};
 
 use crate::control;
 use crate::jobs;
@@ -22,7 +24,7 @@ use crate::reply;
 use crate::seed::{Seed, SeedError};
 use crate::state::{lock, AppState, Stats};
 use crate::store::{Tenant, PASSWORD_REALM_GRANT};
-use crate::token;
+use crate::token::{self, PASSWORD_GRANT};
 
 /// The largest token request body read (they are a few hundred bytes).
 const TOKEN_BODY_LIMIT: usize = 64 * 1024;
@@ -40,6 +42,12 @@ pub struct Options {
     pub faults: Faults,
     /// One line per request on stderr (method, path, status, time; never bodies).
     pub log_requests: bool,
+    /// Serve HTTPS, with a certificate from this authority.
+    pub tls: Option<TlsOptions>,
+    /// The origin clients use when a proxy stands in front
+    /// (`https://host[:port]`): issuer, JWKS URL, discovery and the
+    /// Management API audience then name it.
+    pub public_url: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +58,8 @@ impl Default for Options {
             job_delay: Duration::from_millis(200),
             faults: Faults::default(),
             log_requests: false,
+            tls: None,
+            public_url: None,
         }
     }
 }
@@ -61,6 +71,10 @@ pub enum StartError {
     Seed(#[from] SeedError),
     #[error("invalid faults: {0}")]
     Faults(String),
+    #[error("{0}")]
+    PublicUrl(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
 }
@@ -70,6 +84,7 @@ pub struct Sim {
     base_url: String,
     state: Arc<AppState>,
     serving: Serving,
+    tls: Option<Tls>,
 }
 
 impl Sim {
@@ -79,31 +94,38 @@ impl Sim {
     pub async fn start(seed: Seed, options: Options, addr: SocketAddr) -> Result<Sim, StartError> {
         seed.validate()?;
         options.faults.validate().map_err(StartError::Faults)?;
+        if let Some(url) = &options.public_url {
+            trickle_emulator::parse_public_url(url).map_err(StartError::PublicUrl)?;
+        }
+        let tls = options.tls.as_ref().map(Tls::prepare).transpose()?;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let origins = Origins::new(tls.is_some(), local, options.public_url.as_deref())
+            .map_err(StartError::PublicUrl)?;
         let tenant = tokio::task::spawn_blocking(move || Tenant::from_seed(&seed))
             .await
             .expect("hashing the seed's passwords");
-        let base_url = format!("http://{local}");
+        let base_url = origins.bound().to_owned();
         let controls = Controls::new(options.faults, options.rate_limit, options.log_requests)
             .map_err(StartError::Faults)?;
         let state = Arc::new(AppState {
             tenant: Mutex::new(tenant),
             keys: Keys::load(),
-            bound_base: base_url.clone(),
+            origins,
             token_lifetime_secs: options.token_lifetime_secs,
             job_delay: options.job_delay,
             controls,
             stats: Mutex::new(Stats::default()),
         });
-        let serving = Serving::start(listener, router(state.clone()), state.clone())
+        let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(Sim {
             base_url,
             state,
             serving,
+            tls,
         })
     }
 
@@ -112,9 +134,25 @@ impl Sim {
         Sim::start(seed, options, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash): the tenant's "domain".
+    /// `http://127.0.0.1:PORT`, or `https://…` with TLS (no trailing
+    /// slash): the tenant's "domain".
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The public URL, when one was given ([`Options::public_url`]).
+    pub fn public_url(&self) -> Option<&str> {
+        self.state.origins.public()
+    }
+
+    /// With TLS, the certificate authority clients must trust (a PEM file).
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(Tls::ca_cert_path)
+    }
+
+    /// With TLS, the certificate authority's certificate (PEM).
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(Tls::ca_cert_pem)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -165,6 +203,8 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/jobs/{id}", get(jobs::get_job))
         .route("/jobs/{id}/errors", get(jobs::job_errors))
+        .merge(crate::exports::routes())
+        .merge(crate::connections::routes())
         .fallback(management::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -179,6 +219,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/jwks.json", get(control::jwks))
         .nest("/api/v2", api)
         .route("/__sim/users", get(control::users))
+        .route("/__sim/exports/{file}", get(crate::exports::download))
         .fallback(|| async {
             reply::json(
                 StatusCode::NOT_FOUND,
@@ -210,7 +251,7 @@ impl Emulator for AppState {
         let counters = &mut stats.requests;
         let counter = match (method, path) {
             (&Method::POST, "/oauth/token") => Some(match grant.as_deref() {
-                Some(PASSWORD_REALM_GRANT) => &mut counters.token_password_realm,
+                Some(PASSWORD_REALM_GRANT | PASSWORD_GRANT) => &mut counters.token_password_realm,
                 Some("client_credentials") => &mut counters.token_client_credentials,
                 _ => &mut counters.token_other,
             }),

@@ -4,10 +4,10 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 pub use trickle_emulator::lock;
-use trickle_emulator::Controls;
+use trickle_emulator::{Controls, Origins};
 
 use crate::keys::Keys;
 use crate::store::Tenant;
@@ -37,8 +37,9 @@ pub struct Counters {
 pub struct AppState {
     pub tenant: Mutex<Tenant>,
     pub keys: Keys,
-    /// `http://127.0.0.1:PORT`, as bound.
-    pub bound_base: String,
+    /// How clients reach the tenant: the bound address, the scheme served
+    /// (`https` with TLS), `--public-url`.
+    pub origins: Origins,
     pub token_lifetime_secs: u64,
     pub job_delay: Duration,
     /// Faults, rate limit (Management API only) and request logging.
@@ -47,22 +48,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The tenant's base URL as this request reached it (its Host header),
-    /// so `localhost:PORT` and `127.0.0.1:PORT` both work as the "domain".
+    /// The tenant's base URL as this request reached it: the scheme served
+    /// and its Host header (so `localhost:PORT` and `127.0.0.1:PORT` both
+    /// work as the "domain"), or the public URL when one is set. Issuer,
+    /// JWKS URL and discovery follow it, as a tenant's own domain does.
     pub fn base_for(&self, headers: &HeaderMap) -> String {
-        match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-            Some(host) if !host.is_empty() => format!("http://{host}"),
-            _ => self.bound_base.clone(),
-        }
+        self.origins.base_for(headers)
     }
 
-    /// The Management API audiences accepted for this request.
+    /// The Management API audiences accepted for this request: `/api/v2/`
+    /// under the bound address, the address it reached and the public URL.
     pub fn management_audiences(&self, headers: &HeaderMap) -> Vec<String> {
-        let mut audiences = vec![format!("{}/api/v2/", self.bound_base)];
-        let via_host = format!("{}/api/v2/", self.base_for(headers));
-        if via_host != audiences[0] {
-            audiences.push(via_host);
-        }
-        audiences
+        self.origins
+            .all_for(headers)
+            .into_iter()
+            .map(|base| format!("{base}/api/v2/"))
+            .collect()
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
+use crate::exports::ExportJob;
 use crate::jobs::Job;
 use crate::seed::Seed;
 
@@ -17,6 +18,8 @@ pub const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/passwo
 pub struct Connection {
     pub id: String,
     pub name: String,
+    pub strategy: String,
+    pub options: Map<String, Value>,
 }
 
 #[derive(Clone)]
@@ -25,9 +28,18 @@ pub struct Client {
     pub client_secret: String,
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
+    /// Enabled connections by name; `None`: all.
+    pub connections: Option<Vec<String>>,
 }
 
 impl Client {
+    /// Whether `connection` is enabled for this client.
+    pub fn uses(&self, connection: &str) -> bool {
+        self.connections
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == connection))
+    }
+
     pub fn allows_password_realm(&self) -> bool {
         self.grant_types
             .iter()
@@ -213,16 +225,34 @@ pub struct Tenant {
     pub jobs: HashMap<String, Job>,
     /// Job ids in creation order.
     pub job_order: Vec<String>,
+    /// Users-export jobs, by id.
+    pub exports: HashMap<String, ExportJob>,
 }
 
 impl Tenant {
     /// Builds the tenant from a validated seed, hashing the passwords with
     /// bcrypt on every core (so hundreds of users load in well under a second at cost 4).
     pub fn from_seed(seed: &Seed) -> Tenant {
+        let details: Vec<(String, Map<String, Value>)> = match &seed.connections {
+            Some(list) => list
+                .iter()
+                .map(|c| {
+                    let strategy = c.strategy.clone().unwrap_or_else(|| "auth0".to_owned());
+                    (strategy, c.options.clone())
+                })
+                .collect(),
+            None => vec![("auth0".to_owned(), Map::new())],
+        };
         let connections: Vec<Connection> = seed
             .connection_list()
             .into_iter()
-            .map(|(name, id)| Connection { id, name })
+            .zip(details)
+            .map(|((name, id), (strategy, options))| Connection {
+                id,
+                name,
+                strategy,
+                options,
+            })
             .collect();
         let clients = seed
             .clients
@@ -232,6 +262,7 @@ impl Tenant {
                 client_secret: c.client_secret.clone(),
                 grant_types: c.grant_types.clone(),
                 scopes: c.scopes.clone(),
+                connections: c.connections.clone(),
             })
             .collect();
         let hashes = hash_all(
@@ -248,6 +279,7 @@ impl Tenant {
             failures: HashMap::new(),
             jobs: HashMap::new(),
             job_order: Vec::new(),
+            exports: HashMap::new(),
         };
         for (user, password_hash) in seed.users.iter().zip(hashes) {
             let connection = user

@@ -184,7 +184,7 @@ async fn wrong_passwords_unknown_users_and_refused_clients() {
             "invalid_request",
         ),
         (
-            json!({"client_id": "app", "client_secret": "app-secret", "grant_type": "password"}),
+            json!({"client_id": "app", "client_secret": "app-secret", "grant_type": "refresh_token"}),
             StatusCode::FORBIDDEN,
             "unsupported_grant_type",
         ),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use trickle_c2id_sim::{C2idSim, Options, Seed, StartError};
 
-use crate::serve::{listen_ip, stopped, FaultArgs};
+use crate::serve::{announce_reach, listen_ip, stopped, FaultArgs, ReachArgs};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulated Connect2id server: the client registration endpoint,
@@ -21,8 +21,8 @@ use crate::EXIT_BAD_INPUT;
 /// rate-limit, state).
 ///
 /// When ready, prints exactly one line on stdout:
-/// `trickle c2id sim listening on http://127.0.0.1:PORT` (the issuer adds
-/// the seed's context path). Requests are logged on stderr (never bodies,
+/// `trickle c2id sim listening on http://127.0.0.1:PORT` (`https://` with
+/// --tls; the issuer adds the seed's context path). Requests are logged on stderr (never bodies,
 /// tokens or secrets). Runs until SIGINT/SIGTERM (or until stdin closes,
 /// with --exit-on-stdin-close).
 #[derive(clap::Args)]
@@ -48,6 +48,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0, value_name = "RPS")]
     rate_limit: u32,
     #[command(flatten)]
+    reach: ReachArgs,
+    #[command(flatten)]
     faults: FaultArgs,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
@@ -70,6 +72,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(faults) => faults,
         Err(message) => return bad_input(message),
     };
+    let public_url = match args.reach.public_url() {
+        Ok(url) => url,
+        Err(message) => return bad_input(message),
+    };
     let started = Instant::now();
     let seed = match Seed::from_path(&args.seed) {
         Ok(seed) => seed,
@@ -85,6 +91,8 @@ pub fn run(args: Args) -> ExitCode {
         faults,
         log_requests: !args.quiet,
         context_path: args.context_path.clone(),
+        tls: args.reach.tls(),
+        public_url: public_url.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -99,9 +107,11 @@ pub fn run(args: Args) -> ExitCode {
     let code = runtime.block_on(async {
         let sim = match C2idSim::start(seed, options, SocketAddr::new(ip, args.port)).await {
             Ok(sim) => sim,
-            Err(error @ (StartError::Faults(_) | StartError::ContextPath(_))) => {
-                return bad_input(error.to_string())
-            }
+            Err(
+                error @ (StartError::Faults(_)
+                | StartError::ContextPath(_)
+                | StartError::PublicUrl(_)),
+            ) => return bad_input(error.to_string()),
             Err(error) => {
                 eprintln!("trickle c2id sim: {error}");
                 return ExitCode::FAILURE;
@@ -115,6 +125,11 @@ pub fn run(args: Args) -> ExitCode {
             eprintln!("trickle c2id sim: cannot write to stdout: {error}");
             return ExitCode::FAILURE;
         }
+        announce_reach(
+            "trickle c2id sim",
+            sim.ca_cert_path(),
+            public_url.as_deref(),
+        );
         eprintln!(
             "trickle c2id sim: {summary}; issuer {}; ready in {} ms",
             sim.issuer(),

@@ -1,0 +1,26 @@
+//! The lifecycle of a migration around the generated scripts: what to check
+//! before deploying them, how far the migration is, and when to close it.
+//!
+//! - [`preflight`] runs, against the old tenant, exactly the calls the
+//!   scripts make (with inputs that cannot log anyone in), and optionally
+//!   checks the new tenant's connection and its deployed scripts.
+//! - [`status`] counts the users of the source realm, those migrated (by
+//!   the marker) per day and those left, from search totals or an export
+//!   job, and gives a verdict: keep the window open, or close it and bulk
+//!   import the rest; [`chart`] draws it as a self-contained HTML page.
+//!
+//! Auth0's answers are read by `trickle_core` (`classify_token_answer`,
+//! `classify_management_answer`), the scripts' own reading. Secrets live in
+//! [`Secret`] and never reach a report.
+
+pub mod chart;
+mod drift;
+mod jwt;
+pub mod preflight;
+mod secret;
+pub mod status;
+mod tenant;
+
+pub use drift::{compare_scripts, Drift};
+pub use secret::Secret;
+pub use tenant::{Credentials, TenantError};
