@@ -115,11 +115,14 @@ fn sink_closed(error: &serde_json::Error) -> bool {
     error.to_string().starts_with(CLOSED)
 }
 
+/// Where and how the listing went wrong, never what it held (serde's own
+/// messages can quote a value).
 fn describe(error: &serde_json::Error) -> String {
+    let at = format!("line {}, column {}", error.line(), error.column());
     if error.is_io() || error.is_eof() {
-        format!("the listing broke off ({error})")
+        format!("the listing broke off at {at}")
     } else {
-        format!("the listing is not the JSON expected ({error})")
+        format!("the listing is not the JSON expected, at {at}")
     }
 }
 
@@ -235,5 +238,75 @@ impl Chunk {
         out[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
         self.at += n;
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(body: &'static str) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    async fn read_all(body: &'static str, shape: Shape) -> (Vec<Item>, Option<String>) {
+        let mut listing = Listing::read(response(body), shape);
+        let mut items = Vec::new();
+        while let Some(next) = listing.next().await {
+            match next {
+                Ok(item) => items.push(item),
+                Err(why) => return (items, Some(why)),
+            }
+        }
+        (items, None)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn arrays_and_objects_by_sid_are_read_record_by_record() {
+        let (items, error) =
+            read_all(r#"[{"client_id":"a"}, {"client_id":"b"}]"#, Shape::Array).await;
+        assert_eq!(error, None);
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].record["client_id"], "b");
+        let (items, error) = read_all(
+            r#"{"k1.h": {"sub": "a"}, "k2.h": {"sub": "b"}}"#,
+            Shape::ObjectBySid,
+        )
+        .await;
+        assert_eq!(error, None);
+        assert_eq!(items[0].sid.as_deref(), Some("k1.h"));
+        assert_eq!(items[1].record["sub"], "b");
+        let (items, error) = read_all("[]", Shape::Array).await;
+        assert!(items.is_empty() && error.is_none());
+        assert_eq!(
+            count(
+                response(r#"{"a.b":{},"c.d":{"x":[1]}}"#),
+                Shape::ObjectBySid
+            )
+            .await,
+            Ok(2)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_cut_or_wrong_listing_is_an_error_after_the_records_before_it_and_quotes_nothing() {
+        let (items, error) = read_all(r#"[{"sub":"a"}, {"sub":"sup3rs3cr3t"#, Shape::Array).await;
+        assert_eq!(items.len(), 1);
+        let error = error.unwrap();
+        assert!(
+            error.starts_with("the listing broke off at line 1"),
+            "{error}"
+        );
+        let (items, error) = read_all(r#""sup3rs3cr3t-value""#, Shape::Array).await;
+        assert!(items.is_empty());
+        let error = error.unwrap();
+        assert!(
+            error.contains("not the JSON expected") && !error.contains("sup3rs3cr3t"),
+            "{error}"
+        );
+        let (_, error) = read_all("<html>proxy</html>", Shape::ObjectBySid).await;
+        assert!(error.is_some());
+        let (items, error) = read_all(r#"[{"a":1}] trailing"#, Shape::Array).await;
+        assert_eq!((items.len(), error.is_some()), (1, true));
     }
 }

@@ -729,7 +729,9 @@ async fn settle(
 
 fn problem(prepared: &Prepared, kind: ProblemKind, message: String) -> Finished {
     let phase = prepared.key.phase();
-    let secrets = secret_strings(phase, &prepared.body);
+    let mut secrets = secret_strings(phase, &prepared.body);
+    // A server may echo the SID it was given.
+    secrets.extend(prepared.sid.iter().cloned());
     Finished::Problem {
         key_digest: prepared.key.digest(),
         problem: Problem {

@@ -38,9 +38,10 @@ const SHOWN: usize = 20;
 ///
 /// Resumable: the journal folder records the keys done (never a secret);
 /// run the same command again after a crash or Ctrl-C. Exit codes: 0 all
-/// migrated (and verified, with --verify), 1 some records failed (listed,
-/// and in report.json), 2 bad arguments, a missing token, or the
-/// preflight refused, 130 interrupted.
+/// migrated (and verified, with --verify), 1 some records failed or
+/// mismatched (listed, and in report.json; for --dry-run: some would not
+/// migrate), 2 bad arguments, a missing token, or the preflight refused,
+/// 130 interrupted.
 #[derive(clap::Args)]
 pub struct Args {
     /// The source server's issuer URL (e.g. https://old.example.com/c2id).
