@@ -1,7 +1,6 @@
 //! `trickle bulk`: bulk migration for the users who never log in.
 //! `plan` turns an export into import files; `import` submits them.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use trickle_bulk::import::journal::FileState;
 use trickle_bulk::import::{run_import, Event, Halt, ImportError, ImportOptions, ImportOutcome};
 use trickle_bulk::{
     plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, REPORT_FILE,
 };
 use trickle_generator::parse_config;
+use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -234,51 +233,43 @@ fn stop_on_signals() -> std::io::Result<(Arc<AtomicBool>, Arc<AtomicUsize>)> {
     Ok((stop, which))
 }
 
-/// A progress bar on a terminal; nothing in a pipe.
+/// A progress bar per phase on a terminal; nothing in a pipe.
 struct PlanBar {
-    bar: Option<ProgressBar>,
+    progress: Option<PhaseProgress>,
     phase: Option<Phase>,
-    terminal: bool,
+    display: Display,
 }
 
 impl PlanBar {
     fn new() -> Self {
         PlanBar {
-            bar: None,
+            progress: None,
             phase: None,
-            terminal: std::io::stderr().is_terminal(),
+            display: Display::for_stderr(None),
         }
     }
 
     fn update(&mut self, progress: Progress) {
-        if !self.terminal {
+        if self.display == Display::Off {
             return;
         }
         if self.phase != Some(progress.phase) {
-            if let Some(bar) = self.bar.take() {
-                bar.finish_and_clear();
-            }
+            self.finish();
             let label = match progress.phase {
                 Phase::Exclude => "new tenant's export",
                 Phase::Hashes => "indexing hashes",
                 Phase::Users => "export",
             };
-            let bar = match progress.file_bytes {
-                Some(total) => ProgressBar::new(total).with_style(
-                    ProgressStyle::with_template(
-                        "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
-                    )
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-                ),
-                None => ProgressBar::new_spinner(),
-            };
-            bar.set_prefix(label);
-            bar.enable_steady_tick(Duration::from_millis(200));
-            self.bar = Some(bar);
+            self.progress = Some(PhaseProgress::start(
+                self.display,
+                label,
+                Unit::Bytes,
+                progress.file_bytes,
+                0,
+            ));
             self.phase = Some(progress.phase);
         }
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &mut self.progress {
             bar.set_position(progress.bytes_read);
             if progress.phase == Phase::Users {
                 bar.set_message(format!(
@@ -293,8 +284,8 @@ impl PlanBar {
     }
 
     fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+        if let Some(progress) = self.progress.take() {
+            progress.finish();
         }
     }
 }
@@ -436,7 +427,7 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let terminal = std::io::stderr().is_terminal();
+    let display = Display::for_stderr(None);
     let result = runtime.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -448,7 +439,7 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
                 }
             }
         });
-        let mut display = ImportDisplay::new(terminal);
+        let mut display = ImportDisplay::new(display);
         let result = run_import(&args.plan, &options, &mut |event| display.event(event), stop_rx).await;
         display.finish();
         result
@@ -494,41 +485,38 @@ fn test_halt() -> Option<Halt> {
 }
 
 struct ImportDisplay {
-    bar: Option<ProgressBar>,
-    terminal: bool,
+    progress: Option<PhaseProgress>,
+    display: Display,
 }
 
 impl ImportDisplay {
-    fn new(terminal: bool) -> Self {
+    fn new(display: Display) -> Self {
         ImportDisplay {
-            bar: None,
-            terminal,
+            progress: None,
+            display,
         }
     }
 
     fn event(&mut self, event: Event) {
         match event {
             Event::Start { files, done } => {
-                if self.terminal {
-                    let bar = ProgressBar::new(files as u64).with_style(
-                        ProgressStyle::with_template(
-                            "import [{bar:30}] {pos}/{len} files {elapsed} {msg}",
-                        )
-                        .expect("a valid template")
-                        .progress_chars("=> "),
-                    );
-                    bar.set_position(done as u64);
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    self.bar = Some(bar);
+                if self.display != Display::Off {
+                    self.progress = Some(PhaseProgress::start(
+                        self.display,
+                        "import",
+                        Unit::Items("files"),
+                        Some(files as u64),
+                        done as u64,
+                    ));
                 }
             }
             Event::Submitted { file, job_id } => {
-                if let Some(bar) = &self.bar {
+                if let Some(bar) = &self.progress {
                     bar.set_message(format!("{file} → {job_id}"));
                 }
             }
             Event::Finished { file, state } => {
-                if let Some(bar) = &self.bar {
+                if let Some(bar) = &mut self.progress {
                     bar.inc(1);
                 }
                 let line = match state {
@@ -547,7 +535,7 @@ impl ImportDisplay {
                 }
             }
             Event::LookingUp { file, done, users } => {
-                if let Some(bar) = &self.bar {
+                if let Some(bar) = &self.progress {
                     bar.set_message(format!(
                         "{file}: looking its users up on the tenant, {done}/{users}"
                     ));
@@ -555,7 +543,7 @@ impl ImportDisplay {
             }
             Event::Note { file, message } => self.println(&format!("{file}: {message}")),
             Event::Waiting { wait } => {
-                if let Some(bar) = &self.bar {
+                if let Some(bar) = &self.progress {
                     bar.set_message(format!("rate limited: waiting {} ms", wait.as_millis()));
                 }
             }
@@ -563,15 +551,15 @@ impl ImportDisplay {
     }
 
     fn println(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.println(format!("trickle: {line}")),
+        match &self.progress {
+            Some(bar) => bar.println(line),
             None => eprintln!("trickle: {line}"),
         }
     }
 
     fn finish(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+        if let Some(progress) = self.progress.take() {
+            progress.finish();
         }
     }
 }
@@ -699,30 +687,4 @@ fn tenant_holds(outcome: &ImportOutcome) -> String {
         line.push_str(&rest.join("; "));
     }
     line
-}
-
-/// 1234567 → "1,234,567".
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
 }

@@ -3,32 +3,23 @@
 //! users by email (to learn whether a lost job ran: Auth0 cannot list
 //! jobs). Every call honours 429 and `x-ratelimit-reset`.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::HeaderMap;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use trickle_core::parse_ratelimit_reset;
+use trickle_transfer::RetryPolicy;
 
 use super::journal::JobSummary;
 
-/// How long to wait after a 429, from its headers: until
-/// `x-ratelimit-reset` (UNIX seconds), else `retry-after` (seconds), else
-/// `fallback`; never less than 200 ms nor more than `cap`.
+/// How long to wait after a 429, from its headers: what the tenant asked
+/// for (`x-ratelimit-reset`, UNIX seconds, else `retry-after`, seconds or
+/// an HTTP date), else `fallback`; never less than 200 ms nor more than
+/// `cap`.
 pub fn rate_limit_wait(headers: &HeaderMap, fallback: Duration, cap: Duration) -> Duration {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    let wait = if let Some(reset) = parse_ratelimit_reset(header("x-ratelimit-reset")) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Duration::from_secs(u64::from(reset)).saturating_sub(now)
-    } else if let Some(seconds) = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
-        Duration::from_secs(seconds)
-    } else {
-        fallback
-    };
+    let wait = trickle_transfer::server_wait(headers, SystemTime::now()).unwrap_or(fallback);
     wait.clamp(
         Duration::from_millis(200),
         cap.max(Duration::from_millis(200)),
@@ -150,6 +141,18 @@ pub struct Api {
 }
 
 const CONNECT_RETRIES: u32 = 5;
+
+/// Back-off between tries: 0.5 s, 1 s, 2 s, … up to 30 s, jittered.
+const RETRY: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(30),
+    max_wait: Duration::from_secs(60),
+    attempts: CONNECT_RETRIES + 1,
+};
+
+fn backoff(retry: u32) -> Duration {
+    RETRY.backoff(retry)
+}
 
 impl Api {
     pub fn new(
@@ -492,12 +495,6 @@ impl Api {
     }
 }
 
-/// 0.5 s, 1 s, 2 s, … up to 30 s.
-pub fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6).saturating_sub(1)))
-        .min(Duration::from_secs(30))
-}
-
 /// The message of an Auth0 error body (`message`, `error_description`,
 /// `error`), else the start of the body.
 fn error_message(text: &str) -> String {
@@ -542,6 +539,8 @@ fn describe(error: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use reqwest::header::HeaderValue;
 
     use super::*;

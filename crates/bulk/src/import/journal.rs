@@ -15,8 +15,7 @@
 //! optional), so a journal written by an older version still resumes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -111,7 +110,7 @@ pub enum FileState {
 
 /// The open, locked journal and the states it gives.
 pub struct Journal {
-    file: File,
+    file: trickle_transfer::Journal<Entry>,
     pub start: Option<(String, String, bool)>,
     pub states: BTreeMap<String, FileState>,
     /// Files that have been `uncertain` at some point: a job of theirs may
@@ -133,52 +132,34 @@ pub enum JournalError {
     Io(#[from] io::Error),
 }
 
+impl From<trickle_transfer::JournalError> for JournalError {
+    fn from(error: trickle_transfer::JournalError) -> Self {
+        match error {
+            trickle_transfer::JournalError::Locked { .. } => JournalError::Locked,
+            trickle_transfer::JournalError::Damaged { line, message, .. } => {
+                JournalError::Damaged { line, message }
+            }
+            trickle_transfer::JournalError::Io { source, .. } => JournalError::Io(source),
+        }
+    }
+}
+
 impl Journal {
     /// Opens (or creates) the journal of `dir` and locks it for this process
     /// (the lock goes with the process, crash or not).
     pub fn open(dir: &Path) -> Result<Journal, JournalError> {
-        let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(JournalError::Locked),
-            Err(std::fs::TryLockError::Error(error)) => return Err(error.into()),
-        }
+        // A plan's journal holds a few lines per file: replayed whole.
+        let mut entries = Vec::new();
+        let file =
+            trickle_transfer::Journal::open(&dir.join(JOURNAL_FILE), |entry| entries.push(entry))?;
         let mut journal = Journal {
             file,
             start: None,
             states: BTreeMap::new(),
             once_uncertain: BTreeSet::new(),
         };
-        let mut text = Vec::new();
-        (&journal.file).read_to_end(&mut text)?;
-        // Only the last line can be torn (a crash while appending): a tail
-        // without its newline is kept if it parses, and cut off otherwise.
-        let complete = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let (lines, tail) = text.split_at(complete);
-        for (i, line) in lines.split(|&b| b == b'\n').enumerate() {
-            if line.trim_ascii().is_empty() {
-                continue;
-            }
-            let entry =
-                serde_json::from_slice::<Entry>(line).map_err(|error| JournalError::Damaged {
-                    line: i + 1,
-                    message: error.to_string(),
-                })?;
-            journal.apply(&entry);
-        }
-        if !tail.trim_ascii().is_empty() {
-            match serde_json::from_slice::<Entry>(tail) {
-                Ok(entry) => {
-                    (&journal.file).write_all(b"\n")?;
-                    journal.apply(&entry);
-                }
-                Err(_) => journal.file.set_len(complete as u64)?,
-            }
+        for entry in &entries {
+            journal.apply(entry);
         }
         Ok(journal)
     }
@@ -236,10 +217,7 @@ impl Journal {
 
     /// Appends `entry` and makes it durable before returning.
     pub fn record(&mut self, entry: Entry) -> io::Result<()> {
-        let mut line = serde_json::to_vec(&entry).map_err(io::Error::from)?;
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.file.sync_data()?;
+        self.file.record(&entry)?;
         self.apply(&entry);
         Ok(())
     }

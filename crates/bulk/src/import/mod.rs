@@ -265,380 +265,488 @@ pub fn plan_files(plan: &Path) -> Result<Vec<String>, ImportError> {
 
 /// Runs (or resumes) the import of `plan`. Setting `stop` to true ends the
 /// run at the next safe point (never during an upload).
+///
+/// The phases: open the journal and check it is this plan's, for this
+/// tenant ([`Run::open`]); settle what the last run left
+/// ([`Run::settle_last_run`]); then, until every file is final, fill the
+/// job slots (submit the next file, or look the next uncertain file up on
+/// the tenant: [`Run::fill_slots`]) and poll the jobs running
+/// ([`Run::poll_active`]); last, the summary ([`outcome`]).
 pub async fn run_import(
     plan: &Path,
     options: &ImportOptions,
     events: &mut dyn FnMut(Event),
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> Result<ImportOutcome, ImportError> {
-    let files = plan_files(plan)?;
-    let mut journal = Journal::open(plan)?;
-    let io_error = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ImportError::Io { path, source }
-    };
-    let journal_path = plan.join(journal::JOURNAL_FILE);
-
-    match &journal.start {
-        None => journal
-            .record(Entry::Start {
-                domain: options.base_url.clone(),
-                connection_id: options.connection_id.clone(),
-                upsert: options.upsert,
-            })
-            .map_err(io_error(&journal_path))?,
-        Some((domain, connection_id, _)) => {
-            if *domain != options.base_url || *connection_id != options.connection_id {
-                return Err(ImportError::Mismatch(format!(
-                    "this plan's import was started for {domain} connection {connection_id}; \
-                     resume it with the same --domain and --connection-id"
-                )));
-            }
+    let mut run = Run::open(plan, options, events, stop)?;
+    run.settle_last_run()?;
+    run.queue_files();
+    let interrupted = loop {
+        if run.stopped() {
+            break true;
         }
-    }
-    if let Some(unknown) = journal.states.keys().find(|name| !files.contains(name)) {
-        return Err(ImportError::BadPlan(format!(
-            "the import state names {unknown}, which the plan folder no longer has"
-        )));
-    }
-
-    // Settle what the last run left.
-    for file in &files {
-        let entry = match journal.state(file) {
-            FileState::Submitting => Some(Entry::Uncertain {
-                file: file.clone(),
-                job_id: None,
-                message: "the previous run stopped during the upload: Auth0 may or may not have a job for it".to_owned(),
-            }),
-            _ => None,
-        };
-        if let Some(entry) = entry {
-            journal.record(entry).map_err(io_error(&journal_path))?;
-        }
-        let reset = match journal.state(file) {
-            FileState::Failed { .. } if options.retry_failed => {
-                Some("retrying a failed file, as asked")
-            }
-            _ => None,
-        };
-        if let Some(message) = reset {
-            journal
-                .record(Entry::Reset {
-                    file: file.clone(),
-                    message: message.to_owned(),
-                })
-                .map_err(io_error(&journal_path))?;
-        }
-    }
-
-    let mut queue: VecDeque<String> = files
-        .iter()
-        .filter(|file| journal.state(file) == FileState::Pending)
-        .cloned()
-        .collect();
-    // Looked up on the tenant after every other file: by then a job the
-    // previous run lost has most likely run.
-    let mut to_look_up: VecDeque<String> = if options.resubmit_uncertain {
-        files
-            .iter()
-            .filter(|file| matches!(journal.state(file), FileState::Uncertain { .. }))
-            .cloned()
-            .collect()
-    } else {
-        VecDeque::new()
-    };
-    let mut active: Vec<(String, String)> = files
-        .iter()
-        .filter_map(|file| match journal.state(file) {
-            FileState::Submitted { job_id } => Some((file.clone(), job_id)),
-            _ => None,
-        })
-        .collect();
-    events(Event::Start {
-        files: files.len(),
-        done: files.len() - queue.len() - active.len() - to_look_up.len(),
-    });
-
-    let mut api = Api::new(
-        &options.base_url,
-        &options.client_id,
-        &options.client_secret,
-        options.request_timeout,
-    )?;
-    api.max_wait = options.max_wait;
-    let max_jobs = options.max_jobs.clamp(1, 2);
-    let mut submissions = 0usize;
-    let mut jobs_created = 0usize;
-    let mut blocked_until: Option<Instant> = None;
-    let mut transient = 0u32;
-    let mut interrupted = false;
-
-    loop {
-        if *stop.borrow() {
-            interrupted = true;
-            break;
-        }
-        while active.len() < max_jobs
-            && !(queue.is_empty() && to_look_up.is_empty())
-            && !*stop.borrow()
-            && blocked_until.is_none_or(|until| Instant::now() >= until)
-        {
-            if queue.is_empty() {
-                let file = to_look_up.front().cloned().expect("a file to look up");
-                let entry = if options.upsert {
-                    // Upsert finds the users whether or not the lost job ran.
-                    Some(Entry::Reset {
-                        file: file.clone(),
-                        message: "resubmitting an uncertain file, as asked (with upsert, looking \
-                                  its users up cannot tell whether its job ran)"
-                            .to_owned(),
-                    })
-                } else {
-                    match check_on_tenant(&mut api, plan, &file, events, &mut stop).await? {
-                        Presence::All(users) => Some(Entry::FoundOnTenant {
-                            file: file.clone(),
-                            users,
-                        }),
-                        Presence::Missing { looked_up, users } => Some(Entry::Reset {
-                            file: file.clone(),
-                            message: format!(
-                                "resubmitting an uncertain file, as asked: {looked_up} of its \
-                                 {users} users looked up, and not all are on the tenant"
-                            ),
-                        }),
-                        Presence::Unknown(message) => Some(Entry::Uncertain {
-                            file: file.clone(),
-                            job_id: None,
-                            message,
-                        }),
-                        Presence::Interrupted => None,
-                    }
-                };
-                let Some(entry) = entry else {
-                    break;
-                };
-                let resubmit = matches!(entry, Entry::Reset { .. });
-                if let Entry::Reset { message, .. } = &entry {
-                    events(Event::Note {
-                        file: &file,
-                        message,
-                    });
-                }
-                journal.record(entry).map_err(io_error(&journal_path))?;
-                to_look_up.pop_front();
-                if resubmit {
-                    queue.push_back(file);
-                } else {
-                    finished(events, &journal, &file);
-                }
-                continue;
-            }
-            let file = queue.front().cloned().expect("the queue is not empty");
-            let path = plan.join(&file);
-            let data = fs::read(&path).map_err(io_error(&path))?;
-            journal
-                .record(Entry::Submitting { file: file.clone() })
-                .map_err(io_error(&journal_path))?;
-            submissions += 1;
-            if options.halt == Some(Halt::BeforeSubmit(submissions)) {
-                return Err(ImportError::Halted);
-            }
-            let external_id = format!("trickle-{}", file.trim_end_matches(".json"));
-            let submitted = api
-                .submit(
-                    &file,
-                    &data,
-                    &options.connection_id,
-                    options.upsert,
-                    options.send_completion_email,
-                    &external_id,
-                )
-                .await;
-            let submitted = match submitted {
-                Ok(submitted) => submitted,
-                Err(error) => {
-                    // Token or connection failures: nothing was sent.
-                    journal
-                        .record(Entry::Reset {
-                            file: file.clone(),
-                            message: format!("not sent: {error}"),
-                        })
-                        .map_err(io_error(&journal_path))?;
-                    return Err(error.into());
-                }
-            };
-            match submitted {
-                Submitted::Created(job_id) => {
-                    journal
-                        .record(Entry::Submitted {
-                            file: file.clone(),
-                            job_id: job_id.clone(),
-                        })
-                        .map_err(io_error(&journal_path))?;
-                    queue.pop_front();
-                    events(Event::Submitted {
-                        file: &file,
-                        job_id: &job_id,
-                    });
-                    active.push((file, job_id));
-                    jobs_created += 1;
-                    if options.halt == Some(Halt::AfterSubmit(jobs_created)) {
-                        return Err(ImportError::Halted);
-                    }
-                }
-                Submitted::RateLimited(wait) => {
-                    journal
-                        .record(Entry::Reset {
-                            file: file.clone(),
-                            message: "429: no job created; waiting".to_owned(),
-                        })
-                        .map_err(io_error(&journal_path))?;
-                    blocked_until = Some(Instant::now() + wait);
-                    events(Event::Waiting { wait });
-                }
-                Submitted::Refused(message) => {
-                    let entry = Entry::Failed {
-                        file: file.clone(),
-                        job_id: None,
-                        message,
-                    };
-                    journal.record(entry).map_err(io_error(&journal_path))?;
-                    queue.pop_front();
-                    finished(events, &journal, &file);
-                }
-                Submitted::Uncertain(message) => {
-                    let entry = Entry::Uncertain {
-                        file: file.clone(),
-                        job_id: None,
-                        message: format!("the upload's outcome is unknown: {message}"),
-                    };
-                    journal.record(entry).map_err(io_error(&journal_path))?;
-                    queue.pop_front();
-                    finished(events, &journal, &file);
-                }
-            }
-        }
-
-        if active.is_empty() {
-            match (queue.is_empty() && to_look_up.is_empty(), blocked_until) {
-                (true, _) => break,
+        run.fill_slots().await?;
+        if run.active.is_empty() {
+            match (
+                run.queue.is_empty() && run.to_look_up.is_empty(),
+                run.blocked_until,
+            ) {
+                (true, _) => break false,
                 (false, Some(until)) => {
-                    pause(until.saturating_duration_since(Instant::now()), &mut stop).await
+                    let wait = until.saturating_duration_since(Instant::now());
+                    pause(wait, &mut run.stop).await
                 }
                 (false, None) => {}
             }
             continue;
         }
-        pause(options.poll_interval, &mut stop).await;
-        if *stop.borrow() {
-            interrupted = true;
-            break;
+        pause(options.poll_interval, &mut run.stop).await;
+        if run.stopped() {
+            break true;
         }
+        run.poll_active().await?;
+    };
+    Ok(outcome(plan, &run.files, &run.journal, interrupted))
+}
+
+/// One import run: the plan, its journal, the tenant, and the files each
+/// phase still has to deal with.
+struct Run<'a> {
+    plan: &'a Path,
+    options: &'a ImportOptions,
+    events: &'a mut dyn FnMut(Event<'_>),
+    stop: watch::Receiver<bool>,
+    files: Vec<String>,
+    journal: Journal,
+    journal_path: PathBuf,
+    api: Api,
+    /// Files to submit, in order.
+    queue: VecDeque<String>,
+    /// Uncertain files to look up on the tenant (with `resubmit_uncertain`).
+    to_look_up: VecDeque<String>,
+    /// Files with a job running: `(file, job id)`.
+    active: Vec<(String, String)>,
+    /// Uploads started, and jobs created, by this run (for [`Halt`]).
+    submissions: usize,
+    jobs_created: usize,
+    /// No upload before this (a 429 said so).
+    blocked_until: Option<Instant>,
+    /// Unusable answers in a row while polling.
+    transient: u32,
+}
+
+impl<'a> Run<'a> {
+    /// Reads the plan, opens its journal, and checks that a journal already
+    /// there is for the same tenant and connection and names only files the
+    /// plan still has.
+    fn open(
+        plan: &'a Path,
+        options: &'a ImportOptions,
+        events: &'a mut dyn FnMut(Event<'_>),
+        stop: watch::Receiver<bool>,
+    ) -> Result<Run<'a>, ImportError> {
+        let files = plan_files(plan)?;
+        let mut journal = Journal::open(plan)?;
+        let journal_path = plan.join(journal::JOURNAL_FILE);
+        match &journal.start {
+            None => journal
+                .record(Entry::Start {
+                    domain: options.base_url.clone(),
+                    connection_id: options.connection_id.clone(),
+                    upsert: options.upsert,
+                })
+                .map_err(io_error(&journal_path))?,
+            Some((domain, connection_id, _)) => {
+                if *domain != options.base_url || *connection_id != options.connection_id {
+                    return Err(ImportError::Mismatch(format!(
+                        "this plan's import was started for {domain} connection {connection_id}; \
+                         resume it with the same --domain and --connection-id"
+                    )));
+                }
+            }
+        }
+        if let Some(unknown) = journal.states.keys().find(|name| !files.contains(name)) {
+            return Err(ImportError::BadPlan(format!(
+                "the import state names {unknown}, which the plan folder no longer has"
+            )));
+        }
+        let mut api = Api::new(
+            &options.base_url,
+            &options.client_id,
+            &options.client_secret,
+            options.request_timeout,
+        )?;
+        api.max_wait = options.max_wait;
+        Ok(Run {
+            plan,
+            options,
+            events,
+            stop,
+            files,
+            journal,
+            journal_path,
+            api,
+            queue: VecDeque::new(),
+            to_look_up: VecDeque::new(),
+            active: Vec::new(),
+            submissions: 0,
+            jobs_created: 0,
+            blocked_until: None,
+            transient: 0,
+        })
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn record(&mut self, entry: Entry) -> Result<(), ImportError> {
+        self.journal
+            .record(entry)
+            .map_err(io_error(&self.journal_path))
+    }
+
+    /// A file the last run was uploading when it stopped becomes uncertain;
+    /// failed files go back to pending when asked (`retry_failed`).
+    fn settle_last_run(&mut self) -> Result<(), ImportError> {
+        for file in self.files.clone() {
+            if self.journal.state(&file) == FileState::Submitting {
+                self.record(Entry::Uncertain {
+                    file: file.clone(),
+                    job_id: None,
+                    message: "the previous run stopped during the upload: Auth0 may or may not have a job for it".to_owned(),
+                })?;
+            }
+            if matches!(self.journal.state(&file), FileState::Failed { .. })
+                && self.options.retry_failed
+            {
+                self.record(Entry::Reset {
+                    file,
+                    message: "retrying a failed file, as asked".to_owned(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorts the files into the phases' queues, and says where the run starts.
+    fn queue_files(&mut self) {
+        let journal = &self.journal;
+        self.queue = self
+            .files
+            .iter()
+            .filter(|file| journal.state(file) == FileState::Pending)
+            .cloned()
+            .collect();
+        // Looked up on the tenant after every other file: by then a job the
+        // previous run lost has most likely run.
+        if self.options.resubmit_uncertain {
+            self.to_look_up = self
+                .files
+                .iter()
+                .filter(|file| matches!(journal.state(file), FileState::Uncertain { .. }))
+                .cloned()
+                .collect();
+        }
+        self.active = self
+            .files
+            .iter()
+            .filter_map(|file| match journal.state(file) {
+                FileState::Submitted { job_id } => Some((file.clone(), job_id)),
+                _ => None,
+            })
+            .collect();
+        let files = self.files.len();
+        let done = files - self.queue.len() - self.active.len() - self.to_look_up.len();
+        (self.events)(Event::Start { files, done });
+    }
+
+    /// While a job slot is free (and no rate limit says wait): submits the
+    /// next file, or, once none is left, looks the next uncertain file up.
+    async fn fill_slots(&mut self) -> Result<(), ImportError> {
+        let max_jobs = self.options.max_jobs.clamp(1, 2);
+        while self.active.len() < max_jobs
+            && !(self.queue.is_empty() && self.to_look_up.is_empty())
+            && !self.stopped()
+            && self
+                .blocked_until
+                .is_none_or(|until| Instant::now() >= until)
+        {
+            if self.queue.is_empty() {
+                if !self.look_up_next().await? {
+                    break;
+                }
+            } else {
+                self.submit_next().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles the first uncertain file: found on the tenant, queued to be
+    /// sent again, or left uncertain with why. `false` when stopped meanwhile.
+    async fn look_up_next(&mut self) -> Result<bool, ImportError> {
+        let file = self.to_look_up.front().cloned().expect("a file to look up");
+        let entry = if self.options.upsert {
+            // Upsert finds the users whether or not the lost job ran.
+            Entry::Reset {
+                file: file.clone(),
+                message: "resubmitting an uncertain file, as asked (with upsert, looking \
+                          its users up cannot tell whether its job ran)"
+                    .to_owned(),
+            }
+        } else {
+            match check_on_tenant(&mut self.api, self.plan, &file, self.events, &mut self.stop)
+                .await?
+            {
+                Presence::All(users) => Entry::FoundOnTenant {
+                    file: file.clone(),
+                    users,
+                },
+                Presence::Missing { looked_up, users } => Entry::Reset {
+                    file: file.clone(),
+                    message: format!(
+                        "resubmitting an uncertain file, as asked: {looked_up} of its \
+                         {users} users looked up, and not all are on the tenant"
+                    ),
+                },
+                Presence::Unknown(message) => Entry::Uncertain {
+                    file: file.clone(),
+                    job_id: None,
+                    message,
+                },
+                Presence::Interrupted => return Ok(false),
+            }
+        };
+        let resubmit = matches!(entry, Entry::Reset { .. });
+        if let Entry::Reset { message, .. } = &entry {
+            (self.events)(Event::Note {
+                file: &file,
+                message,
+            });
+        }
+        self.record(entry)?;
+        self.to_look_up.pop_front();
+        if resubmit {
+            self.queue.push_back(file);
+        } else {
+            finished(self.events, &self.journal, &file);
+        }
+        Ok(true)
+    }
+
+    /// Uploads the next file of the queue; `submitting` is in the journal
+    /// before the upload starts, its outcome right after.
+    async fn submit_next(&mut self) -> Result<(), ImportError> {
+        let file = self.queue.front().cloned().expect("the queue is not empty");
+        let path = self.plan.join(&file);
+        let data = fs::read(&path).map_err(io_error(&path))?;
+        self.record(Entry::Submitting { file: file.clone() })?;
+        self.submissions += 1;
+        if self.options.halt == Some(Halt::BeforeSubmit(self.submissions)) {
+            return Err(ImportError::Halted);
+        }
+        let external_id = format!("trickle-{}", file.trim_end_matches(".json"));
+        let submitted = self
+            .api
+            .submit(
+                &file,
+                &data,
+                &self.options.connection_id,
+                self.options.upsert,
+                self.options.send_completion_email,
+                &external_id,
+            )
+            .await;
+        let submitted = match submitted {
+            Ok(submitted) => submitted,
+            Err(error) => {
+                // Token or connection failures: nothing was sent.
+                self.record(Entry::Reset {
+                    file: file.clone(),
+                    message: format!("not sent: {error}"),
+                })?;
+                return Err(error.into());
+            }
+        };
+        match submitted {
+            Submitted::Created(job_id) => {
+                self.record(Entry::Submitted {
+                    file: file.clone(),
+                    job_id: job_id.clone(),
+                })?;
+                self.queue.pop_front();
+                (self.events)(Event::Submitted {
+                    file: &file,
+                    job_id: &job_id,
+                });
+                self.active.push((file, job_id));
+                self.jobs_created += 1;
+                if self.options.halt == Some(Halt::AfterSubmit(self.jobs_created)) {
+                    return Err(ImportError::Halted);
+                }
+            }
+            Submitted::RateLimited(wait) => {
+                self.record(Entry::Reset {
+                    file: file.clone(),
+                    message: "429: no job created; waiting".to_owned(),
+                })?;
+                self.blocked_until = Some(Instant::now() + wait);
+                (self.events)(Event::Waiting { wait });
+            }
+            Submitted::Refused(message) => {
+                self.record(Entry::Failed {
+                    file: file.clone(),
+                    job_id: None,
+                    message,
+                })?;
+                self.queue.pop_front();
+                finished(self.events, &self.journal, &file);
+            }
+            Submitted::Uncertain(message) => {
+                self.record(Entry::Uncertain {
+                    file: file.clone(),
+                    job_id: None,
+                    message: format!("the upload's outcome is unknown: {message}"),
+                })?;
+                self.queue.pop_front();
+                finished(self.events, &self.journal, &file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks after every running job once; records those that ended.
+    async fn poll_active(&mut self) -> Result<(), ImportError> {
         let mut i = 0;
-        while i < active.len() {
-            let (file, job_id) = active[i].clone();
-            match api.poll(&job_id).await? {
+        while i < self.active.len() {
+            let (file, job_id) = self.active[i].clone();
+            match self.api.poll(&job_id).await? {
                 Polled::Running => {
-                    transient = 0;
+                    self.transient = 0;
                     i += 1;
                 }
                 Polled::Completed(summary) => {
-                    let mut present = 0;
-                    let errors_file = if summary.failed > 0 {
-                        match api.job_errors(&job_id).await? {
-                            Ok(mut errors) => {
-                                // A job of this file may have run before:
-                                // its users come back as duplicates.
-                                if journal.once_uncertain.contains(&file) && !options.upsert {
-                                    match count_present_duplicates(
-                                        &mut api,
-                                        &file,
-                                        &mut errors,
-                                        events,
-                                        &mut stop,
-                                    )
-                                    .await?
-                                    {
-                                        Some(found) => present = found,
-                                        // Stopped: polled and checked again next run.
-                                        None => break,
-                                    }
-                                }
-                                if summary.failed > present {
-                                    Some(write_errors(plan, &file, errors)?)
-                                } else {
-                                    None
-                                }
-                            }
-                            Err(message) => {
-                                transient += 1;
-                                if transient > MAX_TRANSIENT {
-                                    return Err(ApiError::Unreachable(format!(
-                                        "cannot read the errors of job {job_id}: {message}"
-                                    ))
-                                    .into());
-                                }
-                                i += 1;
-                                continue;
-                            }
+                    let Some(completed) = self.read_results(&file, &job_id, summary).await? else {
+                        // Stopped, or no usable answer this time: asked again later.
+                        if self.stopped() {
+                            break;
                         }
-                    } else {
-                        None
+                        i += 1;
+                        continue;
                     };
-                    transient = 0;
-                    let entry = Entry::Completed {
-                        file: file.clone(),
-                        job_id,
-                        summary,
-                        errors_file,
-                        present,
-                    };
-                    journal.record(entry).map_err(io_error(&journal_path))?;
-                    active.remove(i);
-                    finished(events, &journal, &file);
+                    self.transient = 0;
+                    self.record(completed)?;
+                    self.active.remove(i);
+                    finished(self.events, &self.journal, &file);
                 }
                 Polled::Failed(message) => {
-                    let entry = Entry::Failed {
+                    self.record(Entry::Failed {
                         file: file.clone(),
                         job_id: Some(job_id),
                         message,
-                    };
-                    journal.record(entry).map_err(io_error(&journal_path))?;
-                    active.remove(i);
-                    finished(events, &journal, &file);
+                    })?;
+                    self.active.remove(i);
+                    finished(self.events, &self.journal, &file);
                 }
                 Polled::NotFound => {
-                    let entry = Entry::Uncertain {
+                    self.record(Entry::Uncertain {
                         file: file.clone(),
                         job_id: Some(job_id),
                         message: "the tenant no longer knows the job (expired?)".to_owned(),
-                    };
-                    journal.record(entry).map_err(io_error(&journal_path))?;
-                    active.remove(i);
-                    finished(events, &journal, &file);
+                    })?;
+                    self.active.remove(i);
+                    finished(self.events, &self.journal, &file);
                 }
                 Polled::RateLimited(wait) => {
-                    events(Event::Waiting { wait });
-                    pause(wait, &mut stop).await;
-                    if *stop.borrow() {
+                    (self.events)(Event::Waiting { wait });
+                    pause(wait, &mut self.stop).await;
+                    if self.stopped() {
                         break;
                     }
                 }
                 Polled::Transient(message) => {
-                    transient += 1;
-                    if transient > MAX_TRANSIENT {
-                        return Err(ApiError::Unreachable(format!(
-                            "no usable answer about job {job_id}: {message}"
-                        ))
-                        .into());
-                    }
+                    self.count_transient(|| {
+                        format!("no usable answer about job {job_id}: {message}")
+                    })?;
                     i += 1;
                 }
             }
         }
+        Ok(())
     }
 
-    Ok(outcome(plan, &files, &journal, interrupted))
+    /// The `completed` entry of a finished job: its failed users are read,
+    /// those a resubmitted uncertain file's earlier job had already put on
+    /// the tenant are looked up and counted apart, and the rest written to
+    /// `import-errors/`. `None` when stopped, or when the errors could not
+    /// be read this time.
+    async fn read_results(
+        &mut self,
+        file: &str,
+        job_id: &str,
+        summary: JobSummary,
+    ) -> Result<Option<Entry>, ImportError> {
+        let mut present = 0;
+        let errors_file = if summary.failed > 0 {
+            match self.api.job_errors(job_id).await? {
+                Ok(mut errors) => {
+                    // A job of this file may have run before: its users
+                    // come back as duplicates.
+                    if self.journal.once_uncertain.contains(file) && !self.options.upsert {
+                        match count_present_duplicates(
+                            &mut self.api,
+                            file,
+                            &mut errors,
+                            self.events,
+                            &mut self.stop,
+                        )
+                        .await?
+                        {
+                            Some(found) => present = found,
+                            // Stopped: polled and checked again next run.
+                            None => return Ok(None),
+                        }
+                    }
+                    if summary.failed > present {
+                        Some(write_errors(self.plan, file, errors)?)
+                    } else {
+                        None
+                    }
+                }
+                Err(message) => {
+                    self.count_transient(|| {
+                        format!("cannot read the errors of job {job_id}: {message}")
+                    })?;
+                    return Ok(None);
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Some(Entry::Completed {
+            file: file.to_owned(),
+            job_id: job_id.to_owned(),
+            summary,
+            errors_file,
+            present,
+        }))
+    }
+
+    /// One more unusable answer in a row; past [`MAX_TRANSIENT`] the run
+    /// gives up (the journal keeps everything for the next one).
+    fn count_transient(&mut self, why: impl FnOnce() -> String) -> Result<(), ImportError> {
+        self.transient += 1;
+        if self.transient > MAX_TRANSIENT {
+            return Err(ApiError::Unreachable(why()).into());
+        }
+        Ok(())
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ImportError {
+    let path = path.to_path_buf();
+    move |source| ImportError::Io { path, source }
 }
 
 /// What the tenant was found to hold of an uncertain file.

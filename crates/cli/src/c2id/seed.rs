@@ -2,13 +2,12 @@
 //! streamed to disk (100k clients and a million sessions never sit in
 //! memory), atomically (a temporary file renamed into place).
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use trickle_c2id_sim::Generate;
+use trickle_transfer::{Display, PhaseProgress, Unit};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -75,14 +74,13 @@ pub fn run(args: Args) -> ExitCode {
         jwks,
     };
     let total = (args.clients + args.authorizations + args.sessions) as u64;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new(total).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} records ({per_sec}, {eta} left)")
-                .expect("a valid template"),
-        )
-    } else {
-        ProgressBar::hidden()
-    };
+    let mut bar = PhaseProgress::start(
+        Display::for_stderr(None),
+        "seed",
+        Unit::Items("records"),
+        Some(total),
+        0,
+    );
     let dir = match args.out.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -91,11 +89,11 @@ pub fn run(args: Args) -> ExitCode {
         Ok(file) => file,
         Err(error) => return bad_input(format!("cannot write in {}: {error}", dir.display())),
     };
-    if let Err(error) = spec.write(staged.as_file(), |written| bar.set_position(written)) {
-        bar.abandon();
+    let written = spec.write(staged.as_file(), |written| bar.set_position(written));
+    bar.finish();
+    if let Err(error) = written {
         return bad_input(error.to_string());
     }
-    bar.finish_and_clear();
     if let Err(error) = staged.persist(&args.out) {
         return bad_input(format!("cannot write {}: {error}", args.out.display()));
     }

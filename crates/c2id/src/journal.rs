@@ -1,0 +1,320 @@
+//! The migration's journal (`journal.ndjson` in the journal folder): which
+//! servers it is for, then the keys of the records done, a batch per line
+//! (client ids, `[sub, cid]` pairs, SID keys). Never a secret, a token, a
+//! record's content or a whole SID.
+//!
+//! A record is "done" once the target holds it (posted, or found there
+//! with the same content). Lines are appended as records finish and made
+//! durable every fraction of a second, so a killed run loses at most the
+//! last moments' lines: those records are then found on the target by the
+//! next run (it reads the target's listing first) and journalled as done
+//! without being sent again. Entries are only ever added (new fields
+//! optional), so an older journal still resumes.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use trickle_transfer::{Journal as Lines, JournalError};
+
+use crate::record::{Key, Phase};
+
+/// The journal's file name inside the journal folder.
+pub const JOURNAL_FILE: &str = "journal.ndjson";
+
+/// How often finished keys are written and made durable.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Keys per line at most.
+const BATCH: usize = 1024;
+
+/// A key as the journal writes it: a string, or a subject and client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyRepr {
+    One(String),
+    Pair(String, String),
+}
+
+impl KeyRepr {
+    fn from_key(key: &Key) -> KeyRepr {
+        match key {
+            Key::Client(id) => KeyRepr::One(id.clone()),
+            Key::Authorization { sub, cid } => KeyRepr::Pair(sub.clone(), cid.clone()),
+            Key::Session(key) => KeyRepr::One(key.clone()),
+        }
+    }
+
+    fn into_key(self, phase: Phase) -> Option<Key> {
+        match (phase, self) {
+            (Phase::Clients, KeyRepr::One(id)) => Some(Key::Client(id)),
+            (Phase::Authorizations, KeyRepr::Pair(sub, cid)) => {
+                Some(Key::Authorization { sub, cid })
+            }
+            (Phase::Sessions, KeyRepr::One(key)) => Some(Key::Session(key)),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Entry {
+    /// The first line: the servers (their issuers) this journal is for.
+    Start { source: String, target: String },
+    /// The target holds these records of `phase`.
+    Done { phase: Phase, keys: Vec<KeyRepr> },
+}
+
+/// Why the journal cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationJournalError {
+    #[error(
+        "another `trickle c2id migrate` is running with the journal {} (it is locked)",
+        path.display()
+    )]
+    Locked { path: PathBuf },
+    #[error("{0}")]
+    Other(JournalError),
+    #[error(
+        "the journal {} is for a migration from {source_issuer} to {target_issuer}: \
+         use another --journal folder for this one",
+        path.display()
+    )]
+    OtherServers {
+        path: PathBuf,
+        source_issuer: String,
+        target_issuer: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl From<JournalError> for MigrationJournalError {
+    fn from(error: JournalError) -> Self {
+        match error {
+            JournalError::Locked { path } => MigrationJournalError::Locked { path },
+            other => MigrationJournalError::Other(other),
+        }
+    }
+}
+
+/// The digests of the keys done in one phase, sorted (16 bytes a record).
+#[derive(Debug, Default, Clone)]
+pub struct DoneSet(Vec<u128>);
+
+impl DoneSet {
+    pub fn contains(&self, key: &Key) -> bool {
+        self.0.binary_search(&key.digest()).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn from_unsorted(mut digests: Vec<u128>) -> DoneSet {
+        digests.sort_unstable();
+        digests.dedup();
+        digests.shrink_to_fit();
+        DoneSet(digests)
+    }
+}
+
+/// The open, locked journal.
+pub struct MigrationJournal {
+    lines: Lines<Entry>,
+    pending: Vec<(Phase, KeyRepr)>,
+    last_flush: Instant,
+}
+
+impl MigrationJournal {
+    /// Opens (or starts) the journal in `dir` for a migration from
+    /// `source` to `target` (issuers); refuses one of other servers.
+    pub fn open(dir: &Path, source: &str, target: &str) -> Result<Self, MigrationJournalError> {
+        std::fs::create_dir_all(dir).map_err(|source| MigrationJournalError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(JOURNAL_FILE);
+        let mut start = None;
+        let mut lines = Lines::open(&path, |entry| {
+            if let Entry::Start { source, target } = entry {
+                start.get_or_insert((source, target));
+            }
+        })?;
+        match start {
+            None => lines
+                .record(&Entry::Start {
+                    source: source.to_owned(),
+                    target: target.to_owned(),
+                })
+                .map_err(|error| MigrationJournalError::Io {
+                    path: path.clone(),
+                    source: error,
+                })?,
+            Some((s, t)) if s == source && t == target => {}
+            Some((source_issuer, target_issuer)) => {
+                return Err(MigrationJournalError::OtherServers {
+                    path,
+                    source_issuer,
+                    target_issuer,
+                })
+            }
+        }
+        Ok(MigrationJournal {
+            lines,
+            pending: Vec::new(),
+            last_flush: Instant::now(),
+        })
+    }
+
+    /// Notes that the target holds `key`'s record; written within a
+    /// fraction of a second.
+    pub fn done(&mut self, key: &Key) -> std::io::Result<()> {
+        self.pending.push((key.phase(), KeyRepr::from_key(key)));
+        if self.pending.len() >= BATCH || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the keys noted so far and makes them durable.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.last_flush = Instant::now();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(phase, _)| *phase);
+        for chunk in pending.chunk_by(|a, b| a.0 == b.0) {
+            for batch in chunk.chunks(BATCH) {
+                self.lines.append(&Entry::Done {
+                    phase: batch[0].0,
+                    keys: batch.iter().map(|(_, key)| key.clone()).collect(),
+                })?;
+            }
+        }
+        self.lines.sync()
+    }
+
+    /// The keys of `phase` done so far, read back from the file (the
+    /// journal is never all in memory: a phase's keys at a time).
+    pub fn done_set(&mut self, phase: Phase) -> Result<DoneSet, MigrationJournalError> {
+        self.flush().map_err(|source| MigrationJournalError::Io {
+            path: self.lines.path().to_path_buf(),
+            source,
+        })?;
+        done_set_of(self.lines.path(), phase)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.lines.path()
+    }
+}
+
+/// The keys of `phase` that the journal at `path` holds as done; an empty
+/// set when there is no journal (a dry run reads without writing).
+pub fn done_set_of(path: &Path, phase: Phase) -> Result<DoneSet, MigrationJournalError> {
+    let mut digests = Vec::new();
+    let found = trickle_transfer::journal::replay(path, |entry: Entry| {
+        if let Entry::Done {
+            phase: entry_phase,
+            keys,
+        } = entry
+        {
+            if entry_phase == phase {
+                digests.extend(
+                    keys.into_iter()
+                        .filter_map(|key| key.into_key(phase))
+                        .map(|key| key.digest()),
+                );
+            }
+        }
+    })?;
+    if !found {
+        return Ok(DoneSet::default());
+    }
+    Ok(DoneSet::from_unsorted(digests))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(key: &str) -> Key {
+        Key::Session(key.to_owned())
+    }
+
+    #[test]
+    fn done_keys_come_back_per_phase_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut journal = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+            journal.done(&Key::Client("webapp".into())).unwrap();
+            journal
+                .done(&Key::Authorization {
+                    sub: "alice".into(),
+                    cid: "webapp".into(),
+                })
+                .unwrap();
+            journal.done(&session("k1")).unwrap();
+            journal.done(&session("k2")).unwrap();
+            journal.flush().unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert!(
+            text.contains(r#"{"event":"done","phase":"sessions","keys":["k1","k2"]}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""keys":[["alice","webapp"]]"#), "{text}");
+        let mut journal = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+        let sessions = journal.done_set(Phase::Sessions).unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert!(sessions.contains(&session("k1")) && !sessions.contains(&session("k3")));
+        let clients = journal.done_set(Phase::Clients).unwrap();
+        assert!(clients.contains(&Key::Client("webapp".into())));
+        assert!(!clients.contains(&Key::Client("k1".into())));
+        assert_eq!(journal.done_set(Phase::Authorizations).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn keys_noted_but_not_yet_flushed_are_flushed_before_reading_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+        journal.done(&session("k1")).unwrap();
+        assert!(journal
+            .done_set(Phase::Sessions)
+            .unwrap()
+            .contains(&session("k1")));
+    }
+
+    #[test]
+    fn a_journal_of_other_servers_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap());
+        assert!(matches!(
+            MigrationJournal::open(dir.path(), "https://s", "https://other"),
+            Err(MigrationJournalError::OtherServers { .. })
+        ));
+        let _held = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+        assert!(matches!(
+            MigrationJournal::open(dir.path(), "https://s", "https://t"),
+            Err(MigrationJournalError::Locked { .. })
+        ));
+    }
+
+    #[test]
+    fn no_journal_means_nothing_done_and_nothing_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("none").join(JOURNAL_FILE);
+        assert!(done_set_of(&path, Phase::Clients).unwrap().is_empty());
+        assert!(!path.exists() && !dir.path().join("none").exists());
+    }
+}

@@ -1,0 +1,26 @@
+//! `trickle-transfer`: what Trickle's long-running transfers share
+//! (`trickle bulk import`, `trickle c2id migrate`), so that each keeps only
+//! its own logic.
+//!
+//! - [`journal`]: an append-only journal of JSON lines, generic over its
+//!   entry type, fsynced on demand, replayed as a stream, tolerant of a
+//!   torn last line, locked against a second run.
+//! - [`retry`]: which failures are worth another try and how long to wait
+//!   (`Retry-After` as seconds or a date, Auth0's `x-ratelimit-reset`,
+//!   exponential back-off with jitter, a cap on every wait).
+//! - [`submit`]: bounded concurrent submission of a stream of items, with
+//!   a stop flag honoured between items.
+//! - [`progress`]: a bar per phase on a terminal (rate, ETA), plain lines
+//!   or nothing elsewhere.
+//!
+//! It knows nothing of Auth0 or Connect2id beyond header names.
+
+pub mod journal;
+pub mod progress;
+pub mod retry;
+pub mod submit;
+
+pub use journal::{Journal, JournalError};
+pub use progress::{thousands, Display, PhaseProgress, Unit};
+pub use retry::{is_retryable_status, server_wait, RetryPolicy};
+pub use submit::{submit_bounded, Submitted};
