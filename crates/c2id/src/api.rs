@@ -160,6 +160,9 @@ impl Default for HttpOptions {
 /// 429s waited out for one request before giving up (they are the server
 /// pacing us, not failures).
 const MAX_RATE_LIMITED: u32 = 200;
+/// How often a splash page without a version is read before it counts as
+/// switched off.
+const SPLASH_READS: u32 = 5;
 
 /// A Connect2id server.
 pub struct Server {
@@ -277,14 +280,21 @@ impl Server {
 
     /// The version in the heading of the splash page at the issuer URL, if
     /// the page is there and shows one.
+    /// A page without the version is read again a few times before the
+    /// answer is "none": a proxy's error page or a cut answer is not a
+    /// splash page switched off.
     pub async fn splash_version(&self) -> Result<Option<Version>, ServerError> {
-        let (status, body) = self
-            .read(|| self.http.get(&self.issuer), None, |_| true)
-            .await?;
-        if !status.is_success() {
-            return Ok(None);
+        for _ in 0..SPLASH_READS {
+            let (status, body) = self
+                .read(|| self.http.get(&self.issuer), None, |_| true)
+                .await?;
+            if status.is_success() {
+                if let Some(version) = version::from_splash_page(&String::from_utf8_lossy(&body)) {
+                    return Ok(Some(version));
+                }
+            }
         }
-        Ok(version::from_splash_page(&String::from_utf8_lossy(&body)))
+        Ok(None)
     }
 
     /// The public JWK set.
