@@ -40,6 +40,11 @@ pub struct Options {
     pub faults: Faults,
     /// One line per request on stderr (method, path, status, time; never bodies).
     pub log_requests: bool,
+    /// The tenant's canonical host name, without port (e.g. `localhost`):
+    /// the Management API audience is then only `http://<host>:PORT/api/v2/`,
+    /// as Auth0's is `https://<canonical>/api/v2/` whatever custom domain a
+    /// token is asked through. `None`: every name it is reached by is accepted.
+    pub canonical_host: Option<String>,
 }
 
 impl Default for Options {
@@ -50,6 +55,7 @@ impl Default for Options {
             job_delay: Duration::from_millis(200),
             faults: Faults::default(),
             log_requests: false,
+            canonical_host: None,
         }
     }
 }
@@ -97,6 +103,10 @@ impl Sim {
             job_delay: options.job_delay,
             controls,
             stats: Mutex::new(Stats::default()),
+            canonical_base: options
+                .canonical_host
+                .as_ref()
+                .map(|host| format!("http://{host}:{}", local.port())),
         });
         let serving = Serving::start(listener, router(state.clone()), state.clone())
             .map_err(|source| StartError::Bind { addr, source })?;

@@ -44,6 +44,9 @@ pub struct AppState {
     /// Faults, rate limit (Management API only) and request logging.
     pub controls: Controls,
     pub stats: Mutex<Stats>,
+    /// `http://<canonical host>:PORT` when one is configured (custom-domain
+    /// rehearsals): then the only Management API audience.
+    pub canonical_base: Option<String>,
 }
 
 impl AppState {
@@ -58,6 +61,9 @@ impl AppState {
 
     /// The Management API audiences accepted for this request.
     pub fn management_audiences(&self, headers: &HeaderMap) -> Vec<String> {
+        if let Some(canonical) = &self.canonical_base {
+            return vec![format!("{canonical}/api/v2/")];
+        }
         let mut audiences = vec![format!("{}/api/v2/", self.bound_base)];
         let via_host = format!("{}/api/v2/", self.base_for(headers));
         if via_host != audiences[0] {
