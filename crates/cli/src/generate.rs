@@ -125,7 +125,9 @@ fn print_report(
             "OVER"
         };
         let name = match (script.kind, &written.action_code) {
-            (trickle_generator::ScriptKind::PostLoginAction, Some(code)) => code.display().to_string(),
+            (trickle_generator::ScriptKind::PostLoginAction, Some(code)) => {
+                code.display().to_string()
+            }
             _ => script.kind.file_name().to_owned(),
         };
         println!(

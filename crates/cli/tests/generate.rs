@@ -140,11 +140,18 @@ fn an_action_config_lays_out_the_action_and_yaml_is_offered_too() {
     .unwrap();
     let out = dir.path().join("out");
     let result = generate(&config, &out);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let report = String::from_utf8(result.stdout).unwrap();
     assert!(report.contains("code.js"), "{report}");
     assert!(report.contains("settings = \"dashboard\""), "{report}");
-    assert!(String::from_utf8(result.stderr).unwrap().is_empty(), "no warning");
+    assert!(
+        String::from_utf8(result.stderr).unwrap().is_empty(),
+        "no warning"
+    );
     for file in [
         "database-connections/old-tenant-import/database.json",
         "actions/old-tenant-import-migration.json",
@@ -164,7 +171,11 @@ fn an_action_config_lays_out_the_action_and_yaml_is_offered_too() {
         "--format",
         "yaml",
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     for file in [
         "tenant.yaml",
         "databases/old-tenant-import/login.js",
@@ -190,5 +201,8 @@ fn a_connection_enabled_for_no_application_is_warned_about() {
     let result = generate(&config, &dir.path().join("out"));
     assert!(result.status.success());
     let stderr = String::from_utf8(result.stderr).unwrap();
-    assert!(stderr.contains("warning") && stderr.contains("enabled_clients"), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("enabled_clients"),
+        "{stderr}"
+    );
 }

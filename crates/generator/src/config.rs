@@ -352,7 +352,10 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
             return Err(at(
                 "connection.enabled_clients",
                 name.span(),
-                format!("`{}` is not an application name (empty, or blank at either end)", name.get_ref()),
+                format!(
+                    "`{}` is not an application name (empty, or blank at either end)",
+                    name.get_ref()
+                ),
             ));
         }
         if enabled_clients.iter().any(|known| known == text) {
@@ -649,7 +652,10 @@ mod tests {
 
     #[test]
     fn the_action_comes_with_mark_migrated_action_or_when_enabled() {
-        let config = parse_config(&format!("{MINIMAL}[migration]\nmark_migrated = \"action\"\n")).unwrap();
+        let config = parse_config(&format!(
+            "{MINIMAL}[migration]\nmark_migrated = \"action\"\n"
+        ))
+        .unwrap();
         let action = config.action.unwrap();
         assert_eq!(action.name, "old-tenant-import-migration");
         assert_eq!(action.runtime, ActionRuntime::Node22);
@@ -672,18 +678,38 @@ mod tests {
         let e = error(&format!(
             "{MINIMAL}[migration]\nmark_migrated = \"action\"\n[action]\nenabled = false\n"
         ));
-        assert_eq!((e.key.as_deref(), e.line), (Some("action.enabled"), Some(8)), "{e}");
-        let e = error(&format!("{MINIMAL}[action]\nenabled = true\nname = \"a/b\"\n"));
-        assert_eq!((e.key.as_deref(), e.line), (Some("action.name"), Some(7)), "{e}");
-        let e = error(&format!("{MINIMAL}[action]\nenabled = true\npost_login_flow = [\"other\"]\n"));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.enabled"), Some(8)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\nname = \"a/b\"\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.name"), Some(7)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\npost_login_flow = [\"other\"]\n"
+        ));
         assert_eq!(e.key.as_deref(), Some("action.post_login_flow"), "{e}");
-        let e = error(&format!("{MINIMAL}[action]\nenabled = true\nbudget_ms = 30000\n"));
-        assert_eq!((e.key.as_deref(), e.line), (Some("action.budget_ms"), Some(7)), "{e}");
-        assert!(parse_config(&format!("{MINIMAL}[action]\nenabled = true\npost_login_flow = []\n"))
-            .unwrap()
-            .warnings()
-            .iter()
-            .any(|w| w.contains("post_login_flow")));
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\nbudget_ms = 30000\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.budget_ms"), Some(7)),
+            "{e}"
+        );
+        assert!(parse_config(&format!(
+            "{MINIMAL}[action]\nenabled = true\npost_login_flow = []\n"
+        ))
+        .unwrap()
+        .warnings()
+        .iter()
+        .any(|w| w.contains("post_login_flow")));
     }
 
     #[test]
@@ -705,8 +731,14 @@ mod tests {
         let e = error("[connection]\nname = \"c\"\nsettings = \"repo\"\n[source]\nrealm = \"r\"\n");
         assert_eq!(e.line, Some(3), "{e}");
         let e = error("[connection]\nname = \"c\"\nenabled_clients = [\"A\", \"A\"]\n[source]\nrealm = \"r\"\n");
-        assert_eq!((e.key.as_deref(), e.line), (Some("connection.enabled_clients"), Some(3)), "{e}");
-        let e = error("[connection]\nname = \"c\"\nenabled_clients = [\" A\"]\n[source]\nrealm = \"r\"\n");
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("connection.enabled_clients"), Some(3)),
+            "{e}"
+        );
+        let e = error(
+            "[connection]\nname = \"c\"\nenabled_clients = [\" A\"]\n[source]\nrealm = \"r\"\n",
+        );
         assert_eq!(e.key.as_deref(), Some("connection.enabled_clients"), "{e}");
     }
 

@@ -403,7 +403,9 @@ pub fn write_layout(
         )?;
         action_code = Some(dir.join(action.kind.file_name()));
         if format == DeployFormat::Directory {
-            let file = out.join("actions").join(format!("{}.json", action_config.name));
+            let file = out
+                .join("actions")
+                .join(format!("{}.json", action_config.name));
             replace_file(&file, action_json(config).expect("an action").as_bytes())?;
             files.push(file);
         }
@@ -552,7 +554,10 @@ mod tests {
         config.action = Some(action_config());
         let action = parse(&action_json(&config).unwrap());
         assert_eq!(action["name"], "old-tenant-import-migration");
-        assert_eq!(action["code"], "./actions/old-tenant-import-migration/code.js");
+        assert_eq!(
+            action["code"],
+            "./actions/old-tenant-import-migration/code.js"
+        );
         assert_eq!(action["runtime"], "node22");
         assert_eq!(action["deployed"], true);
         assert_eq!(
@@ -577,7 +582,10 @@ mod tests {
         let mut config = config();
         assert!(triggers_json(&config).is_none(), "no Action, no binding");
         config.action = Some(ActionConfig {
-            post_login_flow: vec!["Add roles".to_owned(), "old-tenant-import-migration".to_owned()],
+            post_login_flow: vec![
+                "Add roles".to_owned(),
+                "old-tenant-import-migration".to_owned(),
+            ],
             ..action_config()
         });
         let names = |config: &Config| -> Vec<Value> {
@@ -621,8 +629,8 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let config = config();
         let scripts = rendered(&config);
-        let written = write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory)
-            .unwrap();
+        let written =
+            write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory).unwrap();
         let dir = written.scripts_dir;
         assert_eq!(
             dir,
@@ -671,21 +679,31 @@ mod tests {
             DeployFormat::Directory,
         )
         .unwrap();
-        let code = out.path().join("actions/old-tenant-import-migration/code.js");
+        let code = out
+            .path()
+            .join("actions/old-tenant-import-migration/code.js");
         assert_eq!(written.action_code.as_deref(), Some(code.as_path()));
         assert_eq!(fs::read_to_string(&code).unwrap(), action.text);
         assert!(out
             .path()
             .join("actions/old-tenant-import-migration.json")
             .is_file());
-        let triggers = parse(&fs::read_to_string(out.path().join("triggers/triggers.json")).unwrap());
+        let triggers =
+            parse(&fs::read_to_string(out.path().join("triggers/triggers.json")).unwrap());
         assert_eq!(
             triggers["post-login"][0]["action_name"],
             "old-tenant-import-migration"
         );
 
         let out = tempfile::tempdir().unwrap();
-        write_layout(out.path(), &config, &scripts, Some(&action), DeployFormat::Yaml).unwrap();
+        write_layout(
+            out.path(),
+            &config,
+            &scripts,
+            Some(&action),
+            DeployFormat::Yaml,
+        )
+        .unwrap();
         let yaml = fs::read_to_string(out.path().join("tenant.yaml")).unwrap();
         for expected in [
             "\"login\": \"./databases/old-tenant-import/login.js\"",

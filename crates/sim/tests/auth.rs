@@ -546,8 +546,10 @@ async fn a_canonical_host_makes_the_other_names_custom_domains() {
         async move {
             let response = http
                 .post(format!("{base}/oauth/token"))
-                .json(&json!({"grant_type": "client_credentials", "client_id": "app",
-                              "client_secret": "app-secret", "audience": audience}))
+                .json(
+                    &json!({"grant_type": "client_credentials", "client_id": "app",
+                              "client_secret": "app-secret", "audience": audience}),
+                )
                 .send()
                 .await
                 .expect("answered");
@@ -560,7 +562,9 @@ async fn a_canonical_host_makes_the_other_names_custom_domains() {
         let token = body["access_token"].as_str().unwrap().to_owned();
         let users = env
             .http
-            .get(format!("{canonical}/api/v2/users-by-email?email=jane%40example.com"))
+            .get(format!(
+                "{canonical}/api/v2/users-by-email?email=jane%40example.com"
+            ))
             .bearer_auth(&token)
             .send()
             .await
