@@ -21,3 +21,8 @@ for node in $(scripts/node-runtimes.sh); do
   step "Node $("$node" --version): generated scripts end to end"
   TRICKLE_BIN="$PWD/target/debug/trickle" "$node" --test tests/*.test.js tests/sdk/*.test.js examples/*.test.js
 done
+# The layouts through the real deploy-cli, once: it needs Node >= 20.19 (not
+# 18) and each deploy takes seconds, so on the pinned Node 22 only.
+node22="$(scripts/node-runtimes.sh --path "$(scripts/node-runtimes.sh --versions | tr ' ' '\n' | grep '^22\.')")"
+step "Node $("$node22" --version): the deploy layouts through deploy-cli"
+TRICKLE_BIN="$PWD/target/debug/trickle" "$node22" --test tests/deploy/*.test.js

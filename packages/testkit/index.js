@@ -7,10 +7,29 @@
 //   call — calls it, enforcing one callback within 20 s.
 //   ImportModeTenant — the new tenant around the scripts: store, login,
 //     password reset, sign-up, deletion.
+//   loadAction / runPostLogin / postLoginEvent — a post-login Action as
+//     Auth0 runs it: a module with Node built-ins only, a v3 event, an api
+//     whose requests are recorded and applied at the end of the flow.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
 
 const { loadScript, call, lateCalls, checkOneFunction, Container } = require('./sandbox');
 const { ImportModeTenant, TenantError } = require('./tenant');
 const { startSim, Sim } = require('./sim');
+const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
 
-module.exports = { loadScript, call, lateCalls, checkOneFunction, Container, ImportModeTenant, TenantError, startSim, Sim };
+module.exports = {
+  loadScript,
+  call,
+  lateCalls,
+  checkOneFunction,
+  Container,
+  ImportModeTenant,
+  TenantError,
+  startSim,
+  Sim,
+  loadAction,
+  postLoginEvent,
+  postLoginApi,
+  runPostLogin,
+  applyMetadata,
+};

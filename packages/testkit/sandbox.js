@@ -192,6 +192,11 @@ class Container {
     return loadScript(filePath, { ...options, configuration, global: this.global });
   }
 
+  /** Loads a post-login Action file into this container; see `loadAction`. */
+  loadAction(filePath, options = {}) {
+    return require('./action').loadAction(filePath, { ...options, global: this.global });
+  }
+
   reset() {
     for (const key of Object.keys(this.global)) delete this.global[key];
   }

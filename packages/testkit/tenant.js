@@ -5,9 +5,12 @@
 // others are asked of the scripts, and a successful login (or a password
 // reset of a user get_user knows) creates the user from the returned
 // profile, with `auth0|` put before the returned user_id as Auth0 does.
+// Post-login Actions, when given, run after every login (migrated or not),
+// and what they set is applied to the stored user at the end of the flow.
 
 const crypto = require('node:crypto');
 const { call } = require('./sandbox');
+const { postLoginEvent, runPostLogin, applyMetadata } = require('./action');
 
 // The store keeps a salted hash, never the password. A fast one: this is a
 // test model, and hundreds of users are migrated in a test.
@@ -32,9 +35,17 @@ class ImportModeTenant {
   /**
    * @param {{login: {fn: Function}, getUser: {fn: Function}}} scripts loaded
    *   with `loadScript` or `Container#load`.
+   * @param {object} [options.connection] `{ name, id }` of the connection (for Actions' `event.connection`)
+   * @param {object[]} [options.postLogin] post-login Actions (from `loadAction`), run in order after each login
+   * @param {object} [options.secrets] the Actions' secrets (`event.secrets`)
    */
-  constructor({ login, getUser }) {
+  constructor({ login, getUser, connection = { name: 'testkit-import' }, postLogin = [], secrets = {} }) {
     this.scripts = { login, getUser };
+    this.connection = connection;
+    this.postLogin = postLogin;
+    this.secrets = secrets;
+    /** Every post-login execution: { user_id, recorded, error, ms } */
+    this.actionRuns = [];
     /** user_id ("auth0|…") → { user_id, profile, password: {salt, hash}, source } */
     this.users = new Map();
     /** Every script call made, in order: { script, args }. */
@@ -52,8 +63,10 @@ class ImportModeTenant {
     return call(this.scripts[name].fn, ...args);
   }
 
-  // As Auth0 stores a profile a script returned.
-  create(profile, password, source) {
+  // As Auth0 stores a profile a script returned; `withoutMetadata` when the
+  // flow was interrupted after the password POST (credentials stored, the
+  // metadata not: Auth0 stores it only at the login callback).
+  create(profile, password, source, { withoutMetadata = false } = {}) {
     if (!profile || typeof profile.user_id !== 'string' || !profile.user_id) {
       throw new TenantError('invalid_profile', 'the script returned a profile without user_id');
     }
@@ -64,24 +77,55 @@ class ImportModeTenant {
     if (this.users.has(userId) || this.findByEmail(profile.email)) {
       throw new TenantError('user_exists', `the user ${userId} already exists`);
     }
-    const user = { user_id: userId, profile: { ...profile, email: profile.email.toLowerCase() }, password: hashPassword(password), source };
+    const metadata = (value) => (value && typeof value === 'object' && !withoutMetadata ? JSON.parse(JSON.stringify(value)) : {});
+    const user = {
+      user_id: userId,
+      profile: { ...profile, email: profile.email.toLowerCase() },
+      app_metadata: metadata(profile.app_metadata !== undefined ? profile.app_metadata : profile.metadata),
+      user_metadata: metadata(profile.user_metadata),
+      password: hashPassword(password),
+      source,
+    };
     this.users.set(userId, user);
     return user;
   }
 
+  /** The user as the Management API (and an Action's `event.user`) shows it. */
+  view(user) {
+    const { metadata, app_metadata, user_metadata, user_id, ...fields } = user.profile;
+    return { ...fields, user_id: user.user_id, app_metadata: user.app_metadata, user_metadata: user.user_metadata };
+  }
+
+  // The post-login flow: each Action in turn; a failing or denying one fails the login.
+  async runPostLogin(user) {
+    for (const action of this.postLogin) {
+      const event = postLoginEvent({ user: this.view(user), connection: this.connection, secrets: this.secrets });
+      const run = await runPostLogin(action, event);
+      this.actionRuns.push({ user_id: user.user_id, ...run });
+      if (run.error) throw run.error;
+      if (run.recorded.denied !== null) throw new TenantError('access_denied', run.recorded.denied);
+      applyMetadata(user, run.recorded);
+    }
+  }
+
   /**
    * A login. Resolves `{ user, migrated }`, or rejects with the error the
-   * script (or the store) gave.
+   * script (or the store, or a post-login Action) gave. With `interrupted`,
+   * the flow breaks right after the password POST: a user the script
+   * migrates is stored without metadata, and no Action runs.
    */
-  async login(email, password) {
+  async login(email, password, { interrupted = false } = {}) {
     const existing = this.findByEmail(email);
     if (existing) {
       if (!checkPassword(existing.password, password)) throw new TenantError('invalid_password', 'Wrong email or password.');
+      if (!interrupted) await this.runPostLogin(existing);
       return { user: existing, migrated: false };
     }
     const { error, profile } = await this.runScript('login', email, password);
     if (error) throw error;
-    return { user: this.create(profile, password, 'login'), migrated: true };
+    const user = this.create(profile, password, 'login', { withoutMetadata: interrupted });
+    if (!interrupted) await this.runPostLogin(user);
+    return { user, migrated: true };
   }
 
   /**

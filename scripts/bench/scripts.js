@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
-const { Container, startSim } = require('../../packages/testkit');
+const { Container, startSim, postLoginEvent, runPostLogin } = require('../../packages/testkit');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const REALM = 'Username-Password-Authentication';
@@ -58,7 +58,9 @@ function invoke(fn, args) {
 
 function generate(dir) {
   const config = path.join(dir, 'bench.toml');
-  fs.writeFileSync(config, `[connection]\nname = "bench"\n[source]\nrealm = "${REALM}"\n[migration]\nmark_migrated = false\n`);
+  // The Action backfills only (the login marks nothing here), so every
+  // catch-up costs the same round trips whatever the run before it did.
+  fs.writeFileSync(config, `[connection]\nname = "bench"\nenabled_clients = ["Bench"]\n[source]\nrealm = "${REALM}"\n[migration]\nmark_migrated = false\n[action]\nenabled = true\n`);
   const out = path.join(dir, 'out');
   const run = spawnSync(options.trickle, ['generate', '--config', config, '--out', out], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`trickle generate failed: ${run.stderr}`);
@@ -67,7 +69,71 @@ function generate(dir) {
     parts[match[1]] = { total: +match[2], wasm: +match[3], glue: +match[4], template: +match[5] };
   }
   const dirOut = path.join(out, 'database-connections', 'bench');
-  return { login: path.join(dirOut, 'login.js'), getUser: path.join(dirOut, 'get_user.js'), parts };
+  const action = path.join(out, 'actions', 'bench-migration', 'code.js');
+  return { login: path.join(dirOut, 'login.js'), getUser: path.join(dirOut, 'get_user.js'), action, parts, actionParts: parts[action] };
+}
+
+// The post-login Action: a user it has to catch up (the old user read, the
+// metadata compared; an interrupted login's), and a user already done (no
+// WASM, no HTTP), each in a fresh container (cold) and a warm one.
+async function measureAction(file, secrets, sim) {
+  const pending = postLoginEvent({
+    user: { user_id: `auth0|${USERS[3].id}`, email: USERS[3].email, app_metadata: {}, user_metadata: {} },
+    connection: { name: 'bench' },
+    secrets,
+  });
+  const done = postLoginEvent({
+    user: { user_id: `auth0|${USERS[3].id}`, email: USERS[3].email, app_metadata: { trickle_checked_at: '2026-01-01T00:00:00.000Z' } },
+    connection: { name: 'bench' },
+    secrets,
+  });
+  const timeRuns = async (runs, load, event) => {
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const start = now(); // a cold run includes evaluating the module, as the scripts' do
+      const action = load();
+      const { error, recorded } = await runPostLogin(action, event);
+      times.push(now() - start);
+      assert.ok(!error && !action.logs.length, `Action: ${error && error.message} ${action.logs}`);
+      assert.ok(event === done || recorded.appMetadata.trickle_checked_at, 'the Action caught the user up');
+    }
+    return median(times);
+  };
+  const warm = (fetchImpl) => {
+    const container = new Container();
+    const action = container.loadAction(file, fetchImpl ? { fetch: fetchImpl } : {});
+    return () => action;
+  };
+  const tape = recorder();
+  await runPostLogin(new Container().loadAction(file, { fetch: tape.record }), pending);
+  const warmLoopback = warm();
+  await runPostLogin(warmLoopback(), pending);
+  const warmReplayed = warm(tape.replay);
+  await runPostLogin(warmReplayed(), pending);
+  await sim.resetStats();
+  await runPostLogin(new Container().loadAction(file), pending);
+  const coldRequests = (await sim.stats()).total;
+  await sim.resetStats();
+  await runPostLogin(warmLoopback(), pending);
+  const warmRequests = (await sim.stats()).total;
+  await sim.resetStats();
+  await runPostLogin(new Container().loadAction(file), done);
+  const doneRequests = (await sim.stats()).total;
+  return {
+    bytes: fs.statSync(file).size,
+    catch_up: {
+      cold_loopback_ms: await timeRuns(COLD_RUNS, () => new Container().loadAction(file), pending),
+      warm_loopback_ms: await timeRuns(WARM_RUNS, warmLoopback, pending),
+      cold_replayed_ms: await timeRuns(COLD_RUNS, () => new Container().loadAction(file, { fetch: tape.replay }), pending),
+      warm_replayed_ms: await timeRuns(WARM_RUNS * 5, warmReplayed, pending),
+      requests: { cold: coldRequests, warm: warmRequests },
+    },
+    done: {
+      cold_ms: await timeRuns(COLD_RUNS, () => new Container().loadAction(file), done),
+      warm_ms: await timeRuns(WARM_RUNS * 5, warm(), done),
+      requests: doneRequests,
+    },
+  };
 }
 
 // Records every answer the old tenant gives, then serves them from memory.
@@ -184,6 +250,7 @@ async function main() {
         A: { ...(await measure('A get_user', A.getUser, lookupArgs, configuration)), parts: A.parts['get_user.js'] },
         B: await measure('B get_user', B.getUser, lookupArgs, configuration),
       },
+      action: { ...(await measureAction(A.action, configuration, sim)), parts: A.actionParts },
     };
     results.targets = {
       script_bytes_max: Math.max(results.login.A.bytes, results.get_user.A.bytes),
@@ -235,6 +302,15 @@ async function main() {
       `- ≤ 2 HTTP requests per migrated login, warm container: ${t.warm_requests_per_login} — ${check(t.warm_requests_per_login <= t.warm_requests_target)}`,
       '',
       'B sends one request per login because it builds the profile from the id_token alone: that is why it loses app and user metadata. A fetches the full user from the Management API (with `mark_migrated = true`, one PATCH more).',
+      '',
+      `The post-login Action (${results.action.bytes} bytes${parts(results.action)}; mark_migrated = "action" adds one PATCH to a catch-up):`,
+      '',
+      '| Action | cold (fresh container) | warm |',
+      '|---|---|---|',
+      `| user to catch up, loopback | ${fmtMs(results.action.catch_up.cold_loopback_ms)} | ${fmtMs(results.action.catch_up.warm_loopback_ms)} |`,
+      `| user to catch up, answers replayed | ${fmtMs(results.action.catch_up.cold_replayed_ms)} | ${fmtMs(results.action.catch_up.warm_replayed_ms)} |`,
+      `| HTTP requests, user to catch up | ${results.action.catch_up.requests.cold} | ${results.action.catch_up.requests.warm} |`,
+      `| user already done (no WASM, no HTTP: ${results.action.done.requests} requests) | ${fmtMs(results.action.done.cold_ms)} | ${fmtMs(results.action.done.warm_ms)} |`,
     ].join('\n');
 
     fs.mkdirSync(options.out, { recursive: true });

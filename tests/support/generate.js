@@ -29,16 +29,26 @@ function trickle(args) {
 }
 
 /**
- * Writes `toml` to DIR/NAME.toml, generates into DIR/NAME/, and resolves the
- * paths of the two scripts of connection `connection`.
+ * Writes `toml` to DIR/NAME.toml, generates into DIR/NAME/ (more `generate`
+ * flags in `extraArgs`), and resolves the paths of the two scripts of
+ * connection `connection`, the output folder, and the post-login Action's
+ * code when one was generated.
  */
-async function generateScripts(dir, name, toml, connection) {
+async function generateScripts(dir, name, toml, connection, extraArgs = []) {
   const config = path.join(dir, `${name}.toml`);
   fs.writeFileSync(config, toml);
   const out = path.join(dir, name);
-  await trickle(['generate', '--config', config, '--out', out]);
+  const report = await trickle(['generate', '--config', config, '--out', out, ...extraArgs]);
   const scripts = path.join(out, 'database-connections', connection);
-  return { login: path.join(scripts, 'login.js'), getUser: path.join(scripts, 'get_user.js') };
+  const actions = path.join(out, 'actions');
+  const actionDirs = fs.existsSync(actions) ? fs.readdirSync(actions).filter((f) => !f.endsWith('.json')) : [];
+  return {
+    out,
+    report,
+    login: path.join(scripts, 'login.js'),
+    getUser: path.join(scripts, 'get_user.js'),
+    action: actionDirs.length === 1 ? path.join(actions, actionDirs[0], 'code.js') : undefined,
+  };
 }
 
 module.exports = { REPO_ROOT, trickle, generateScripts };

@@ -1,12 +1,12 @@
 //! `trickle generate`: config in, deploy layout out, sizes printed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use trickle_generator::{
-    parse_config, render, write_layout, RenderError, Script, WasmBundle, SCRIPT_LIMIT_BYTES,
-    SCRIPT_TARGET_BYTES,
+    parse_config, render, render_action, write_layout, Config, DeployFormat, RenderError, Script,
+    SettingsMode, WasmBundle, Written, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
 };
 
 use crate::EXIT_BAD_INPUT;
@@ -16,16 +16,22 @@ pub(crate) const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle
 pub(crate) const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
 
 /// Generate the `login` and `get_user` custom-database scripts for a
-/// connection in import mode, laid out for deploy-cli and the GitHub
-/// Deployments extension: OUT/database-connections/<name>/.
+/// connection in import mode (and the post-login Action, when configured),
+/// laid out for deploy-cli and the GitHub Deployments extension:
+/// OUT/database-connections/<name>/ (+ OUT/actions/, OUT/triggers/), or
+/// with --format yaml OUT/tenant.yaml beside OUT/databases/<name>/.
 #[derive(clap::Args)]
 pub struct Args {
     /// The Trickle config (TOML), e.g. examples/tenant-to-tenant.toml.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// The folder to write database-connections/<name>/ into.
+    /// The folder to write the deploy layout into (a folder of Trickle's
+    /// own: tenant.yaml and triggers/triggers.json are replaced whole).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// deploy-cli's directory format, or its YAML format.
+    #[arg(long, value_enum, default_value_t = Format::Directory)]
+    format: Format,
     /// Write the end-state pair instead, for when the migration window is
     /// closed and the rest were imported in bulk: login answers "wrong email
     /// or password", get_user "no such user"; no WASM, no network, no
@@ -34,12 +40,23 @@ pub struct Args {
     decommission: bool,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Directory,
+    Yaml,
+}
+
 pub fn run(args: Args) -> ExitCode {
     let Args {
         config: config_path,
         out,
+        format,
         decommission,
     } = args;
+    let format = match format {
+        Format::Directory => DeployFormat::Directory,
+        Format::Yaml => DeployFormat::Yaml,
+    };
     let text = match std::fs::read_to_string(&config_path) {
         Ok(text) => text,
         Err(error) => {
@@ -58,17 +75,22 @@ pub fn run(args: Args) -> ExitCode {
     config.decommission |= decommission;
     let result = (|| -> anyhow::Result<()> {
         let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
-        let scripts = match render(&config, &bundle) {
-            Ok(scripts) => scripts,
+        let rendered = render(&config, &bundle)
+            .and_then(|scripts| Ok((scripts, render_action(&config, &bundle)?)));
+        let (scripts, action) = match rendered {
+            Ok(rendered) => rendered,
             Err(error @ RenderError::TooLarge(_)) => anyhow::bail!("{error}\nnothing was written"),
             Err(error) => return Err(error.into()),
         };
-        let dir = write_layout(&out, &config, &scripts)
-            .with_context(|| format!("cannot write the scripts under {}", out.display()))?;
+        let written = write_layout(&out, &config, &scripts, action.as_ref(), format)
+            .with_context(|| format!("cannot write the deploy layout under {}", out.display()))?;
         if config.decommission {
-            print_end_state_report(&dir, &scripts);
+            print_end_state_report(&written, &scripts);
         } else {
-            print_report(&dir, &bundle, &scripts);
+            print_report(&config, &written, &bundle, &scripts, action.as_ref());
+        }
+        for warning in config.warnings() {
+            eprintln!("trickle: warning: {warning}");
         }
         Ok(())
     })();
@@ -81,37 +103,69 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn print_report(dir: &Path, bundle: &WasmBundle, scripts: &[Script]) {
-    println!("wrote {}/", dir.display());
+fn print_report(
+    config: &Config,
+    written: &Written,
+    bundle: &WasmBundle,
+    scripts: &[Script],
+    action: Option<&Script>,
+) {
+    println!("wrote {}/", written.scripts_dir.display());
     println!(
         "  wasm core: {} bytes, {} brotli-compressed, {} as base64",
         bundle.wasm_bytes,
         bundle.compressed_bytes,
         bundle.payload_base64.len()
     );
-    for script in scripts {
+    for script in scripts.iter().chain(action) {
         let sizes = script.sizes;
         let target = if sizes.total <= SCRIPT_TARGET_BYTES {
             "within"
         } else {
             "OVER"
         };
+        let name = match (script.kind, &written.action_code) {
+            (trickle_generator::ScriptKind::PostLoginAction, Some(code)) => {
+                code.display().to_string()
+            }
+            _ => script.kind.file_name().to_owned(),
+        };
         println!(
-            "  {:<12} {:>6} bytes = wasm {:>6} + glue {:>5} + template {:>5}  ({target} the {SCRIPT_TARGET_BYTES}-byte target; Auth0 limit {SCRIPT_LIMIT_BYTES})",
-            script.kind.file_name(),
+            "  {name:<12} {:>6} bytes = wasm {:>6} + glue {:>5} + template {:>5}  ({target} the {SCRIPT_TARGET_BYTES}-byte target; Auth0 limit {SCRIPT_LIMIT_BYTES})",
             sizes.total,
             sizes.wasm,
             sizes.glue,
             sizes.template
         );
     }
-    println!("  database.json (settings are ##KEYWORD## placeholders: fill them via deploy-cli or the dashboard)");
+    for file in &written.files {
+        println!("  {}", file.display());
+    }
+    match config.settings {
+        SettingsMode::Deploy => println!(
+            "  settings = \"deploy\": the settings are @@KEYWORD@@ placeholders; every deploy must set AUTH0_KEYWORD_REPLACE_MAPPINGS \
+             (TRICKLE_OLD_TENANT_DOMAIN, {}TRICKLE_OLD_TENANT_CLIENT_ID, TRICKLE_OLD_TENANT_CLIENT_SECRET), or it wipes them",
+            if config.custom_domain {
+                "TRICKLE_OLD_TENANT_CUSTOM_DOMAIN, "
+            } else {
+                ""
+            }
+        ),
+        SettingsMode::Dashboard => println!(
+            "  settings = \"dashboard\": no settings in the layout; set them in the dashboard{} (a deploy never touches them)",
+            if config.action.is_some() {
+                ", and the Action's secrets"
+            } else {
+                ""
+            }
+        ),
+    }
 }
 
-fn print_end_state_report(dir: &Path, scripts: &[Script]) {
+fn print_end_state_report(written: &Written, scripts: &[Script]) {
     println!(
         "wrote {}/ (end state: the migration is over)",
-        dir.display()
+        written.scripts_dir.display()
     );
     for script in scripts {
         println!(
@@ -120,7 +174,8 @@ fn print_end_state_report(dir: &Path, scripts: &[Script]) {
             script.sizes.total
         );
     }
-    println!(
-        "  database.json (import_mode on, no settings: the old tenant's client can be deleted)"
-    );
+    println!("  import_mode on, no settings: the old tenant's client can be deleted");
+    for file in &written.files {
+        println!("  {}", file.display());
+    }
 }

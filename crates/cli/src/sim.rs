@@ -57,6 +57,12 @@ pub struct Args {
     /// scripts are shown by GET /api/v2/connections. Repeatable.
     #[arg(long, value_name = "DIR")]
     deploy: Vec<PathBuf>,
+    /// The tenant's canonical host name (e.g. `localhost`), to rehearse a
+    /// custom domain: the Management API audience is then only
+    /// `http://<HOST>:PORT/api/v2/`, and any other name the emulator is
+    /// reached by (e.g. `127.0.0.1`) plays the custom domain.
+    #[arg(long, value_name = "HOST")]
+    canonical_host: Option<String>,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     exit_on_stdin_close: bool,
@@ -113,6 +119,7 @@ pub fn run(args: Args) -> ExitCode {
         log_requests: !args.quiet,
         tls: args.reach.tls(),
         public_url,
+        canonical_host: args.canonical_host,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -127,3 +127,82 @@ fn help_describes_the_command() {
         "{help}"
     );
 }
+
+#[test]
+fn an_action_config_lays_out_the_action_and_yaml_is_offered_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("action.toml");
+    fs::write(
+        &config,
+        "[connection]\nname = \"old-tenant-import\"\nenabled_clients = [\"My App\"]\n\
+         [source]\nrealm = \"Username-Password-Authentication\"\n[migration]\nmark_migrated = \"action\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let result = generate(&config, &out);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let report = String::from_utf8(result.stdout).unwrap();
+    assert!(report.contains("code.js"), "{report}");
+    assert!(report.contains("settings = \"dashboard\""), "{report}");
+    assert!(
+        String::from_utf8(result.stderr).unwrap().is_empty(),
+        "no warning"
+    );
+    for file in [
+        "database-connections/old-tenant-import/database.json",
+        "actions/old-tenant-import-migration.json",
+        "actions/old-tenant-import-migration/code.js",
+        "triggers/triggers.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+
+    let yaml_out = dir.path().join("yaml");
+    let result = trickle(&[
+        "generate",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        yaml_out.to_str().unwrap(),
+        "--format",
+        "yaml",
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    for file in [
+        "tenant.yaml",
+        "databases/old-tenant-import/login.js",
+        "actions/old-tenant-import-migration/code.js",
+    ] {
+        assert!(yaml_out.join(file).is_file(), "{file} missing");
+    }
+    assert_eq!(
+        fs::read(out.join("actions/old-tenant-import-migration/code.js")).unwrap(),
+        fs::read(yaml_out.join("actions/old-tenant-import-migration/code.js")).unwrap()
+    );
+}
+
+#[test]
+fn a_connection_enabled_for_no_application_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plain.toml");
+    fs::write(
+        &config,
+        "[connection]\nname = \"old-tenant-import\"\n[source]\nrealm = \"Username-Password-Authentication\"\n",
+    )
+    .unwrap();
+    let result = generate(&config, &dir.path().join("out"));
+    assert!(result.status.success());
+    let stderr = String::from_utf8(result.stderr).unwrap();
+    assert!(
+        stderr.contains("warning") && stderr.contains("enabled_clients"),
+        "{stderr}"
+    );
+}

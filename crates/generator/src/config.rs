@@ -15,14 +15,112 @@ pub struct Config {
     pub connection_name: String,
     /// The connection (realm) in the old tenant users log in against.
     pub realm: String,
+    /// The old tenant is reached through a custom domain: the settings carry
+    /// `custom_domain` beside `domain` (the canonical one).
+    pub custom_domain: bool,
     pub policy: Policy,
-    /// Write the migration marker to the old user at login.
-    pub mark_migrated: bool,
+    /// Who writes the migration marker to the old user, if anyone.
+    pub mark_migrated: MarkMigrated,
     pub mfa: MfaPolicy,
     /// Timeout of each HTTP request to the old tenant.
     pub timeout_ms: u32,
     /// Generate the end-state scripts (the migration window is closed).
     pub decommission: bool,
+    /// Where the connection's settings live.
+    pub settings: SettingsMode,
+    /// The applications (by name) the connection is enabled for.
+    pub enabled_clients: Vec<String>,
+    /// The post-login Action, when generated.
+    pub action: Option<ActionConfig>,
+}
+
+/// Who writes the migration marker (`app_metadata.trickle_migrated_at`) to
+/// the old user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarkMigrated {
+    /// Nobody.
+    Off,
+    /// The login script, just before it hands the profile to Auth0
+    /// (`mark_migrated = true`, as before).
+    Login,
+    /// The post-login Action, once Auth0 has stored the user.
+    Action,
+}
+
+impl MarkMigrated {
+    /// Whether anyone writes the marker (the client then needs `update:users`).
+    pub const fn is_on(self) -> bool {
+        !matches!(self, MarkMigrated::Off)
+    }
+}
+
+/// Where the connection's settings (`options.configuration`) live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingsMode {
+    /// In `database.json`, as deploy-cli keyword placeholders (`@@KEY@@`):
+    /// every deploy sets them, so every deploy needs the mappings.
+    Deploy,
+    /// In the dashboard only: `database.json` has no `configuration`, so no
+    /// deploy ever touches them.
+    Dashboard,
+}
+
+/// The Action runtimes Auth0 offers (and the testkit models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionRuntime {
+    Node18,
+    Node22,
+}
+
+impl ActionRuntime {
+    /// As deploy-cli and the Management API name it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ActionRuntime::Node18 => "node18",
+            ActionRuntime::Node22 => "node22",
+        }
+    }
+}
+
+/// The post-login Action that backfills metadata and (with
+/// `mark_migrated = "action"`) marks users in the old tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionConfig {
+    /// The Action's name in the new tenant (also its file names).
+    pub name: String,
+    pub runtime: ActionRuntime,
+    /// The most time one login may spend in the Action asking the old tenant.
+    pub budget_ms: u32,
+    /// Every action bound to the post-login trigger, in order, this one
+    /// included: deploy-cli replaces the trigger's bindings with this list.
+    /// Empty: no binding is written (bind it in the dashboard).
+    pub post_login_flow: Vec<String>,
+}
+
+impl Config {
+    /// Things worth saying about a config that is valid but probably not
+    /// what the user wants.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.enabled_clients.is_empty() {
+            warnings.push(
+                "connection.enabled_clients is empty: the connection is enabled for no application, so no login reaches it \
+                 (and bulk import refuses it) until it is enabled in the dashboard; list the applications by name to have deploy-cli enable it"
+                    .to_owned(),
+            );
+        }
+        if let Some(action) = &self.action {
+            if action.post_login_flow.is_empty() {
+                warnings.push(format!(
+                    "action.post_login_flow is empty: no trigger binding is written; add the Action {} to the post-login flow in the dashboard",
+                    action.name
+                ));
+            }
+        }
+        warnings
+    }
 }
 
 /// What login does with a user whose password is right but who has MFA.
@@ -61,6 +159,8 @@ impl std::error::Error for ConfigError {}
 
 pub const TIMEOUT_RANGE_MS: Range<u32> = 100..15_001;
 const MAX_NAME_LEN: usize = 128;
+/// The default time one login may spend in the Action asking the old tenant.
+const DEFAULT_ACTION_BUDGET_MS: u32 = 5000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,18 +173,36 @@ struct RawConfig {
     migration: RawMigration,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    action: RawAction,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConnection {
     name: Spanned<String>,
+    #[serde(default)]
+    settings: Option<Spanned<SettingsMode>>,
+    #[serde(default)]
+    enabled_clients: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawAction {
+    enabled: Option<Spanned<bool>>,
+    name: Option<Spanned<String>>,
+    runtime: Option<ActionRuntime>,
+    budget_ms: Option<Spanned<i64>>,
+    post_login_flow: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSource {
     realm: Spanned<String>,
+    #[serde(default)]
+    custom_domain: bool,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +216,7 @@ struct RawProfile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawMigration {
-    mark_migrated: bool,
+    mark_migrated: Spanned<toml::Value>,
     skip_marked: bool,
     mfa: MfaPolicy,
     decommission: bool,
@@ -126,7 +244,7 @@ impl Default for RawProfile {
 impl Default for RawMigration {
     fn default() -> Self {
         RawMigration {
-            mark_migrated: false,
+            mark_migrated: Spanned::new(0..0, toml::Value::Boolean(false)),
             skip_marked: true,
             mfa: MfaPolicy::Reject,
             decommission: false,
@@ -207,19 +325,177 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
             )
         })?;
 
+    let mark_span = raw.migration.mark_migrated.span();
+    let mark_migrated = match raw.migration.mark_migrated.get_ref() {
+        toml::Value::Boolean(false) => MarkMigrated::Off,
+        toml::Value::Boolean(true) => MarkMigrated::Login,
+        toml::Value::String(who) if who == "login" => MarkMigrated::Login,
+        toml::Value::String(who) if who == "action" => MarkMigrated::Action,
+        other => {
+            return Err(at(
+                "migration.mark_migrated",
+                mark_span,
+                format!("{other} is not one of false, \"login\" (or true), \"action\""),
+            ))
+        }
+    };
+
+    let settings = raw
+        .connection
+        .settings
+        .map(Spanned::into_inner)
+        .unwrap_or(SettingsMode::Dashboard);
+    let mut enabled_clients: Vec<String> = Vec::new();
+    for name in &raw.connection.enabled_clients {
+        let text = name.get_ref().trim();
+        if text.is_empty() || text != name.get_ref() {
+            return Err(at(
+                "connection.enabled_clients",
+                name.span(),
+                format!(
+                    "`{}` is not an application name (empty, or blank at either end)",
+                    name.get_ref()
+                ),
+            ));
+        }
+        if enabled_clients.iter().any(|known| known == text) {
+            return Err(at(
+                "connection.enabled_clients",
+                name.span(),
+                format!("`{text}` is listed twice"),
+            ));
+        }
+        enabled_clients.push(text.to_owned());
+    }
+
+    let action = action_config(&raw.action, connection_name, mark_migrated, &at)?;
+
     Ok(Config {
         connection_name: connection_name.clone(),
         realm: realm.clone(),
+        custom_domain: raw.source.custom_domain,
         policy: Policy {
             fields,
             app_metadata_key,
             skip_marked: raw.migration.skip_marked,
         },
-        mark_migrated: raw.migration.mark_migrated,
+        mark_migrated,
         mfa: raw.migration.mfa,
         timeout_ms,
         decommission: raw.migration.decommission,
+        settings,
+        enabled_clients,
+        action,
     })
+}
+
+/// The `[action]` section: generated when `enabled` says so, or by default
+/// when the Action is the one marking users.
+fn action_config(
+    raw: &RawAction,
+    connection_name: &str,
+    mark_migrated: MarkMigrated,
+    at: &dyn Fn(&str, Range<usize>, String) -> ConfigError,
+) -> Result<Option<ActionConfig>, ConfigError> {
+    let enabled = match &raw.enabled {
+        Some(enabled) if !*enabled.get_ref() && mark_migrated == MarkMigrated::Action => {
+            return Err(at(
+                "action.enabled",
+                enabled.span(),
+                "false, but migration.mark_migrated = \"action\" needs the Action".to_owned(),
+            ))
+        }
+        Some(enabled) => *enabled.get_ref(),
+        None => mark_migrated == MarkMigrated::Action,
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let name = match &raw.name {
+        Some(name) => {
+            check_action_name(name.get_ref()).map_err(|m| at("action.name", name.span(), m))?;
+            name.get_ref().clone()
+        }
+        None => {
+            let name = format!("{connection_name}-migration");
+            check_action_name(&name).map_err(|m| {
+                at(
+                    "action.name",
+                    0..0,
+                    format!("the default name is too long ({m}): set action.name"),
+                )
+            })?;
+            name
+        }
+    };
+    let budget_ms = match &raw.budget_ms {
+        None => DEFAULT_ACTION_BUDGET_MS,
+        Some(budget) => u32::try_from(*budget.get_ref())
+            .ok()
+            .filter(|ms| TIMEOUT_RANGE_MS.contains(ms))
+            .ok_or_else(|| {
+                at(
+                    "action.budget_ms",
+                    budget.span(),
+                    format!(
+                        "{} is out of range: {}..={} (a login waits for it; Auth0 stops the flow after 20 s)",
+                        budget.get_ref(),
+                        TIMEOUT_RANGE_MS.start,
+                        TIMEOUT_RANGE_MS.end - 1
+                    ),
+                )
+            })?,
+    };
+    let post_login_flow = match &raw.post_login_flow {
+        None => vec![name.clone()],
+        Some(flow) => {
+            let mut names: Vec<String> = Vec::new();
+            for entry in flow {
+                let text = entry.get_ref();
+                if text.trim().is_empty() || names.contains(text) {
+                    return Err(at(
+                        "action.post_login_flow",
+                        entry.span(),
+                        format!("`{text}` is empty or listed twice"),
+                    ));
+                }
+                names.push(text.clone());
+            }
+            if !names.is_empty() && !names.contains(&name) {
+                let span = flow.first().map(Spanned::span).unwrap_or(0..0);
+                return Err(at(
+                    "action.post_login_flow",
+                    span,
+                    format!("must list this Action (`{name}`) among the post-login flow's actions, or be empty"),
+                ));
+            }
+            names
+        }
+    };
+    Ok(Some(ActionConfig {
+        name,
+        runtime: raw.runtime.unwrap_or(ActionRuntime::Node22),
+        budget_ms,
+        post_login_flow,
+    }))
+}
+
+/// Action names become file names (deploy-cli's `actions/<name>.json`):
+/// letters, digits, `-` and `_`, not starting with `-`, at most 128.
+fn check_action_name(name: &str) -> Result<(), String> {
+    let well_formed = !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && !name.starts_with('-');
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` is not a valid Action name (letters, digits, - and _, 1 to {MAX_NAME_LEN} characters)"
+        ))
+    }
 }
 
 /// Auth0 connection names: letters, digits and inner hyphens, at most 128.
@@ -264,10 +540,14 @@ mod tests {
         assert_eq!(config.connection_name, "old-tenant-import");
         assert_eq!(config.realm, "Username-Password-Authentication");
         assert_eq!(config.policy, Policy::default());
-        assert!(!config.mark_migrated);
+        assert_eq!(config.mark_migrated, MarkMigrated::Off);
         assert_eq!(config.mfa, MfaPolicy::Reject);
         assert_eq!(config.timeout_ms, 5000);
         assert!(!config.decommission);
+        assert_eq!(config.settings, SettingsMode::Dashboard);
+        assert!(config.enabled_clients.is_empty());
+        assert!(!config.custom_domain);
+        assert_eq!(config.action, None);
     }
 
     #[test]
@@ -285,7 +565,7 @@ mod tests {
                 .with(Field::UserMetadata)
         );
         assert!(!config.policy.skip_marked);
-        assert!(config.mark_migrated);
+        assert_eq!(config.mark_migrated, MarkMigrated::Login);
         assert_eq!(config.mfa, MfaPolicy::Allow);
         assert_eq!(config.timeout_ms, 2500);
         assert!(config.decommission);
@@ -349,6 +629,117 @@ mod tests {
         assert!(e.message.contains("maybe") && e.line == Some(6), "{e}");
         let e = error(&format!("{MINIMAL}[migration]\nmark_migrated = \"yes\"\n"));
         assert_eq!(e.line, Some(6), "{e}");
+    }
+
+    #[test]
+    fn mark_migrated_says_who_marks_and_true_still_means_the_login() {
+        let mark = |value: &str| {
+            parse_config(&format!("{MINIMAL}[migration]\nmark_migrated = {value}\n"))
+                .map(|config| config.mark_migrated)
+        };
+        assert_eq!(mark("false"), Ok(MarkMigrated::Off));
+        assert_eq!(mark("true"), Ok(MarkMigrated::Login));
+        assert_eq!(mark("\"login\""), Ok(MarkMigrated::Login));
+        assert_eq!(mark("\"action\""), Ok(MarkMigrated::Action));
+        let e = mark("\"script\"").unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("migration.mark_migrated"), Some(6)),
+            "{e}"
+        );
+        assert!(e.message.contains("\"action\""), "{e}");
+    }
+
+    #[test]
+    fn the_action_comes_with_mark_migrated_action_or_when_enabled() {
+        let config = parse_config(&format!(
+            "{MINIMAL}[migration]\nmark_migrated = \"action\"\n"
+        ))
+        .unwrap();
+        let action = config.action.unwrap();
+        assert_eq!(action.name, "old-tenant-import-migration");
+        assert_eq!(action.runtime, ActionRuntime::Node22);
+        assert_eq!(action.budget_ms, 5000);
+        assert_eq!(action.post_login_flow, ["old-tenant-import-migration"]);
+
+        let config = parse_config(&format!(
+            "{MINIMAL}[action]\nenabled = true\nname = \"backfill\"\nruntime = \"node18\"\nbudget_ms = 3000\n\
+             post_login_flow = [\"Add roles\", \"backfill\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(config.mark_migrated, MarkMigrated::Off);
+        let action = config.action.unwrap();
+        assert_eq!(
+            (action.name.as_str(), action.runtime, action.budget_ms),
+            ("backfill", ActionRuntime::Node18, 3000)
+        );
+        assert_eq!(action.post_login_flow, ["Add roles", "backfill"]);
+
+        let e = error(&format!(
+            "{MINIMAL}[migration]\nmark_migrated = \"action\"\n[action]\nenabled = false\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.enabled"), Some(8)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\nname = \"a/b\"\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.name"), Some(7)),
+            "{e}"
+        );
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\npost_login_flow = [\"other\"]\n"
+        ));
+        assert_eq!(e.key.as_deref(), Some("action.post_login_flow"), "{e}");
+        let e = error(&format!(
+            "{MINIMAL}[action]\nenabled = true\nbudget_ms = 30000\n"
+        ));
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("action.budget_ms"), Some(7)),
+            "{e}"
+        );
+        assert!(parse_config(&format!(
+            "{MINIMAL}[action]\nenabled = true\npost_login_flow = []\n"
+        ))
+        .unwrap()
+        .warnings()
+        .iter()
+        .any(|w| w.contains("post_login_flow")));
+    }
+
+    #[test]
+    fn settings_mode_and_enabled_clients_are_read_and_an_empty_list_warns() {
+        let config = parse_config(
+            "[connection]\nname = \"c\"\nsettings = \"deploy\"\nenabled_clients = [\"My App\", \"Admin\"]\n\
+             [source]\nrealm = \"r\"\ncustom_domain = true\n",
+        )
+        .unwrap();
+        assert_eq!(config.settings, SettingsMode::Deploy);
+        assert_eq!(config.enabled_clients, ["My App", "Admin"]);
+        assert!(config.custom_domain);
+        assert!(config.warnings().is_empty());
+        let warnings = parse_config(MINIMAL).unwrap().warnings();
+        assert!(
+            warnings.iter().any(|w| w.contains("enabled_clients")),
+            "{warnings:?}"
+        );
+        let e = error("[connection]\nname = \"c\"\nsettings = \"repo\"\n[source]\nrealm = \"r\"\n");
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = error("[connection]\nname = \"c\"\nenabled_clients = [\"A\", \"A\"]\n[source]\nrealm = \"r\"\n");
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("connection.enabled_clients"), Some(3)),
+            "{e}"
+        );
+        let e = error(
+            "[connection]\nname = \"c\"\nenabled_clients = [\" A\"]\n[source]\nrealm = \"r\"\n",
+        );
+        assert_eq!(e.key.as_deref(), Some("connection.enabled_clients"), "{e}");
     }
 
     #[test]

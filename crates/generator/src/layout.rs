@@ -1,96 +1,445 @@
-//! Writing the deploy layout (`database-connections/<name>/`) atomically.
+//! The deploy layouts deploy-cli reads (its directory format, or its YAML
+//! format with `tenant.yaml`), written atomically piece by piece.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::{Config, Script};
+use crate::{Config, Script, SettingsMode};
 
-/// Keyword placeholders that deploy-cli (`AUTH0_KEYWORD_REPLACE_MAPPINGS`)
-/// or the dashboard fill in; no secret is ever written by Trickle.
-pub const SETTING_PLACEHOLDERS: [(&str, &str); 3] = [
-    ("domain", "##TRICKLE_OLD_TENANT_DOMAIN##"),
-    ("client_id", "##TRICKLE_OLD_TENANT_CLIENT_ID##"),
-    ("client_secret", "##TRICKLE_OLD_TENANT_CLIENT_SECRET##"),
+/// The settings the scripts and the Action read, with the deploy-cli
+/// keyword (`AUTH0_KEYWORD_REPLACE_MAPPINGS`) each one is filled from when
+/// `settings = "deploy"`. No secret is ever written by Trickle.
+pub const SETTING_KEYWORDS: [(&str, &str); 4] = [
+    ("domain", "TRICKLE_OLD_TENANT_DOMAIN"),
+    ("custom_domain", "TRICKLE_OLD_TENANT_CUSTOM_DOMAIN"),
+    ("client_id", "TRICKLE_OLD_TENANT_CLIENT_ID"),
+    ("client_secret", "TRICKLE_OLD_TENANT_CLIENT_SECRET"),
 ];
 
-#[derive(Serialize)]
-struct DatabaseJson<'a> {
-    name: &'a str,
-    strategy: &'static str,
-    options: DatabaseOptions,
+/// deploy-cli's layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployFormat {
+    /// `database-connections/<name>/database.json`, `actions/<name>.json`,
+    /// `triggers/triggers.json`: the directory format (and the GitHub
+    /// Deployments extension's).
+    Directory,
+    /// `tenant.yaml` with the script files beside it.
+    Yaml,
 }
 
-#[derive(Serialize)]
-struct DatabaseOptions {
-    #[serde(rename = "enabledDatabaseCustomization")]
-    enabled_database_customization: bool,
-    import_mode: bool,
-    #[serde(rename = "customScripts")]
-    custom_scripts: serde_json::Map<String, serde_json::Value>,
-    /// None for the end state: its scripts read no settings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    configuration: Option<serde_json::Map<String, serde_json::Value>>,
+/// The post-login trigger's id and the version of its `event`/`api` the
+/// Action is written for.
+const POST_LOGIN_TRIGGER: &str = "post-login";
+const POST_LOGIN_VERSION: &str = "v3";
+
+/// The settings the generated code reads, in order: `custom_domain` only
+/// when the config says the old tenant is reached through one.
+fn setting_keywords(config: &Config) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    SETTING_KEYWORDS
+        .into_iter()
+        .filter(|(setting, _)| *setting != "custom_domain" || config.custom_domain)
+}
+
+/// `@@KEY@@`: deploy-cli replaces it (quotes included) with the value
+/// JSON-encoded, so any secret survives; `##KEY##` would be pasted raw and
+/// a `"` or `\` in a secret would break the file.
+fn placeholder(keyword: &str) -> String {
+    format!("@@{keyword}@@")
+}
+
+/// Plain data in the order it is written (serde_json's `Value` sorts keys),
+/// as JSON (through `Serialize`) or YAML.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Text(String),
+    Flag(bool),
+    List(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+impl From<&str> for Node {
+    fn from(text: &str) -> Node {
+        Node::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Node {
+    fn from(text: String) -> Node {
+        Node::Text(text)
+    }
+}
+
+impl From<bool> for Node {
+    fn from(flag: bool) -> Node {
+        Node::Flag(flag)
+    }
+}
+
+fn map<const N: usize>(entries: [(&str, Node); N]) -> Node {
+    Node::Map(
+        entries
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+impl Node {
+    fn push(&mut self, key: &str, value: Node) {
+        if let Node::Map(entries) = self {
+            entries.push((key.to_owned(), value));
+        }
+    }
+}
+
+impl Serialize for Node {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Node::Text(text) => serializer.serialize_str(text),
+            Node::Flag(flag) => serializer.serialize_bool(*flag),
+            Node::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Node::Map(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// The settings as placeholders, or `None` when they live in the dashboard
+/// (then the key is absent and a deploy never touches them: deploy-cli
+/// merges `options` one level deep, so a `configuration` present but
+/// incomplete would replace the dashboard's settings whole).
+fn configuration(config: &Config) -> Option<Vec<(&'static str, String)>> {
+    (config.settings == SettingsMode::Deploy && !config.decommission).then(|| {
+        setting_keywords(config)
+            .map(|(setting, keyword)| (setting, placeholder(keyword)))
+            .collect()
+    })
+}
+
+/// The connection as deploy-cli reads it; `script_path` says where each
+/// script file is, as the format wants it.
+fn database(config: &Config, scripts: &[Script], script_path: impl Fn(&Script) -> String) -> Node {
+    let custom_scripts = Node::Map(
+        scripts
+            .iter()
+            .map(|script| (script.kind.key().to_owned(), script_path(script).into()))
+            .collect(),
+    );
+    // Import mode stays on in the end state too: users Auth0 holds are never
+    // asked of the scripts.
+    let mut options = map([
+        ("enabledDatabaseCustomization", true.into()),
+        ("import_mode", true.into()),
+        ("customScripts", custom_scripts),
+    ]);
+    if let Some(configuration) = configuration(config) {
+        let values = configuration
+            .into_iter()
+            .map(|(setting, value)| (setting.to_owned(), value.into()))
+            .collect();
+        options.push("configuration", Node::Map(values));
+    }
+    let mut database = map([
+        ("name", config.connection_name.clone().into()),
+        ("strategy", "auth0".into()),
+    ]);
+    if !config.enabled_clients.is_empty() {
+        // Names: deploy-cli resolves them to client ids.
+        let names = config
+            .enabled_clients
+            .iter()
+            .map(|name| name.clone().into())
+            .collect();
+        database.push("enabled_clients", Node::List(names));
+    }
+    database.push("options", options);
+    database
 }
 
 /// The `database.json` of deploy-cli's directory format and the GitHub
-/// Deployments extension. Import mode stays on in the end state too (users
-/// Auth0 holds are never asked of the scripts), which has no settings.
+/// Deployments extension.
 pub fn database_json(config: &Config, scripts: &[Script]) -> String {
-    let custom_scripts = scripts
+    pretty(&database(config, scripts, |script| {
+        format!("./{}", script.kind.file_name())
+    }))
+}
+
+/// Where the Action's code lives, relative to the deploy folder (both formats).
+fn action_code_path(name: &str) -> String {
+    format!("./actions/{name}/code.js")
+}
+
+/// The Action as deploy-cli reads it: deployed, for the post-login trigger,
+/// its secrets as placeholders only when the settings are deployed (absent,
+/// a deploy leaves the dashboard's secrets alone).
+fn action(config: &Config) -> Option<Node> {
+    let action = config.action.as_ref()?;
+    let mut node = map([
+        ("name", action.name.clone().into()),
+        ("code", action_code_path(&action.name).into()),
+        ("runtime", action.runtime.name().into()),
+        ("deployed", true.into()),
+        ("dependencies", Node::List(Vec::new())),
+        (
+            "supported_triggers",
+            Node::List(vec![map([
+                ("id", POST_LOGIN_TRIGGER.into()),
+                ("version", POST_LOGIN_VERSION.into()),
+            ])]),
+        ),
+    ]);
+    if let Some(configuration) = configuration(config) {
+        let secrets = configuration
+            .into_iter()
+            .map(|(name, value)| map([("name", name.into()), ("value", value.into())]))
+            .collect();
+        node.push("secrets", Node::List(secrets));
+    }
+    Some(node)
+}
+
+/// `actions/<name>.json` of the directory format.
+pub fn action_json(config: &Config) -> Option<String> {
+    action(config).map(|action| pretty(&action))
+}
+
+/// The post-login bindings: deploy-cli replaces the trigger's whole list
+/// with this one, so it is the config's `post_login_flow` (the other bound
+/// actions included). In the end state the Action leaves the flow.
+fn triggers(config: &Config) -> Option<Node> {
+    let action = config.action.as_ref()?;
+    if action.post_login_flow.is_empty() {
+        return None;
+    }
+    let bindings = action
+        .post_login_flow
         .iter()
-        .map(|script| {
-            (
-                script.kind.key().to_owned(),
-                format!("./{}", script.kind.file_name()).into(),
-            )
+        .filter(|name| !(config.decommission && **name == action.name))
+        .map(|name| {
+            map([
+                ("action_name", name.clone().into()),
+                ("display_name", name.clone().into()),
+            ])
         })
         .collect();
-    let configuration = SETTING_PLACEHOLDERS
-        .iter()
-        .map(|(key, placeholder)| ((*key).to_owned(), (*placeholder).into()))
-        .collect();
-    let database = DatabaseJson {
-        name: &config.connection_name,
-        strategy: "auth0",
-        options: DatabaseOptions {
-            enabled_database_customization: true,
-            import_mode: true,
-            custom_scripts,
-            configuration: (!config.decommission).then_some(configuration),
-        },
-    };
-    let mut text = serde_json::to_string_pretty(&database).expect("plain data serializes");
+    Some(map([(POST_LOGIN_TRIGGER, Node::List(bindings))]))
+}
+
+/// `triggers/triggers.json` of the directory format.
+pub fn triggers_json(config: &Config) -> Option<String> {
+    triggers(config).map(|triggers| pretty(&triggers))
+}
+
+/// deploy-cli's YAML format: the connection, the Action and its binding,
+/// with the files under `databases/<name>/` and `actions/<name>/`.
+pub fn tenant_yaml(config: &Config, scripts: &[Script]) -> String {
+    let database = database(config, scripts, |script| {
+        format!(
+            "./databases/{}/{}",
+            config.connection_name,
+            script.kind.file_name()
+        )
+    });
+    let mut tenant = map([("databases", Node::List(vec![database]))]);
+    if !config.decommission {
+        if let Some(action) = action(config) {
+            tenant.push("actions", Node::List(vec![action]));
+        }
+    }
+    if let Some(triggers) = triggers(config) {
+        tenant.push("triggers", triggers);
+    }
+    let mut text = String::from(
+        "# Generated by Trickle: deploy with deploy-cli (a0deploy import --input_file tenant.yaml).\n",
+    );
+    yaml(&tenant, 0, &mut text);
+    text
+}
+
+fn pretty(node: &Node) -> String {
+    let mut text = serde_json::to_string_pretty(node).expect("plain data serializes");
     text.push('\n');
     text
 }
 
-/// Writes `out/database-connections/<name>/` with the scripts and
-/// `database.json`. The folder is built beside its final place and renamed
-/// into it, so a reader sees the old tree or the new one, never half.
-pub fn write_layout(out: &Path, config: &Config, scripts: &[Script]) -> io::Result<PathBuf> {
-    let parent = out.join("database-connections");
-    fs::create_dir_all(&parent)?;
+fn quoted(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// Block-style YAML. Every string is written as a JSON string, which is
+/// also a YAML double-quoted scalar, so nothing needs YAML's own escaping
+/// rules (and `"@@KEY@@"` is what deploy-cli replaces).
+fn yaml(node: &Node, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match node {
+        Node::Map(entries) => {
+            for (key, item) in entries {
+                out.push_str(&pad);
+                out.push_str(&quoted(key));
+                out.push(':');
+                yaml_child(item, indent, out);
+            }
+        }
+        Node::List(items) => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                match item {
+                    Node::Map(entries) if !entries.is_empty() => {
+                        // The first key on the dash's line, the others under it.
+                        let mut nested = String::new();
+                        yaml(item, indent + 2, &mut nested);
+                        out.push(' ');
+                        out.push_str(nested.trim_start());
+                    }
+                    _ => yaml_child(item, indent, out),
+                }
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&scalar_text(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar_text(node: &Node) -> String {
+    match node {
+        Node::Text(text) => quoted(text),
+        Node::Flag(flag) => flag.to_string(),
+        Node::List(_) => "[]".to_owned(),
+        Node::Map(_) => "{}".to_owned(),
+    }
+}
+
+fn yaml_child(item: &Node, indent: usize, out: &mut String) {
+    match item {
+        Node::Map(entries) if !entries.is_empty() => {
+            out.push('\n');
+            yaml(item, indent + 2, out);
+        }
+        Node::List(items) if !items.is_empty() => {
+            out.push('\n');
+            yaml(item, indent + 2, out);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&scalar_text(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+/// What `write_layout` wrote, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The folder holding the two scripts.
+    pub scripts_dir: PathBuf,
+    /// The Action's code, when there is one.
+    pub action_code: Option<PathBuf>,
+    /// The other files: `database.json` or `tenant.yaml`, the Action's
+    /// JSON, the trigger binding.
+    pub files: Vec<PathBuf>,
+}
+
+/// Writes the layout under `out`: the scripts, the connection's
+/// description, and with an Action its code, description and binding. Each
+/// folder is built beside its final place and renamed into it, and each
+/// file written to a temporary file renamed over it, so a reader sees the
+/// old piece or the new one, never half.
+pub fn write_layout(
+    out: &Path,
+    config: &Config,
+    scripts: &[Script],
+    action: Option<&Script>,
+    format: DeployFormat,
+) -> io::Result<Written> {
+    let connection = config.connection_name.as_str();
+    let mut script_files: Vec<(&str, &[u8])> = scripts
+        .iter()
+        .map(|script| (script.kind.file_name(), script.text.as_bytes()))
+        .collect();
+    let mut files = Vec::new();
+    let (scripts_dir, database_file) = match format {
+        DeployFormat::Directory => {
+            let database = database_json(config, scripts);
+            script_files.push(("database.json", database.as_bytes()));
+            let dir = replace_dir(&out.join("database-connections"), connection, &script_files)?;
+            let file = dir.join("database.json");
+            (dir, file)
+        }
+        DeployFormat::Yaml => {
+            let dir = replace_dir(&out.join("databases"), connection, &script_files)?;
+            let file = out.join("tenant.yaml");
+            replace_file(&file, tenant_yaml(config, scripts).as_bytes())?;
+            (dir, file)
+        }
+    };
+    files.push(database_file);
+    let mut action_code = None;
+    if let (Some(action_config), Some(action), false) =
+        (&config.action, action, config.decommission)
+    {
+        let dir = replace_dir(
+            &out.join("actions"),
+            &action_config.name,
+            &[(action.kind.file_name(), action.text.as_bytes())],
+        )?;
+        action_code = Some(dir.join(action.kind.file_name()));
+        if format == DeployFormat::Directory {
+            let file = out
+                .join("actions")
+                .join(format!("{}.json", action_config.name));
+            replace_file(&file, action_json(config).expect("an action").as_bytes())?;
+            files.push(file);
+        }
+    }
+    if format == DeployFormat::Directory {
+        if let Some(triggers) = triggers_json(config) {
+            let file = out.join("triggers").join("triggers.json");
+            replace_file(&file, triggers.as_bytes())?;
+            files.push(file);
+        }
+    }
+    Ok(Written {
+        scripts_dir,
+        action_code,
+        files,
+    })
+}
+
+/// Writes `parent/name/` holding exactly `files`, replacing what was there.
+fn replace_dir(parent: &Path, name: &str, files: &[(&str, &[u8])]) -> io::Result<PathBuf> {
+    fs::create_dir_all(parent)?;
     let staging = tempfile::Builder::new()
         .prefix(".trickle-staging-")
-        .tempdir_in(&parent)?;
-    for script in scripts {
-        fs::write(staging.path().join(script.kind.file_name()), &script.text)?;
+        .tempdir_in(parent)?;
+    for (file, bytes) in files {
+        fs::write(staging.path().join(file), bytes)?;
     }
-    fs::write(
-        staging.path().join("database.json"),
-        database_json(config, scripts),
-    )?;
-
-    let target = parent.join(&config.connection_name);
+    let target = parent.join(name);
     let staged = staging.keep();
     let replace = || -> io::Result<()> {
         if target.exists() {
             let old = tempfile::Builder::new()
                 .prefix(".trickle-old-")
-                .tempdir_in(&parent)?
+                .tempdir_in(parent)?
                 .keep();
             fs::rename(&target, &old)?;
             if let Err(error) = fs::rename(&staged, &target) {
@@ -110,16 +459,34 @@ pub fn write_layout(out: &Path, config: &Config, scripts: &[Script]) -> io::Resu
     Ok(target)
 }
 
+/// Writes `path` whole: a temporary file beside it, renamed over it.
+fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".trickle-staging-")
+        .tempfile_in(parent)?;
+    file.write_all(bytes)?;
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{config, rendered};
+    use crate::test_support::{action_config, config, rendered, rendered_action};
+    use crate::{ActionConfig, MarkMigrated};
+
+    use serde_json::Value;
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
 
     #[test]
     fn database_json_maps_the_scripts_and_holds_no_secret() {
         let config = config();
-        let json: serde_json::Value =
-            serde_json::from_str(&database_json(&config, &rendered(&config))).unwrap();
+        let json = parse(&database_json(&config, &rendered(&config)));
         assert_eq!(json["name"], "old-tenant-import");
         assert_eq!(json["strategy"], "auth0");
         assert_eq!(json["options"]["import_mode"], true);
@@ -128,21 +495,49 @@ mod tests {
             json["options"]["customScripts"],
             serde_json::json!({"login": "./login.js", "get_user": "./get_user.js"})
         );
-        for (key, value) in json["options"]["configuration"].as_object().unwrap() {
-            let value = value.as_str().unwrap();
-            assert!(
-                value.starts_with("##") && value.ends_with("##"),
-                "{key} = {value}"
-            );
-        }
+        // Settings in the dashboard (the default): no key a deploy could wipe them with.
+        assert!(json["options"].get("configuration").is_none());
+        assert!(json.get("enabled_clients").is_none());
+    }
+
+    #[test]
+    fn deployed_settings_are_json_encoded_placeholders() {
+        let mut config = config();
+        config.settings = SettingsMode::Deploy;
+        let json = parse(&database_json(&config, &rendered(&config)));
+        assert_eq!(
+            json["options"]["configuration"],
+            serde_json::json!({
+                "domain": "@@TRICKLE_OLD_TENANT_DOMAIN@@",
+                "client_id": "@@TRICKLE_OLD_TENANT_CLIENT_ID@@",
+                "client_secret": "@@TRICKLE_OLD_TENANT_CLIENT_SECRET@@",
+            })
+        );
+        config.custom_domain = true;
+        let json = parse(&database_json(&config, &rendered(&config)));
+        assert_eq!(
+            json["options"]["configuration"]["custom_domain"],
+            "@@TRICKLE_OLD_TENANT_CUSTOM_DOMAIN@@"
+        );
+    }
+
+    #[test]
+    fn enabled_clients_are_listed_by_name() {
+        let mut config = config();
+        config.enabled_clients = vec!["My App".to_owned(), "Admin \"Portal\"".to_owned()];
+        let json = parse(&database_json(&config, &rendered(&config)));
+        assert_eq!(
+            json["enabled_clients"],
+            serde_json::json!(["My App", "Admin \"Portal\""])
+        );
     }
 
     #[test]
     fn the_end_state_keeps_import_mode_and_has_no_settings() {
         let mut config = config();
+        config.settings = SettingsMode::Deploy;
         config.decommission = true;
-        let json: serde_json::Value =
-            serde_json::from_str(&database_json(&config, &rendered(&config))).unwrap();
+        let json = parse(&database_json(&config, &rendered(&config)));
         assert_eq!(json["options"]["import_mode"], true);
         assert_eq!(json["options"]["enabledDatabaseCustomization"], true);
         assert_eq!(
@@ -153,11 +548,90 @@ mod tests {
     }
 
     #[test]
+    fn the_action_is_described_for_deploy_cli_with_secrets_only_when_deployed() {
+        let mut config = config();
+        config.mark_migrated = MarkMigrated::Action;
+        config.action = Some(action_config());
+        let action = parse(&action_json(&config).unwrap());
+        assert_eq!(action["name"], "old-tenant-import-migration");
+        assert_eq!(
+            action["code"],
+            "./actions/old-tenant-import-migration/code.js"
+        );
+        assert_eq!(action["runtime"], "node22");
+        assert_eq!(action["deployed"], true);
+        assert_eq!(
+            action["supported_triggers"],
+            serde_json::json!([{"id": "post-login", "version": "v3"}])
+        );
+        assert!(action.get("secrets").is_none());
+        config.settings = SettingsMode::Deploy;
+        let action = parse(&action_json(&config).unwrap());
+        assert_eq!(
+            action["secrets"],
+            serde_json::json!([
+                {"name": "domain", "value": "@@TRICKLE_OLD_TENANT_DOMAIN@@"},
+                {"name": "client_id", "value": "@@TRICKLE_OLD_TENANT_CLIENT_ID@@"},
+                {"name": "client_secret", "value": "@@TRICKLE_OLD_TENANT_CLIENT_SECRET@@"},
+            ])
+        );
+    }
+
+    #[test]
+    fn the_binding_is_the_whole_post_login_flow_and_the_end_state_leaves_it() {
+        let mut config = config();
+        assert!(triggers_json(&config).is_none(), "no Action, no binding");
+        config.action = Some(ActionConfig {
+            post_login_flow: vec![
+                "Add roles".to_owned(),
+                "old-tenant-import-migration".to_owned(),
+            ],
+            ..action_config()
+        });
+        let names = |config: &Config| -> Vec<Value> {
+            parse(&triggers_json(config).unwrap())["post-login"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["action_name"].clone())
+                .collect()
+        };
+        assert_eq!(names(&config), ["Add roles", "old-tenant-import-migration"]);
+        config.decommission = true;
+        assert_eq!(names(&config), ["Add roles"]);
+        config.action.as_mut().unwrap().post_login_flow.clear();
+        assert!(triggers_json(&config).is_none());
+    }
+
+    #[test]
+    fn yaml_strings_are_json_strings() {
+        let mut out = String::new();
+        let node = map([
+            (
+                "a",
+                Node::List(vec![
+                    map([("b", "x\"y\\z".into()), ("c", true.into())]),
+                    "é\n".into(),
+                ]),
+            ),
+            ("d", Node::Map(Vec::new())),
+            ("e", Node::List(Vec::new())),
+        ]);
+        yaml(&node, 0, &mut out);
+        assert_eq!(
+            out,
+            "\"a\":\n  - \"b\": \"x\\\"y\\\\z\"\n    \"c\": true\n  - \"é\\n\"\n\"d\": {}\n\"e\": []\n"
+        );
+    }
+
+    #[test]
     fn the_layout_is_written_whole_and_replaced_whole() {
         let out = tempfile::tempdir().unwrap();
         let config = config();
         let scripts = rendered(&config);
-        let dir = write_layout(out.path(), &config, &scripts).unwrap();
+        let written =
+            write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory).unwrap();
+        let dir = written.scripts_dir;
         assert_eq!(
             dir,
             out.path().join("database-connections/old-tenant-import")
@@ -175,7 +649,7 @@ mod tests {
 
         // A stale file from an earlier run does not survive a new one.
         fs::write(dir.join("stale.js"), "old").unwrap();
-        write_layout(out.path(), &config, &scripts).unwrap();
+        write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory).unwrap();
         assert!(!dir.join("stale.js").exists());
         let leftovers: Vec<_> = fs::read_dir(out.path().join("database-connections"))
             .unwrap()
@@ -186,5 +660,66 @@ mod tests {
             ["old-tenant-import"],
             "no staging folders are left behind"
         );
+    }
+
+    #[test]
+    fn both_formats_lay_out_the_action_and_its_binding() {
+        let mut config = config();
+        config.mark_migrated = MarkMigrated::Action;
+        config.action = Some(action_config());
+        let scripts = rendered(&config);
+        let action = rendered_action(&config);
+
+        let out = tempfile::tempdir().unwrap();
+        let written = write_layout(
+            out.path(),
+            &config,
+            &scripts,
+            Some(&action),
+            DeployFormat::Directory,
+        )
+        .unwrap();
+        let code = out
+            .path()
+            .join("actions/old-tenant-import-migration/code.js");
+        assert_eq!(written.action_code.as_deref(), Some(code.as_path()));
+        assert_eq!(fs::read_to_string(&code).unwrap(), action.text);
+        assert!(out
+            .path()
+            .join("actions/old-tenant-import-migration.json")
+            .is_file());
+        let triggers =
+            parse(&fs::read_to_string(out.path().join("triggers/triggers.json")).unwrap());
+        assert_eq!(
+            triggers["post-login"][0]["action_name"],
+            "old-tenant-import-migration"
+        );
+
+        let out = tempfile::tempdir().unwrap();
+        write_layout(
+            out.path(),
+            &config,
+            &scripts,
+            Some(&action),
+            DeployFormat::Yaml,
+        )
+        .unwrap();
+        let yaml = fs::read_to_string(out.path().join("tenant.yaml")).unwrap();
+        for expected in [
+            "\"login\": \"./databases/old-tenant-import/login.js\"",
+            "\"code\": \"./actions/old-tenant-import-migration/code.js\"",
+            "\"post-login\":",
+        ] {
+            assert!(yaml.contains(expected), "{expected} missing from:\n{yaml}");
+        }
+        assert_eq!(
+            fs::read_to_string(out.path().join("databases/old-tenant-import/get_user.js")).unwrap(),
+            scripts[1].text
+        );
+        assert!(out
+            .path()
+            .join("actions/old-tenant-import-migration/code.js")
+            .is_file());
+        assert!(!out.path().join("database-connections").exists());
     }
 }

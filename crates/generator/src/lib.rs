@@ -1,5 +1,6 @@
 //! The script generator: a Trickle config plus the built WASM in, Auth0
-//! custom-database scripts (`login`, `get_user`) and their deploy layout out.
+//! custom-database scripts (`login`, `get_user`), the post-login Action,
+//! and their deploy layout (deploy-cli's directory or YAML format) out.
 //!
 //! Templates live in `templates/` and are compiled in; this crate fills
 //! them, measures them, and writes them. It does no HTTP and runs no JS.
@@ -10,15 +11,22 @@ mod layout;
 mod render;
 
 pub use bundle::{BundleError, WasmBundle};
-pub use config::{parse_config, Config, ConfigError, MfaPolicy, TIMEOUT_RANGE_MS};
-pub use layout::{database_json, write_layout, SETTING_PLACEHOLDERS};
+pub use config::{
+    parse_config, ActionConfig, ActionRuntime, Config, ConfigError, MarkMigrated, MfaPolicy,
+    SettingsMode, TIMEOUT_RANGE_MS,
+};
+pub use layout::{
+    action_json, database_json, tenant_yaml, triggers_json, write_layout, DeployFormat, Written,
+    SETTING_KEYWORDS,
+};
 pub use render::{
-    render, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
+    render, render_action, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES,
+    SCRIPT_TARGET_BYTES,
 };
 
 #[cfg(test)]
 mod test_support {
-    use crate::{parse_config, render, Config, Script, WasmBundle};
+    use crate::{parse_config, render, render_action, ActionConfig, Config, Script, WasmBundle};
 
     /// A stand-in module: these tests check rendering and layout, not the
     /// WASM (the Node tests run the real one).
@@ -37,5 +45,17 @@ mod test_support {
 
     pub fn rendered(config: &Config) -> Vec<Script> {
         render(config, &bundle()).unwrap()
+    }
+
+    /// The Action `config()` gets with `mark_migrated = "action"`.
+    pub fn action_config() -> ActionConfig {
+        parse_config("[connection]\nname = \"old-tenant-import\"\n[source]\nrealm = \"Username-Password-Authentication\"\n[migration]\nmark_migrated = \"action\"\n")
+            .unwrap()
+            .action
+            .unwrap()
+    }
+
+    pub fn rendered_action(config: &Config) -> Script {
+        render_action(config, &bundle()).unwrap().unwrap()
     }
 }

@@ -5,28 +5,33 @@ use std::fmt;
 use handlebars::Handlebars;
 use serde_json::json;
 
-use crate::{Config, MfaPolicy, WasmBundle};
+use trickle_core::Policy;
+
+use crate::{Config, MarkMigrated, MfaPolicy, WasmBundle};
 
 /// Auth0 refuses a custom-database script larger than this.
 pub const SCRIPT_LIMIT_BYTES: usize = 100_000;
 /// What we aim for, to leave room for features.
 pub const SCRIPT_TARGET_BYTES: usize = 32 * 1024;
 
-/// The two scripts an import-mode connection uses.
+/// The two scripts an import-mode connection uses, and the post-login Action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptKind {
     Login,
     GetUser,
+    PostLoginAction,
 }
 
 impl ScriptKind {
+    /// The connection's scripts (the Action is not one of them).
     pub const ALL: [ScriptKind; 2] = [ScriptKind::Login, ScriptKind::GetUser];
 
-    /// The key in `options.customScripts`.
+    /// The key in `options.customScripts` (the Action: its trigger).
     pub const fn key(self) -> &'static str {
         match self {
             ScriptKind::Login => "login",
             ScriptKind::GetUser => "get_user",
+            ScriptKind::PostLoginAction => "post-login",
         }
     }
 
@@ -34,6 +39,7 @@ impl ScriptKind {
         match self {
             ScriptKind::Login => "login.js",
             ScriptKind::GetUser => "get_user.js",
+            ScriptKind::PostLoginAction => "code.js",
         }
     }
 
@@ -41,14 +47,15 @@ impl ScriptKind {
         match self {
             ScriptKind::Login => include_str!("../../../templates/login.js.hbs"),
             ScriptKind::GetUser => include_str!("../../../templates/get_user.js.hbs"),
+            ScriptKind::PostLoginAction => include_str!("../../../templates/post_login.js.hbs"),
         }
     }
 
-    /// The end-state script: no old tenant behind it.
+    /// The end-state script: no old tenant behind it (the Action has none).
     const fn decommission_template(self) -> &'static str {
         match self {
             ScriptKind::Login => include_str!("../../../templates/decommission/login.js.hbs"),
-            ScriptKind::GetUser => {
+            ScriptKind::GetUser | ScriptKind::PostLoginAction => {
                 include_str!("../../../templates/decommission/get_user.js.hbs")
             }
         }
@@ -134,7 +141,90 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
             .register_template_string(&kind.template_name(true), kind.decommission_template())
             .map_err(Box::new)?;
     }
+    let action = ScriptKind::PostLoginAction;
+    handlebars
+        .register_template_string(action.key(), action.template())
+        .map_err(Box::new)?;
     Ok(handlebars)
+}
+
+/// What every template of a migration shares.
+fn common_data(config: &Config, bundle: &WasmBundle) -> serde_json::Value {
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "connection_name": config.connection_name,
+        "connection_literal": json_literal(&config.connection_name),
+        "cache_key": json_literal(&bundle.cache_key),
+        "realm": json_literal(&config.realm),
+        "policy": config.policy.encode(),
+        "timeout_ms": config.timeout_ms,
+        "mfa_allow": config.mfa == MfaPolicy::Allow,
+        "mark_migrated": config.mark_migrated == MarkMigrated::Login,
+        "mark_by_action": config.mark_migrated == MarkMigrated::Action,
+        "update_users": config.mark_migrated.is_on(),
+        "settings_object": "typeof configuration === 'object' && configuration !== null ? configuration : {}",
+        "settings_name": "configuration.",
+        "budget_ms": SCRIPT_BUDGET_MS,
+        "glue": indent(&bundle.glue, "    "),
+        "payload": bundle.payload_base64,
+    })
+}
+
+/// How long a script may spend before it must answer (Auth0 stops it after
+/// about 20 s; this leaves room to answer).
+const SCRIPT_BUDGET_MS: u32 = 18_000;
+
+fn sizes(text: &str, bundle: Option<&WasmBundle>) -> ScriptSizes {
+    let (wasm, glue) = match bundle {
+        None => (0, 0),
+        Some(bundle) => (
+            bundle.payload_base64.len(),
+            indent(&bundle.glue, "    ").len(),
+        ),
+    };
+    ScriptSizes {
+        total: text.len(),
+        wasm,
+        glue,
+        template: text.len() - wasm - glue,
+    }
+}
+
+/// Renders the post-login Action when the config has one (not in the end
+/// state: the old tenant is gone then). It embeds the same WASM and calls
+/// the same normaliser as the scripts, reads its settings from
+/// `event.secrets`, and never skips marked users (they are the migrated
+/// ones). Fails like `render` when over Auth0's 100 KB.
+pub fn render_action(config: &Config, bundle: &WasmBundle) -> Result<Option<Script>, RenderError> {
+    let Some(action) = &config.action else {
+        return Ok(None);
+    };
+    if config.decommission {
+        return Ok(None);
+    }
+    let handlebars = registry()?;
+    let mut data = common_data(config, bundle);
+    let policy = Policy {
+        skip_marked: false,
+        ..config.policy
+    };
+    data["policy"] = policy.encode().into();
+    data["settings_object"] =
+        "event.secrets && typeof event.secrets === 'object' ? event.secrets : {}".into();
+    data["settings_name"] = "event.secrets.".into();
+    data["budget_ms"] = action.budget_ms.into();
+    data["app_metadata_key"] = json_literal(config.policy.app_metadata_key.name()).into();
+    let kind = ScriptKind::PostLoginAction;
+    let text = handlebars.render(kind.key(), &data).map_err(Box::new)?;
+    let script = Script {
+        kind,
+        sizes: sizes(&text, Some(bundle)),
+        text,
+    };
+    if script.sizes.total > SCRIPT_LIMIT_BYTES {
+        return Err(RenderError::TooLarge(vec![(kind, script.sizes)]));
+    }
+    Ok(Some(script))
 }
 
 /// Renders both scripts: the lazy-migration pair, or with
@@ -143,37 +233,13 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
 /// limit; the same inputs always give the same bytes.
 pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, RenderError> {
     let handlebars = registry()?;
-    let data = json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "connection_name": config.connection_name,
-        "cache_key": json_literal(&bundle.cache_key),
-        "realm": json_literal(&config.realm),
-        "policy": config.policy.encode(),
-        "timeout_ms": config.timeout_ms,
-        "mfa_allow": config.mfa == MfaPolicy::Allow,
-        "mark_migrated": config.mark_migrated,
-        "glue": indent(&bundle.glue, "    "),
-        "payload": bundle.payload_base64,
-    });
+    let data = common_data(config, bundle);
     let scripts = ScriptKind::ALL
         .into_iter()
         .map(|kind| {
             let name = kind.template_name(config.decommission);
             let text = handlebars.render(&name, &data).map_err(Box::new)?;
-            let (wasm, glue) = if config.decommission {
-                (0, 0)
-            } else {
-                (
-                    bundle.payload_base64.len(),
-                    indent(&bundle.glue, "    ").len(),
-                )
-            };
-            let sizes = ScriptSizes {
-                total: text.len(),
-                wasm,
-                glue,
-                template: text.len() - wasm - glue,
-            };
+            let sizes = sizes(&text, (!config.decommission).then_some(bundle));
             Ok(Script { kind, text, sizes })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;
@@ -203,7 +269,7 @@ fn indent(text: &str, prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{bundle, config, rendered};
+    use crate::test_support::{action_config, bundle, config, rendered, rendered_action};
 
     #[test]
     fn each_script_is_one_named_function() {
@@ -241,7 +307,7 @@ mod tests {
         let plain = &rendered(&config)[0].text;
         assert!(!plain.contains("markerPatch"));
         assert!(!plain.contains("verdict = await verdictByEmail"));
-        config.mark_migrated = true;
+        config.mark_migrated = MarkMigrated::Login;
         config.mfa = MfaPolicy::Allow;
         let full = &rendered(&config)[0].text;
         assert!(full.contains("markerPatch"));
@@ -275,6 +341,67 @@ mod tests {
             .text
             .contains("WrongUsernameOrPasswordError(email)"));
         assert!(scripts[1].text.contains("callback(null);"));
+    }
+
+    #[test]
+    fn the_login_marks_only_when_it_is_the_one_marking() {
+        let mut config = config();
+        config.mark_migrated = MarkMigrated::Action;
+        let login = &rendered(&config)[0].text;
+        assert!(!login.contains("markerPatch"));
+        assert!(login.contains("update:users"), "the client still needs it");
+    }
+
+    #[test]
+    fn custom_domains_take_tokens_and_the_audience_stays_canonical() {
+        let login = &rendered(&config())[0].text;
+        assert!(login.contains("sendPatiently(s.tokenUrl + '/oauth/token'"));
+        assert!(login.contains("audience: s.baseUrl + '/api/v2/'"));
+        assert!(login.contains("origin(core, 'custom_domain', config.custom_domain)"));
+    }
+
+    #[test]
+    fn the_action_shares_the_runtime_reads_secrets_and_never_skips_marked_users() {
+        let mut config = config();
+        config.mark_migrated = MarkMigrated::Action;
+        config.action = Some(action_config());
+        let action = rendered_action(&config);
+        assert_eq!(action.kind, ScriptKind::PostLoginAction);
+        let text = &action.text;
+        assert!(text.contains("exports.onExecutePostLogin = async (event, api) => {"));
+        assert!(text.ends_with("};\n"));
+        assert!(text.contains("event.connection.name !== \"old-tenant-import\""));
+        assert!(text.contains("event.secrets && typeof event.secrets === 'object'"));
+        assert!(
+            !text.contains("typeof configuration"),
+            "settings come from event.secrets only"
+        );
+        let policy = Policy {
+            skip_marked: false,
+            ..config.policy
+        };
+        assert!(text.contains(&format!("policy: {},", policy.encode())));
+        assert!(text.contains("budgetMs: 5000,"));
+        assert!(text.contains("markerPatch"));
+        assert!(text.contains(&bundle().payload_base64));
+        assert_eq!(action.sizes.wasm, bundle().payload_base64.len());
+        assert_eq!(
+            action.sizes.wasm + action.sizes.glue + action.sizes.template,
+            action.sizes.total
+        );
+        for absent in ["{{", "WrongUsernameOrPasswordError"] {
+            assert!(!text.contains(absent), "{absent}");
+        }
+
+        // Backfilling only: nothing is marked.
+        config.mark_migrated = MarkMigrated::Login;
+        assert!(!rendered_action(&config).text.contains("markerPatch"));
+        // Gone in the end state.
+        config.decommission = true;
+        assert_eq!(render_action(&config, &bundle()).unwrap(), None);
+        config.decommission = false;
+        config.action = None;
+        assert_eq!(render_action(&config, &bundle()).unwrap(), None);
     }
 
     #[test]

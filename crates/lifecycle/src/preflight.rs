@@ -505,7 +505,7 @@ pub async fn run(request: Request<'_>) -> Report {
     if !has("read:users") {
         missing.push("read:users");
     }
-    if config.mark_migrated && !has("update:users") && !has("update:users_app_metadata") {
+    if config.mark_migrated.is_on() && !has("update:users") && !has("update:users_app_metadata") {
         missing.push("update:users");
     }
     let relevant: Vec<&str> = granted
@@ -672,7 +672,7 @@ impl OldTitles {
             management_token: "old tenant: client credentials for the Management API".to_owned(),
             scopes: format!(
                 "old tenant: token carries read:users{}",
-                if config.mark_migrated {
+                if config.mark_migrated.is_on() {
                     ", update:users"
                 } else {
                     ""

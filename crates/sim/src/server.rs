@@ -48,6 +48,11 @@ pub struct Options {
     /// (`https://host[:port]`): issuer, JWKS URL, discovery and the
     /// Management API audience then name it.
     pub public_url: Option<String>,
+    /// The tenant's canonical host name, without port (e.g. `localhost`):
+    /// the Management API audience is then only `http://<host>:PORT/api/v2/`,
+    /// as Auth0's is `https://<canonical>/api/v2/` whatever custom domain a
+    /// token is asked through. `None`: every name it is reached by is accepted.
+    pub canonical_host: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +65,7 @@ impl Default for Options {
             log_requests: false,
             tls: None,
             public_url: None,
+            canonical_host: None,
         }
     }
 }
@@ -104,6 +110,10 @@ impl Sim {
             .map_err(|source| StartError::Bind { addr, source })?;
         let origins = Origins::new(tls.is_some(), local, options.public_url.as_deref())
             .map_err(StartError::PublicUrl)?;
+        let canonical_base = options
+            .canonical_host
+            .as_ref()
+            .map(|host| format!("{}://{host}:{}", origins.scheme(), local.port()));
         let tenant = tokio::task::spawn_blocking(move || Tenant::from_seed(&seed))
             .await
             .expect("hashing the seed's passwords");
@@ -118,6 +128,7 @@ impl Sim {
             job_delay: options.job_delay,
             controls,
             stats: Mutex::new(Stats::default()),
+            canonical_base,
         });
         let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;

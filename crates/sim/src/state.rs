@@ -45,6 +45,9 @@ pub struct AppState {
     /// Faults, rate limit (Management API only) and request logging.
     pub controls: Controls,
     pub stats: Mutex<Stats>,
+    /// `http(s)://<canonical host>:PORT` when one is configured (custom-domain
+    /// rehearsals): then the only Management API audience.
+    pub canonical_base: Option<String>,
 }
 
 impl AppState {
@@ -59,6 +62,9 @@ impl AppState {
     /// The Management API audiences accepted for this request: `/api/v2/`
     /// under the bound address, the address it reached and the public URL.
     pub fn management_audiences(&self, headers: &HeaderMap) -> Vec<String> {
+        if let Some(canonical) = &self.canonical_base {
+            return vec![format!("{canonical}/api/v2/")];
+        }
         self.origins
             .all_for(headers)
             .into_iter()

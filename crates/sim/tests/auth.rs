@@ -527,3 +527,55 @@ async fn the_example_seed_covers_the_pitfalls() {
         assert_eq!(found.as_array().map(Vec::len), Some(1), "{email}");
     }
 }
+
+/// With a canonical host, the other names the emulator answers under play
+/// custom domains: tokens may be asked through either, and the Management
+/// API audience is the canonical one only, as Auth0's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canonical_host_makes_the_other_names_custom_domains() {
+    let env = Env::start(trickle_sim::Options {
+        canonical_host: Some("localhost".to_owned()),
+        ..common::quiet()
+    })
+    .await;
+    let port = env.sim.addr().port();
+    let canonical = format!("http://localhost:{port}");
+    let custom = format!("http://127.0.0.1:{port}");
+    let ask = |base: String, audience: String| {
+        let http = env.http.clone();
+        async move {
+            let response = http
+                .post(format!("{base}/oauth/token"))
+                .json(
+                    &json!({"grant_type": "client_credentials", "client_id": "app",
+                              "client_secret": "app-secret", "audience": audience}),
+                )
+                .send()
+                .await
+                .expect("answered");
+            answer(response).await
+        }
+    };
+    for base in [&canonical, &custom] {
+        let (status, body) = ask(base.clone(), format!("{canonical}/api/v2/")).await;
+        assert_eq!(status, StatusCode::OK, "through {base}: {body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let users = env
+            .http
+            .get(format!(
+                "{canonical}/api/v2/users-by-email?email=jane%40example.com"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(users.status(), StatusCode::OK);
+    }
+    let (status, body) = ask(custom.clone(), format!("{custom}/api/v2/")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "access_denied");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("Service not enabled within domain"));
+}
