@@ -134,8 +134,8 @@ impl AuthzApi {
     }
 }
 
-/// Timeouts and retries for talking to a server.
-#[derive(Debug, Clone, Copy)]
+/// Timeouts, retries and trust for talking to a server.
+#[derive(Debug, Clone)]
 pub struct HttpOptions {
     /// A whole request and answer (one record).
     pub request_timeout: Duration,
@@ -144,6 +144,23 @@ pub struct HttpOptions {
     pub retry: RetryPolicy,
     /// Connections kept open per server.
     pub connections: usize,
+    /// Certificate authorities trusted besides the public ones (a server
+    /// behind a private CA, or an emulator's `--tls`).
+    pub extra_roots: Vec<reqwest::Certificate>,
+}
+
+impl HttpOptions {
+    /// Trusts the certificate authorities of a PEM file too; an error says
+    /// why the text is not that.
+    pub fn trust_pem(&mut self, pem: &[u8]) -> Result<(), String> {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|error| format!("not PEM certificates ({error})"))?;
+        if certificates.is_empty() {
+            return Err("no certificate in it".to_owned());
+        }
+        self.extra_roots.extend(certificates);
+        Ok(())
+    }
 }
 
 impl Default for HttpOptions {
@@ -153,6 +170,7 @@ impl Default for HttpOptions {
             read_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             connections: 64,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -187,6 +205,8 @@ enum Attempt {
     },
     /// `sent`: the request may have reached the server.
     NoAnswer { sent: bool, why: String },
+    /// The server's TLS certificate is not trusted: no retry can help.
+    Untrusted { why: String },
 }
 
 impl Server {
@@ -212,6 +232,9 @@ impl Server {
                 .tcp_nodelay(true)
                 .redirect(reqwest::redirect::Policy::none())
                 .user_agent(concat!("trickle/", env!("CARGO_PKG_VERSION")));
+            for root in &options.extra_roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
             if let Some(timeout) = timeout {
                 builder = builder.timeout(timeout);
             }
@@ -570,6 +593,7 @@ impl Server {
                     tokio::time::sleep(self.retry.backoff(unsent)).await;
                 }
                 Attempt::NoAnswer { sent: true, why } => return Ok(Written::Uncertain(why)),
+                Attempt::Untrusted { why } => return Err(self.unreachable(url, why)),
                 Attempt::Answer {
                     status,
                     headers,
@@ -628,6 +652,7 @@ impl Server {
                 .map(|r| without_query(r.url()))
                 .unwrap_or_default();
             let (why, wait_hint) = match self.attempt(request).await {
+                Attempt::Untrusted { why } => return Err(self.unreachable(&url, why)),
                 Attempt::NoAnswer { why, .. } => (why, None),
                 Attempt::Answer {
                     status,
@@ -686,6 +711,14 @@ impl Server {
     async fn attempt(&self, request: RequestBuilder) -> Attempt {
         let response = match request.send().await {
             Ok(response) => response,
+            Err(error) if is_untrusted_certificate(&error) => {
+                return Attempt::Untrusted {
+                    why: format!(
+                        "its TLS certificate is not trusted ({}): trust its certificate authority (--ca-file)",
+                        describe(&error)
+                    ),
+                }
+            }
             Err(error) => {
                 return Attempt::NoAnswer {
                     sent: !error.is_connect(),
@@ -767,6 +800,29 @@ pub fn error_text(body: &[u8]) -> String {
 }
 
 /// A transport failure, without the URL (its query can name subjects).
+/// Whether the request failed because the server's certificate was
+/// refused: rustls's error, somewhere in the chain (hyper wraps it in
+/// `io::Error`s inside `io::Error`s, whose `source` skips them).
+fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(mut inner) = source {
+        while let Some(wrapped) = inner
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            inner = wrapped;
+        }
+        if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        source = inner.source();
+    }
+    false
+}
+
 fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"

@@ -90,7 +90,12 @@ pub async fn preflight(
         ..PreflightReport::default()
     };
     let (found_source, found_target) = tokio::join!(
-        Server::discover("source", &source.issuer, source.tokens.clone(), http),
+        Server::discover(
+            "source",
+            &source.issuer,
+            source.tokens.clone(),
+            http.clone()
+        ),
         Server::discover("target", &target.issuer, target.tokens.clone(), http),
     );
     let (mut source_server, mut target_server) = match (found_source, found_target) {

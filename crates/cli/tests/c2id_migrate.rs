@@ -51,6 +51,16 @@ impl Servers {
     }
 
     fn start_seeds(source: Seed, target: Seed, st: [String; 3], tt: [String; 3]) -> Servers {
+        Servers::start_with(source, target, st, tt, Options::default)
+    }
+
+    fn start_with(
+        source: Seed,
+        target: Seed,
+        st: [String; 3],
+        tt: [String; 3],
+        options: impl Fn() -> Options,
+    ) -> Servers {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -58,12 +68,8 @@ impl Servers {
             .unwrap();
         let (source, target) = runtime.block_on(async {
             (
-                C2idSim::start_local(source, Options::default())
-                    .await
-                    .unwrap(),
-                C2idSim::start_local(target, Options::default())
-                    .await
-                    .unwrap(),
+                C2idSim::start_local(source, options()).await.unwrap(),
+                C2idSim::start_local(target, options()).await.unwrap(),
             )
         });
         Servers {
@@ -257,6 +263,72 @@ fn the_examples_migrate_with_exit_0_and_no_secret_reaches_any_output() {
             "{secret:?} appears in an output"
         );
     }
+}
+
+#[test]
+fn servers_behind_a_private_ca_are_reached_with_ca_file_only() {
+    let tls_dir = tempfile::tempdir().unwrap();
+    let source_seed = example("c2id-source.json");
+    let target_seed = example("c2id-target-empty.json");
+    let servers = Servers::start_with(
+        Seed::from_json(&source_seed.to_string()).unwrap(),
+        Seed::from_json(&target_seed.to_string()).unwrap(),
+        tokens_of(&source_seed),
+        tokens_of(&target_seed),
+        || Options {
+            tls: Some(trickle_emulator::TlsOptions {
+                dir: Some(tls_dir.path().to_path_buf()),
+            }),
+            ..Options::default()
+        },
+    );
+    assert!(servers.source.issuer().starts_with("https://"));
+    let ca = tls_dir.path().join(trickle_emulator::CA_CERT_FILE);
+    let work = tempfile::tempdir().unwrap();
+    let journal = work.path().join("journal");
+    let journal_arg = journal.to_str().unwrap();
+
+    let started = Instant::now();
+    let untrusted = servers.migrate(&["--journal", journal_arg]);
+    assert_eq!(untrusted.status.code(), Some(2), "{}", stderr(&untrusted));
+    assert!(
+        stderr(&untrusted).contains("certificate is not trusted")
+            && stderr(&untrusted).contains("--ca-file"),
+        "{}",
+        stderr(&untrusted)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "a refused certificate is not retried like an outage"
+    );
+    assert!(
+        servers.target.state().clients.is_empty(),
+        "nothing written without trust"
+    );
+
+    let not_pem = work.path().join("not.pem");
+    std::fs::write(&not_pem, "not a certificate").unwrap();
+    let bad = servers.migrate(&[
+        "--journal",
+        journal_arg,
+        "--ca-file",
+        not_pem.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--ca-file"), "{}", stderr(&bad));
+
+    let trusted = servers.migrate(&[
+        "--journal",
+        journal_arg,
+        "--verify",
+        "--ca-file",
+        ca.to_str().unwrap(),
+    ]);
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    assert_eq!(
+        comparable(&servers.target.state()),
+        comparable(&servers.source.state())
+    );
 }
 
 #[test]

@@ -82,6 +82,10 @@ pub struct Args {
     /// The target's version, when its splash page does not show it.
     #[arg(long, value_name = "X.Y")]
     target_version: Option<Version>,
+    /// Also trust the certificate authorities in this PEM file (servers
+    /// behind a private CA, or `trickle c2id sim --tls`'s ca.pem). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Vec<PathBuf>,
 }
 
 /// The token variables of one side, per phase: the per-API one, then the
@@ -169,10 +173,19 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let http = HttpOptions {
+    let mut http = HttpOptions {
         connections: usize::from(args.concurrency),
         ..HttpOptions::default()
     };
+    for file in &args.ca_file {
+        let trusted = std::fs::read(file)
+            .map_err(|error| error.to_string())
+            .and_then(|pem| http.trust_pem(&pem));
+        if let Err(message) = trusted {
+            eprintln!("trickle: --ca-file {}: {message}", file.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     runtime.block_on(async move {
         let (report, servers) =
             preflight(&source, &target, &phases, args.allow_different_keys, http).await;
