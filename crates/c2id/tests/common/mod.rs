@@ -313,6 +313,7 @@ pub fn fast_http() -> HttpOptions {
             attempts: 16,
         },
         connections: 16,
+        extra_roots: Vec::new(),
     }
 }
 
