@@ -29,7 +29,8 @@ pub mod record;
 
 pub use input::InputFormat;
 pub use plan::{
-    import_file_name, is_import_file_name, plan, FileReport, Phase, PlanError, PlanOptions,
-    PlanReport, Progress, IMPORT_FILE_LIMIT_BYTES, REPORT_FILE, SKIPS_LISTED_PER_REASON,
+    import_file_name, is_import_file_name, plan, FileReport, MarkedUser, Phase, PlanError,
+    PlanOptions, PlanReport, Progress, IMPORT_FILE_LIMIT_BYTES, MARKED_FILE, REPORT_FILE,
+    SKIPS_LISTED_PER_REASON,
 };
 pub use record::SkipReason;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trickle_core::{raw_user_id, Policy, SourceUser};
 
@@ -31,6 +31,11 @@ pub const IMPORT_FILE_LIMIT_BYTES: usize = 500_000;
 
 /// The report's file name inside the plan folder.
 pub const REPORT_FILE: &str = "report.json";
+
+/// With `--exclude-export`: every planned user carrying the marker, one
+/// JSON line each ([`MarkedUser`], the old tenant's `user_id`), uncapped,
+/// for `trickle bulk unmark`.
+pub const MARKED_FILE: &str = "marked-not-in-new-tenant.jsonl";
 
 /// How many left-out records `report.json` lists for each reason (the
 /// first ones, by line); all of them are counted.
@@ -191,9 +196,11 @@ pub struct HashesReport {
 
 /// A planned user who carries the migration marker (see
 /// [`PlanReport::marked_not_in_new_tenant`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkedUser {
     pub line: u64,
+    /// In the report, the id as imported (no `auth0|`); in [`MARKED_FILE`],
+    /// the old tenant's own (`auth0|…`).
     pub user_id: String,
     pub email: String,
     pub marked_at: String,
@@ -334,6 +341,12 @@ pub fn plan(
 
     let skipped_path = staging.path().join(".skipped.ndjson");
     let mut skipped_out = BufWriter::new(File::create(&skipped_path).map_err(output)?);
+    let mut marked_out = match options.exclude {
+        Some(_) => Some(BufWriter::new(
+            File::create(staging.path().join(MARKED_FILE)).map_err(output)?,
+        )),
+        None => None,
+    };
     let mut files = Splitter::new(staging.path(), options.file_limit);
     // What the import refuses twice: user_id in the connection, email,
     // username. The first of each is kept.
@@ -471,18 +484,37 @@ pub fn plan(
                 Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
                 None => report.passwords.none += 1,
             }
-            Ok(Ok(candidate.marked_at.map(|marked_at| MarkedUser {
-                line,
-                user_id: profile.user_id.clone(),
-                email: profile.email.clone(),
-                marked_at,
+            Ok(Ok(candidate.marked_at.map(|marked_at| {
+                let source_user_id = candidate
+                    .source_user_id
+                    .clone()
+                    .unwrap_or_else(|| format!("auth0|{}", profile.user_id));
+                (
+                    source_user_id,
+                    MarkedUser {
+                        line,
+                        user_id: profile.user_id.clone(),
+                        email: profile.email.clone(),
+                        marked_at,
+                    },
+                )
             })))
         });
         match outcome {
             Ok(Ok(marked)) => {
                 files.push(&record_buffer).map_err(output)?;
                 report.users_written += 1;
-                if let Some(mut marked) = marked {
+                if let Some((source_user_id, mut marked)) = marked {
+                    if let Some(out) = &mut marked_out {
+                        let entry = MarkedUser {
+                            user_id: source_user_id,
+                            ..marked.clone()
+                        };
+                        serde_json::to_writer(&mut *out, &entry)
+                            .map_err(io::Error::from)
+                            .map_err(output)?;
+                        out.write_all(b"\n").map_err(output)?;
+                    }
                     *report.marked_not_in_new_tenant.get_or_insert(0) += 1;
                     if report.marked_not_in_new_tenant_listed.len() < SKIPS_LISTED_PER_REASON {
                         for text in [
@@ -559,11 +591,12 @@ pub fn plan(
         });
     }
     drop(hashes);
-    skipped_out
-        .into_inner()
-        .map_err(|e| output(e.into_error()))?
-        .sync_all()
-        .map_err(output)?;
+    for out in [Some(skipped_out), marked_out].into_iter().flatten() {
+        out.into_inner()
+            .map_err(|e| output(e.into_error()))?
+            .sync_all()
+            .map_err(output)?;
+    }
 
     let report_path = staging.path().join(REPORT_FILE);
     let mut report_out = BufWriter::new(File::create(&report_path).map_err(output)?);

@@ -91,6 +91,9 @@ pub struct Candidate {
     /// When the user carries the migration marker that was not honoured
     /// (the new tenant's export decides instead), the marker's time.
     pub marked_at: Option<String>,
+    /// The old tenant's own `user_id` (`auth0|…`), where the export has it:
+    /// what a marker is cleared by.
+    pub source_user_id: Option<String>,
     /// Reserved keys removed from `app_metadata`.
     pub stripped: Vec<&'static str>,
 }
@@ -116,6 +119,7 @@ pub fn candidate(
         email: email.clone(),
     };
     let marked_at = migrated_at(&user);
+    let source_user_id = user.user_id.clone();
     if let (Some(at), true) = (&marked_at, honour_marker) {
         return Err(skip(
             SkipReason::AlreadyMigrated,
@@ -191,6 +195,7 @@ pub fn candidate(
         profile,
         blocked,
         marked_at,
+        source_user_id,
         stripped,
     })
 }

@@ -1,5 +1,6 @@
 //! `trickle bulk`: bulk migration for the users who never log in.
-//! `plan` turns an export into import files; `import` submits them.
+//! `plan` turns an export into import files; `import` submits them;
+//! `unmark` lets the users a plan found stranded behind a marker log in.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,9 +12,12 @@ use clap::{Subcommand, ValueEnum};
 use trickle_bulk::import::journal::FileState;
 use trickle_bulk::import::{run_import, Event, Halt, ImportError, ImportOptions, ImportOutcome};
 use trickle_bulk::{
-    plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, REPORT_FILE,
+    plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, MARKED_FILE,
+    REPORT_FILE,
 };
 use trickle_generator::parse_config;
+use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions};
+use trickle_lifecycle::{Credentials, Secret, TenantError};
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
 use crate::EXIT_BAD_INPUT;
@@ -34,6 +38,7 @@ pub struct Args {
 enum Command {
     Plan(PlanArgs),
     Import(ImportArgs),
+    Unmark(UnmarkArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,11 +137,200 @@ struct ImportArgs {
     retry_failed: bool,
 }
 
+/// Let the users a plan found stranded log in: clear the migration marker
+/// of every user in the plan's marked-not-in-new-tenant.jsonl (made by
+/// `bulk plan --exclude-export`: marked on the old tenant, absent from the
+/// new tenant's export), so their next login migrates them with their own
+/// password. Only the marker the plan saw is cleared: a user marked again
+/// since (migrated after all) is left alone, so a second run is harmless.
+/// Clear only users who are stranded, not deleted in the new tenant on
+/// purpose: their next login would bring them back. Two requests per user,
+/// one user at a time (within the old tenant's rate limit). The secret of
+/// the old tenant's client (read:users, update:users) is read from
+/// $TRICKLE_CLIENT_SECRET. Writes unmark-report.json in the plan folder.
+#[derive(clap::Args)]
+struct UnmarkArgs {
+    /// The plan folder made by `trickle bulk plan --exclude-export`.
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// The OLD tenant's canonical domain: https://old-tenant.auth0.com.
+    #[arg(long)]
+    domain: String,
+    /// The old tenant's client with read:users and update:users (the
+    /// scripts' own, when they mark users).
+    #[arg(long)]
+    client_id: String,
+    /// The environment variable holding the client secret.
+    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
+    client_secret_env: String,
+    /// Read every listed user and count what would be cleared; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
 pub fn run(args: Args) -> ExitCode {
     match args.command {
         Command::Plan(args) => run_plan(args),
         Command::Import(args) => run_import_command(args),
+        Command::Unmark(args) => run_unmark(args),
     }
+}
+
+/// The file `bulk unmark` writes in the plan folder.
+const UNMARK_REPORT_FILE: &str = "unmark-report.json";
+
+fn run_unmark(args: UnmarkArgs) -> ExitCode {
+    let bad = |message: String| {
+        eprintln!("trickle bulk unmark: {message}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let list = args.plan.join(MARKED_FILE);
+    if !list.is_file() {
+        return bad(format!(
+            "{} has no {MARKED_FILE}: make the plan with --exclude-export <the new tenant's export>, which finds the users marked on the old tenant but absent from the new one",
+            args.plan.display()
+        ));
+    }
+    let domain = if args.domain.contains("://") {
+        args.domain.clone()
+    } else {
+        format!("https://{}", args.domain)
+    };
+    let secret = match std::env::var(&args.client_secret_env) {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            return bad(format!(
+                "set the client secret in the environment variable {} (it is never taken as an argument)",
+                args.client_secret_env
+            ))
+        }
+    };
+    let credentials = Credentials {
+        domain,
+        client_id: args.client_id.clone(),
+        secret: Secret::new(secret),
+    };
+    let mut options = UnmarkOptions::new(list);
+    options.dry_run = args.dry_run;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trickle: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let label = if args.dry_run {
+        "reading (dry run)"
+    } else {
+        "unmarking"
+    };
+    let mut progress: Option<PhaseProgress> = None;
+    let result = runtime.block_on(unmark(credentials, &options, &mut |done, total| {
+        let bar = progress.get_or_insert_with(|| {
+            PhaseProgress::start(
+                Display::for_stderr(Some(Duration::from_secs(10))),
+                label,
+                Unit::Items("users"),
+                Some(total),
+                0,
+            )
+        });
+        bar.set_position(done);
+    }));
+    if let Some(progress) = progress {
+        progress.finish();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(error @ (UnmarkError::BadLine { .. } | UnmarkError::Forbidden { .. })) => {
+            return bad(error.to_string())
+        }
+        Err(UnmarkError::Tenant(TenantError::Domain(message))) => {
+            return bad(format!(
+                "--domain {}: {}",
+                args.domain,
+                message.replace("configuration.domain", "--domain")
+            ))
+        }
+        Err(error) => {
+            eprintln!("trickle bulk unmark: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report_path = args.plan.join(UNMARK_REPORT_FILE);
+    let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
+    if let Err(error) = write_atomically(&report_path, &json) {
+        eprintln!(
+            "trickle bulk unmark: cannot write {}: {error}",
+            report_path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let cleared = if report.dry_run {
+        "would clear"
+    } else {
+        "cleared"
+    };
+    eprintln!(
+        "trickle: {} of {} users read; markers {cleared}: {}{} (details: {})",
+        thousands(report.tried),
+        thousands(report.in_list),
+        thousands(report.cleared),
+        if report.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        },
+        report_path.display()
+    );
+    eprintln!(
+        "  already clear          {:>10}",
+        thousands(report.already_clear)
+    );
+    eprintln!(
+        "  marked again since     {:>10}  (left alone: migrated after all)",
+        thousands(report.marked_again)
+    );
+    eprintln!(
+        "  not in the old tenant  {:>10}",
+        thousands(report.not_in_old_tenant)
+    );
+    eprintln!("  failed                 {:>10}", thousands(report.failed));
+    for failure in report.failures.iter().take(10) {
+        eprintln!(
+            "    {} (line {}): {}",
+            failure.user_id, failure.line, failure.reason
+        );
+    }
+    if report.failed > 10 {
+        eprintln!("    … all failures: {}", report_path.display());
+    }
+    if let Some(why) = &report.stopped {
+        eprintln!(
+            "trickle: stopped after {} users: {why}",
+            thousands(report.tried)
+        );
+        ExitCode::FAILURE
+    } else if report.failed > 0 {
+        eprintln!("trickle: run the same command again to retry the failed users");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Writes `bytes` and a newline beside `path`, then renames it in.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(folder)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    std::io::Write::write_all(&mut file, b"\n")?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn run_plan(args: PlanArgs) -> ExitCode {
@@ -316,9 +510,8 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
     match report.marked_not_in_new_tenant {
         Some(0) | None => {}
         Some(marked) => eprintln!(
-            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {})",
+            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {MARKED_FILE}; import them, or `trickle bulk unmark` lets them log in)",
             thousands(marked),
-            REPORT_FILE
         ),
     }
     if report.blocked_written > 0 {

@@ -818,3 +818,279 @@ fn status_counts_markers_it_cannot_date_without_walking_back_a_year() {
         "{searches} searches: the walk stops at the last dated marker"
     );
 }
+
+// ---- bulk unmark ---------------------------------------------------------
+
+const STRANDED_AT: &str = "2026-10-01T08:00:00.000Z";
+const MARKED_AGAIN_AT: &str = "2026-11-20T09:30:00.000Z";
+
+/// An old-tenant user as the sim seeds it and as an export shows it.
+fn old_user(id: &str, marked_at: Option<&str>) -> (Value, Value) {
+    let mut seeded = json!({"id": id, "connection": REALM, "email": format!("{id}@example.com")});
+    let mut exported = json!({
+        "user_id": format!("auth0|{id}"),
+        "email": format!("{id}@example.com"),
+        "identities": [{"provider": "auth0", "connection": REALM, "user_id": id, "isSocial": false}],
+    });
+    if let Some(at) = marked_at {
+        for user in [&mut seeded, &mut exported] {
+            user["app_metadata"] = json!({"trickle_migrated_at": at, "plan": "pro"});
+        }
+    }
+    (seeded, exported)
+}
+
+/// The sim's users by raw id: their app_metadata.
+fn metadata_by_id(sim: &Sim) -> std::collections::BTreeMap<String, Value> {
+    sim.users()
+        .into_iter()
+        .map(|user| {
+            let id = user["user_id"].as_str().unwrap();
+            let id = id.strip_prefix("auth0|").unwrap_or(id).to_owned();
+            (id, user["app_metadata"].clone())
+        })
+        .collect()
+}
+
+fn unmark(plan: &Path, domain: &str, client: &str, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec![
+        "bulk",
+        "unmark",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--domain",
+        domain,
+        "--client-id",
+        client,
+    ];
+    args.extend_from_slice(extra);
+    let output = trickle(&args, &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)]);
+    let report = fs::read(plan.join("unmark-report.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or(Value::Null);
+    (output, report)
+}
+
+fn counts(report: &Value) -> [u64; 6] {
+    [
+        "tried",
+        "cleared",
+        "already_clear",
+        "marked_again",
+        "not_in_old_tenant",
+        "failed",
+    ]
+    .map(|key| report[key].as_u64().unwrap_or(u64::MAX))
+}
+
+#[test]
+fn unmark_clears_only_the_markers_of_users_the_plan_found_stranded() {
+    // moved: in the new tenant. migrated: marked, in the new tenant.
+    // stranded1/2: marked, absent from the new tenant. relogged: marked in
+    // the export, marked again since (a later login migrated them). gone:
+    // in the export, deleted from the old tenant since.
+    let moved = old_user("moved", None);
+    let migrated = old_user("migrated", Some(STRANDED_AT));
+    let stranded1 = old_user("stranded1", Some(STRANDED_AT));
+    let stranded2 = old_user("stranded2", Some(STRANDED_AT));
+    let relogged = old_user("relogged", Some(STRANDED_AT));
+    let relogged_now = old_user("relogged", Some(MARKED_AGAIN_AT));
+    let gone = old_user("gone", Some(STRANDED_AT));
+    let seeded = [&moved, &migrated, &stranded1, &stranded2, &relogged_now]
+        .map(|(seeded, _)| seeded.clone())
+        .to_vec();
+    let old = Tenant::start(old_seed(seeded), quiet());
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), REALM, 5_000);
+    let export = dir.path().join("old.ndjson");
+    let lines: Vec<String> = [&moved, &migrated, &stranded1, &stranded2, &relogged, &gone]
+        .iter()
+        .map(|(_, exported)| exported.to_string())
+        .collect();
+    fs::write(&export, lines.join("\n")).unwrap();
+    let new_export = dir.path().join("new.ndjson");
+    fs::write(&new_export, format!("{}\n{}\n", moved.1, migrated.1)).unwrap();
+    let plan = dir.path().join("plan");
+    let planned = trickle(
+        &[
+            "bulk",
+            "plan",
+            "--config",
+            config.to_str().unwrap(),
+            "--input",
+            export.to_str().unwrap(),
+            "--exclude-export",
+            new_export.to_str().unwrap(),
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(planned.status.success(), "{}", text(&planned));
+    assert!(
+        text(&planned).contains("bulk unmark"),
+        "the summary names the way out: {}",
+        text(&planned)
+    );
+    let listed: Vec<Value> = fs::read_to_string(plan.join("marked-not-in-new-tenant.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|u| u["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "auth0|stranded1",
+            "auth0|stranded2",
+            "auth0|relogged",
+            "auth0|gone"
+        ],
+        "every marked user absent from the new tenant, by the old tenant's own id"
+    );
+    let before = metadata_by_id(&old.sim);
+
+    // A dry run reads and writes nothing.
+    let (output, report) = unmark(&plan, old.url(), "good", &["--dry-run"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(counts(&report), [4, 2, 0, 1, 1, 0], "{report}");
+    assert!(text(&output).contains("would clear"), "{}", text(&output));
+    assert_eq!(metadata_by_id(&old.sim), before);
+    assert_eq!(old.sim.stats().requests.patch_user, 0);
+
+    // A client without update:users: refused at once, exit 2, nothing changed.
+    let (output, _) = unmark(&plan, old.url(), "no-update", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("update:users"), "{}", text(&output));
+    assert_eq!(metadata_by_id(&old.sim), before);
+
+    // Every clearing's answer cut off after it was applied: read back, so
+    // counted as cleared, and never written twice.
+    let patches = old.sim.stats().requests.patch_user;
+    old.sim
+        .set_faults(Faults {
+            truncate_ratio: 1.0,
+            only: Some("PATCH /api/v2/users/".to_owned()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let (output, report) = unmark(&plan, old.url(), "good", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(counts(&report), [4, 2, 0, 1, 1, 0], "{report}");
+    assert_eq!(
+        old.sim.stats().requests.patch_user - patches,
+        2,
+        "one write per stranded user"
+    );
+    let after = metadata_by_id(&old.sim);
+    for id in ["stranded1", "stranded2"] {
+        assert_eq!(
+            after[id],
+            json!({"plan": "pro"}),
+            "only the marker goes: {id}"
+        );
+    }
+    assert_eq!(
+        after["migrated"], before["migrated"],
+        "in the new tenant: untouched"
+    );
+    assert_eq!(
+        after["relogged"], before["relogged"],
+        "marked again since: untouched"
+    );
+    assert_eq!(after["moved"], before["moved"]);
+
+    // Again: harmless.
+    old.sim.set_faults(Faults::default()).unwrap();
+    let (output, report) = unmark(&plan, old.url(), "good", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(counts(&report), [4, 0, 2, 1, 1, 0], "{report}");
+    assert_eq!(metadata_by_id(&old.sim), after);
+    assert_eq!(
+        old.sim.stats().requests.patch_user - patches,
+        2,
+        "nothing written again"
+    );
+}
+
+#[test]
+fn unmark_reports_users_it_could_not_clear_and_a_rerun_clears_them() {
+    let ids: Vec<String> = (0..7).map(|n| format!("stranded{n}")).collect();
+    let old = Tenant::start(
+        old_seed(
+            ids.iter()
+                .map(|id| old_user(id, Some(STRANDED_AT)).0)
+                .collect(),
+        ),
+        quiet(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan");
+    fs::create_dir(&plan).unwrap();
+    let list: String = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| {
+            format!(
+                "{}\n",
+                json!({"line": n + 1, "user_id": format!("auth0|{id}"), "email": format!("{id}@example.com"), "marked_at": STRANDED_AT})
+            )
+        })
+        .collect();
+    fs::write(plan.join("marked-not-in-new-tenant.jsonl"), list).unwrap();
+    // Every clearing dropped before it is applied: each user is failed, with
+    // the reason; five in a row and the run stops (the tenant is down),
+    // exit 1, the rest untried.
+    old.sim
+        .set_faults(Faults {
+            drop_ratio: 1.0,
+            only: Some("PATCH /api/v2/users/".to_owned()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let (output, report) = unmark(&plan, old.url(), "good", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert_eq!(counts(&report), [5, 0, 0, 0, 0, 5], "{report}");
+    assert_eq!(report["in_list"], 7);
+    assert_eq!(report["failures"][0]["user_id"], "auth0|stranded0");
+    assert!(
+        report["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("stopped answering"),
+        "{report}"
+    );
+    let shown = text(&output);
+    assert!(
+        shown.contains("auth0|stranded0") && shown.contains("stopped after 5 users"),
+        "{shown}"
+    );
+    let still = metadata_by_id(&old.sim);
+    for id in &ids {
+        assert_eq!(still[id]["trickle_migrated_at"], STRANDED_AT, "{id}");
+    }
+    old.sim.set_faults(Faults::default()).unwrap();
+    let (output, report) = unmark(&plan, old.url(), "good", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(counts(&report), [7, 7, 0, 0, 0, 0], "{report}");
+    let cleared = metadata_by_id(&old.sim);
+    for id in &ids {
+        assert_eq!(cleared[id], json!({"plan": "pro"}), "{id}");
+    }
+
+    // A plan made without --exclude-export has no list: exit 2, says why.
+    let bare = dir.path().join("bare");
+    fs::create_dir(&bare).unwrap();
+    let (output, _) = unmark(&bare, old.url(), "good", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("--exclude-export"),
+        "{}",
+        text(&output)
+    );
+}

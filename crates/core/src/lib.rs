@@ -32,8 +32,8 @@ pub use import::{
 pub use lowercase::to_lowercase;
 pub use management::{classify_management_answer, ManagementOutcome};
 pub use marker::{
-    check_marker, classify_marker_write, marker_patch, migrated_at, MarkerCheck, MarkerPatch,
-    MarkerWrite, MARKER_KEY,
+    check_marker, classify_marker_write, marker_clear, marker_patch, migrated_at, MarkerCheck,
+    MarkerClear, MarkerPatch, MarkerWrite, MARKER_KEY,
 };
 pub use metadata::Metadata;
 pub use policy::{AppMetadataKey, Field, FieldSet, Policy};

@@ -37,6 +37,28 @@ pub fn marker_patch(now_iso: &str) -> MarkerPatch<'_> {
     }
 }
 
+/// The body of `PATCH /api/v2/users/{id}` that removes the marker (a key
+/// set to `null` is removed), so the user's next login migrates them: for a
+/// user marked but never stored by the new tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarkerClear {
+    app_metadata: ClearedFields,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct ClearedFields {
+    trickle_migrated_at: (),
+}
+
+/// The patch that removes the marker.
+pub const fn marker_clear() -> MarkerClear {
+    MarkerClear {
+        app_metadata: ClearedFields {
+            trickle_migrated_at: (),
+        },
+    }
+}
+
 /// What the answer to the marker PATCH says about the marker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarkerWrite {
@@ -123,6 +145,15 @@ mod tests {
         let user: SourceUser<Value> =
             serde_json::from_value(json!({"app_metadata": patch["app_metadata"]})).unwrap();
         assert_eq!(migrated_at(&user).as_deref(), Some(now));
+    }
+
+    #[test]
+    fn the_clearing_patch_removes_the_key_the_reader_reads() {
+        let patch = serde_json::to_value(marker_clear()).unwrap();
+        assert_eq!(patch, json!({"app_metadata": {MARKER_KEY: null}}));
+        let user: SourceUser<Value> =
+            serde_json::from_value(json!({"app_metadata": patch["app_metadata"]})).unwrap();
+        assert_eq!(migrated_at(&user), None);
     }
 
     #[test]

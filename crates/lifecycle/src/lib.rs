@@ -9,6 +9,10 @@
 //!   job, and gives a verdict: keep the window open, or close it and bulk
 //!   import the rest; [`chart`] draws it as a self-contained HTML page.
 //!
+//! - [`unmark`] clears the marker of users the old tenant has marked but the
+//!   new tenant never stored (`bulk plan --exclude-export` lists them), so
+//!   their next login migrates them.
+//!
 //! Auth0's answers are read by `trickle_core` (`classify_token_answer`,
 //! `classify_management_answer`), the scripts' own reading. Secrets live in
 //! [`Secret`] and never reach a report.
@@ -20,6 +24,7 @@ pub mod preflight;
 mod secret;
 pub mod status;
 mod tenant;
+pub mod unmark;
 
 pub use drift::{compare_scripts, Drift};
 pub use secret::Secret;
