@@ -17,10 +17,10 @@ use trickle_bulk::{
 };
 use trickle_generator::parse_config;
 use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions};
-use trickle_lifecycle::{Credentials, Secret, TenantError};
+use trickle_lifecycle::{Credentials, TenantError};
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
-use crate::EXIT_BAD_INPUT;
+use crate::{secret_from_env, EXIT_BAD_INPUT};
 
 /// The environment variable the client secret is read from by default.
 const SECRET_ENV: &str = "TRICKLE_CLIENT_SECRET";
@@ -196,19 +196,14 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
     } else {
         format!("https://{}", args.domain)
     };
-    let secret = match std::env::var(&args.client_secret_env) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            return bad(format!(
-                "set the client secret in the environment variable {} (it is never taken as an argument)",
-                args.client_secret_env
-            ))
-        }
+    let secret = match secret_from_env(&args.client_secret_env) {
+        Ok(secret) => secret,
+        Err(message) => return bad(message),
     };
     let credentials = Credentials {
         domain,
         client_id: args.client_id.clone(),
-        secret: Secret::new(secret),
+        secret,
     };
     let mut options = UnmarkOptions::new(list);
     options.dry_run = args.dry_run;

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 
 use trickle_generator::{parse_config, render, WasmBundle};
 use trickle_lifecycle::preflight::{self, NewTenant, Outcome, Report};
-use trickle_lifecycle::{Credentials, Secret};
+use trickle_lifecycle::Credentials;
 
 use crate::generate::{GLUE, WASM};
-use crate::EXIT_BAD_INPUT;
+use crate::{secret_from_env, EXIT_BAD_INPUT};
 
 /// Check, before deploying, that the old tenant answers the generated
 /// scripts' calls as they need (domain, client and secret, Password grant,
@@ -52,13 +52,6 @@ pub struct Args {
     json: bool,
 }
 
-fn secret_from(name: &str) -> Result<Secret, String> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-        _ => Err(format!("${name} is not set: the client secret comes from the environment, never from an argument")),
-    }
-}
-
 pub fn run(args: Args) -> ExitCode {
     let bad = |message: String| {
         eprintln!("trickle preflight: {message}");
@@ -73,13 +66,13 @@ pub fn run(args: Args) -> ExitCode {
         Err(error) => return bad(format!("{}: {error}", args.config.display())),
     };
     config.decommission |= args.decommission;
-    let secret = match secret_from("TRICKLE_CLIENT_SECRET") {
+    let secret = match secret_from_env("TRICKLE_CLIENT_SECRET") {
         Ok(secret) => secret,
         Err(message) => return bad(message),
     };
     let new = match (&args.new_domain, &args.new_client_id) {
         (Some(domain), Some(client_id)) => {
-            let secret = match secret_from("TRICKLE_NEW_CLIENT_SECRET") {
+            let secret = match secret_from_env("TRICKLE_NEW_CLIENT_SECRET") {
                 Ok(secret) => secret,
                 Err(message) => return bad(message),
             };

@@ -9,6 +9,50 @@ use std::path::{Path, PathBuf};
 
 use trickle_emulator::{Faults, TlsOptions};
 
+/// Where and how an emulator serves: the same flags for every emulator.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on; must be loopback unless --allow-remote.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    host: String,
+    /// The port; 0 picks a free one (printed on the ready line).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Allow a non-loopback --host. The emulator's keys and tokens are
+    /// public and its data is test data: never expose it to a network you
+    /// do not control.
+    #[arg(long)]
+    allow_remote: bool,
+    #[command(flatten)]
+    pub reach: ReachArgs,
+    #[command(flatten)]
+    faults: FaultArgs,
+    /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
+    #[arg(long)]
+    pub exit_on_stdin_close: bool,
+    /// Do not log requests on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// [`ServeArgs`] checked.
+pub struct Serving {
+    pub ip: IpAddr,
+    pub faults: Faults,
+    pub public_url: Option<String>,
+}
+
+impl ServeArgs {
+    /// The listening address, the faults and the public URL, or why not.
+    pub fn checked(&self) -> Result<Serving, String> {
+        Ok(Serving {
+            ip: listen_ip(&self.host, self.allow_remote)?,
+            faults: self.faults.faults()?,
+            public_url: self.reach.public_url()?,
+        })
+    }
+}
+
 /// HTTPS and the URL clients use, the same flags for every emulator.
 #[derive(clap::Args)]
 pub struct ReachArgs {
@@ -105,7 +149,7 @@ impl FaultArgs {
 }
 
 /// The listening IP: `localhost` or an IP literal; loopback unless allowed.
-pub fn listen_ip(host: &str, allow_remote: bool) -> Result<IpAddr, String> {
+fn listen_ip(host: &str, allow_remote: bool) -> Result<IpAddr, String> {
     let ip = if host.eq_ignore_ascii_case("localhost") {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use trickle_sim::{Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
 
-use crate::serve::{announce_reach, listen_ip, stopped, FaultArgs, ReachArgs};
+use crate::serve::{announce_reach, stopped, ServeArgs, Serving};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulator of the OLD Auth0 tenant: the token endpoint
@@ -28,16 +28,6 @@ pub struct Args {
     /// users; e.g. examples/old-tenant-users.json.
     #[arg(long, value_name = "FILE")]
     seed: PathBuf,
-    /// The address to listen on; must be loopback unless --allow-remote.
-    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
-    host: String,
-    /// The port; 0 picks a free one (printed on the ready line).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Allow a non-loopback --host. The emulator's signing key is public
-    /// and its users are test data: never expose it to a network you do not control.
-    #[arg(long)]
-    allow_remote: bool,
     /// Management API requests per second before 429 (0 turns the limit off).
     #[arg(long, default_value_t = 16, value_name = "RPS")]
     rate_limit: u32,
@@ -48,9 +38,7 @@ pub struct Args {
     #[arg(long, default_value_t = 200, value_name = "MS")]
     job_delay_ms: u64,
     #[command(flatten)]
-    reach: ReachArgs,
-    #[command(flatten)]
-    faults: FaultArgs,
+    serve: ServeArgs,
     /// "Deploy" a connection folder in deploy-cli's directory format (what
     /// `trickle generate` writes: database.json and its scripts) into the
     /// emulated tenant, so it can play the NEW tenant: the connection and its
@@ -63,12 +51,6 @@ pub struct Args {
     /// reached by (e.g. `127.0.0.1`) plays the custom domain.
     #[arg(long, value_name = "HOST")]
     canonical_host: Option<String>,
-    /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
-    #[arg(long)]
-    exit_on_stdin_close: bool,
-    /// Do not log requests on stderr.
-    #[arg(long)]
-    quiet: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -76,16 +58,12 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("trickle sim: {message}");
         ExitCode::from(EXIT_BAD_INPUT)
     };
-    let ip = match listen_ip(&args.host, args.allow_remote) {
-        Ok(ip) => ip,
-        Err(message) => return bad_input(message),
-    };
-    let faults = match args.faults.faults() {
-        Ok(faults) => faults,
-        Err(message) => return bad_input(message),
-    };
-    let public_url = match args.reach.public_url() {
-        Ok(url) => url,
+    let Serving {
+        ip,
+        faults,
+        public_url,
+    } = match args.serve.checked() {
+        Ok(serving) => serving,
         Err(message) => return bad_input(message),
     };
     let mut seed = match read_seed(&args.seed) {
@@ -116,8 +94,8 @@ pub fn run(args: Args) -> ExitCode {
         token_lifetime_secs: args.token_lifetime,
         job_delay: Duration::from_millis(args.job_delay_ms),
         faults,
-        log_requests: !args.quiet,
-        tls: args.reach.tls(),
+        log_requests: !args.serve.quiet,
+        tls: args.serve.reach.tls(),
         public_url,
         canonical_host: args.canonical_host,
     };
@@ -133,7 +111,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     let started = Instant::now();
     let code = runtime.block_on(async {
-        let sim = match Sim::start(seed, options, SocketAddr::new(ip, args.port)).await {
+        let sim = match Sim::start(seed, options, SocketAddr::new(ip, args.serve.port)).await {
             Ok(sim) => sim,
             Err(
                 error @ (StartError::Seed(_) | StartError::Faults(_) | StartError::PublicUrl(_)),
@@ -156,7 +134,7 @@ pub fn run(args: Args) -> ExitCode {
             "trickle sim: {summary}; ready in {} ms",
             started.elapsed().as_millis()
         );
-        let reason = stopped(args.exit_on_stdin_close).await;
+        let reason = stopped(args.serve.exit_on_stdin_close).await;
         eprintln!("trickle sim: stopping ({reason})");
         sim.shutdown().await;
         ExitCode::SUCCESS

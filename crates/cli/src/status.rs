@@ -10,9 +10,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use trickle_generator::parse_config;
 use trickle_lifecycle::status::{self, Day, Method, Policy};
-use trickle_lifecycle::{chart, Credentials, Secret};
+use trickle_lifecycle::{chart, Credentials};
 
-use crate::EXIT_BAD_INPUT;
+use crate::{secret_from_env, EXIT_BAD_INPUT};
 
 /// How far the migration is: users of the source realm, how many carry
 /// the migration marker (per day, from its timestamp), how many remain,
@@ -65,13 +65,6 @@ pub struct Args {
     json: bool,
 }
 
-fn secret_from(name: &str) -> Result<Secret, String> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(Secret::new(value)),
-        _ => Err(format!("${name} is not set: the client secret comes from the environment, never from an argument")),
-    }
-}
-
 pub fn run(args: Args) -> ExitCode {
     let bad = |message: String| {
         eprintln!("trickle status: {message}");
@@ -91,12 +84,12 @@ pub fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(error) => return bad(format!("{}: {error}", args.config.display())),
     };
-    let secret = match secret_from("TRICKLE_CLIENT_SECRET") {
+    let secret = match secret_from_env("TRICKLE_CLIENT_SECRET") {
         Ok(secret) => secret,
         Err(message) => return bad(message),
     };
     let new = match (&args.new_domain, &args.new_client_id) {
-        (Some(domain), Some(client_id)) => match secret_from("TRICKLE_NEW_CLIENT_SECRET") {
+        (Some(domain), Some(client_id)) => match secret_from_env("TRICKLE_NEW_CLIENT_SECRET") {
             Ok(secret) => Some(Credentials {
                 domain: domain.clone(),
                 client_id: client_id.clone(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use trickle_c2id_sim::{C2idSim, Options, Seed, StartError};
 
-use crate::serve::{announce_reach, listen_ip, stopped, FaultArgs, ReachArgs};
+use crate::serve::{announce_reach, stopped, ServeArgs, Serving};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulated Connect2id server: the client registration endpoint,
@@ -30,16 +30,6 @@ pub struct Args {
     /// The seed (JSON): version, JWK set, API tokens, clients, authorisations, sessions.
     #[arg(long, value_name = "FILE")]
     seed: PathBuf,
-    /// The address to listen on; must be loopback unless --allow-remote.
-    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
-    host: String,
-    /// The port; 0 picks a free one (printed on the ready line).
-    #[arg(long, default_value_t = 0)]
-    port: u16,
-    /// Allow a non-loopback --host. The example keys and tokens are public:
-    /// never expose the emulator to a network you do not control.
-    #[arg(long)]
-    allow_remote: bool,
     /// The issuer's context path, e.g. /c2id (default: the seed's).
     #[arg(long, value_name = "PATH")]
     context_path: Option<String>,
@@ -48,15 +38,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0, value_name = "RPS")]
     rate_limit: u32,
     #[command(flatten)]
-    reach: ReachArgs,
-    #[command(flatten)]
-    faults: FaultArgs,
-    /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
-    #[arg(long)]
-    exit_on_stdin_close: bool,
-    /// Do not log requests on stderr.
-    #[arg(long)]
-    quiet: bool,
+    serve: ServeArgs,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -64,16 +46,12 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("trickle c2id sim: {message}");
         ExitCode::from(EXIT_BAD_INPUT)
     };
-    let ip = match listen_ip(&args.host, args.allow_remote) {
-        Ok(ip) => ip,
-        Err(message) => return bad_input(message),
-    };
-    let faults = match args.faults.faults() {
-        Ok(faults) => faults,
-        Err(message) => return bad_input(message),
-    };
-    let public_url = match args.reach.public_url() {
-        Ok(url) => url,
+    let Serving {
+        ip,
+        faults,
+        public_url,
+    } = match args.serve.checked() {
+        Ok(serving) => serving,
         Err(message) => return bad_input(message),
     };
     let started = Instant::now();
@@ -89,9 +67,9 @@ pub fn run(args: Args) -> ExitCode {
     let options = Options {
         rate_limit: args.rate_limit,
         faults,
-        log_requests: !args.quiet,
+        log_requests: !args.serve.quiet,
         context_path: args.context_path.clone(),
-        tls: args.reach.tls(),
+        tls: args.serve.reach.tls(),
         public_url: public_url.clone(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -105,7 +83,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let sim = match C2idSim::start(seed, options, SocketAddr::new(ip, args.port)).await {
+        let sim = match C2idSim::start(seed, options, SocketAddr::new(ip, args.serve.port)).await {
             Ok(sim) => sim,
             Err(
                 error @ (StartError::Faults(_)
@@ -135,7 +113,7 @@ pub fn run(args: Args) -> ExitCode {
             sim.issuer(),
             started.elapsed().as_millis()
         );
-        let reason = stopped(args.exit_on_stdin_close).await;
+        let reason = stopped(args.serve.exit_on_stdin_close).await;
         eprintln!("trickle c2id sim: stopping ({reason})");
         sim.shutdown().await;
         ExitCode::SUCCESS
