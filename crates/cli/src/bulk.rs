@@ -176,6 +176,15 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
+/// A `--domain` as given, or with `https://` when it has no scheme.
+fn with_scheme(domain: &str) -> String {
+    if domain.contains("://") {
+        domain.to_owned()
+    } else {
+        format!("https://{domain}")
+    }
+}
+
 /// The file `bulk unmark` writes in the plan folder.
 const UNMARK_REPORT_FILE: &str = "unmark-report.json";
 
@@ -191,11 +200,7 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
             args.plan.display()
         ));
     }
-    let domain = if args.domain.contains("://") {
-        args.domain.clone()
-    } else {
-        format!("https://{}", args.domain)
-    };
+    let domain = with_scheme(&args.domain);
     let secret = match secret_from_env(&args.client_secret_env) {
         Ok(secret) => secret,
         Err(message) => return bad(message),
@@ -570,11 +575,7 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
 }
 
 fn run_import_command(args: ImportArgs) -> ExitCode {
-    let domain = if args.domain.contains("://") {
-        args.domain.clone()
-    } else {
-        format!("https://{}", args.domain)
-    };
+    let domain = with_scheme(&args.domain);
     let base = match trickle_core::base_url(&domain) {
         Ok(base) => base.to_owned(),
         Err(error) => {

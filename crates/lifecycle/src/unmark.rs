@@ -22,6 +22,7 @@ use serde_json::Value;
 use trickle_core::{
     classify_management_answer, marker_clear, migrated_at, ManagementOutcome, SourceUser,
 };
+use trickle_transfer::{is_retryable_status, RetryPolicy};
 
 use crate::tenant::{Answer, Tenant};
 use crate::{Credentials, TenantError};
@@ -44,8 +45,9 @@ pub struct UnmarkOptions {
     pub dry_run: bool,
     /// Per request.
     pub timeout: Duration,
-    /// Tries of one request that found no answer or a 5xx.
-    pub attempts: u32,
+    /// Tries of a read that found no answer, a 429 or a 5xx, and rounds of
+    /// read-and-clear for a user whose clearing went unanswered.
+    pub retry: RetryPolicy,
 }
 
 impl UnmarkOptions {
@@ -54,7 +56,10 @@ impl UnmarkOptions {
             list,
             dry_run: false,
             timeout: Duration::from_secs(20),
-            attempts: 6,
+            retry: RetryPolicy {
+                attempts: 6,
+                ..RetryPolicy::default()
+            },
         }
     }
 }
@@ -253,7 +258,7 @@ async fn unmark_one(
     let path = format!("/api/v2/users/{}", percent_encode(&listed.user_id));
     let clear = serde_json::to_value(marker_clear()).expect("the clearing patch serializes");
     let mut cleared_maybe = false;
-    for _round in 0..options.attempts.max(1) {
+    for _round in 0..options.retry.attempts.max(1) {
         let read = read_patiently(tenant, &path, token, options).await;
         let user = match outcome_of(&read, "reading a user")? {
             Some(ManagementOutcome::Ok) => read
@@ -317,25 +322,23 @@ fn outcome_of(answer: &Answer, what: &'static str) -> Result<Option<ManagementOu
     }
 }
 
-/// A read tried again (with a growing pause) while it finds no answer or a
-/// 5xx; 429s are waited out by the tenant client.
+/// A read tried again, as the retry policy says, while it finds no answer,
+/// a 429 past the tenant client's own waits, or a 5xx.
 async fn read_patiently(
     tenant: &Tenant,
     path: &str,
     token: &str,
     options: &UnmarkOptions,
 ) -> Answer {
-    let mut pause = Duration::from_millis(250);
     let mut tries = 1;
     loop {
         let answer = tenant.management(Method::GET, path, token, None).await;
-        let transient = answer.status == 0 || (500..=599).contains(&answer.status);
-        if !transient || tries >= options.attempts.max(1) {
+        let worth_again = answer.status == 0 || is_retryable_status(answer.status);
+        if !worth_again || options.retry.exhausted(tries) {
             return answer;
         }
+        tokio::time::sleep(options.retry.wait_after(&answer.headers, tries)).await;
         tries += 1;
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(8));
     }
 }
 
