@@ -19,7 +19,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::Value;
-use trickle_transfer::RetryPolicy;
+use trickle_transfer::{describe_transport_error, RetryPolicy};
 
 use crate::record::{Key, Phase};
 use crate::version::{self, Version};
@@ -448,7 +448,7 @@ impl Server {
                     tokio::time::sleep(self.retry.wait_after(&headers, tries)).await;
                     continue;
                 }
-                Err(error) => describe(&error),
+                Err(error) => describe_transport_error(&error, "no answer"),
             };
             tries += 1;
             if self.retry.exhausted(tries) {
@@ -715,14 +715,14 @@ impl Server {
                 return Attempt::Untrusted {
                     why: format!(
                         "its TLS certificate is not trusted ({}): trust its certificate authority (--ca-file)",
-                        describe(&error)
+                        describe_transport_error(&error, "no answer")
                     ),
                 }
             }
             Err(error) => {
                 return Attempt::NoAnswer {
                     sent: !error.is_connect(),
-                    why: describe(&error),
+                    why: describe_transport_error(&error, "no answer"),
                 }
             }
         };
@@ -739,7 +739,7 @@ impl Server {
                 why: format!(
                     "HTTP {} whose body broke off ({})",
                     status.as_u16(),
-                    describe(&error)
+                    describe_transport_error(&error, "no answer")
                 ),
             },
         }
@@ -821,29 +821,6 @@ fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
         source = inner.source();
     }
     false
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "the answer broke off"
-    } else {
-        "no answer"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(inner) = source {
-        detail = inner.to_string();
-        source = inner.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({detail})")
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //!   a stop flag honoured between items.
 //! - [`progress`]: a bar per phase on a terminal (rate, ETA), plain lines
 //!   or nothing elsewhere.
+//! - [`transport`]: a failed request in a few words.
 //!
 //! It knows nothing of Auth0 or Connect2id beyond header names.
 
@@ -19,8 +20,10 @@ pub mod journal;
 pub mod progress;
 pub mod retry;
 pub mod submit;
+pub mod transport;
 
 pub use journal::{Journal, JournalError};
 pub use progress::{thousands, Display, PhaseProgress, Unit};
 pub use retry::{is_retryable_status, server_wait, RetryPolicy};
 pub use submit::{submit_bounded, Submitted};
+pub use transport::describe_transport_error;

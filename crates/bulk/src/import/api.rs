@@ -10,7 +10,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use trickle_transfer::RetryPolicy;
+use trickle_transfer::{describe_transport_error, RetryPolicy};
 
 use super::journal::JobSummary;
 
@@ -203,7 +203,11 @@ impl Api {
                 Ok(response) => response,
                 Err(error) => {
                     self.back_off(&mut failures, || {
-                        format!("cannot reach {}: {}", self.base, describe(&error))
+                        format!(
+                            "cannot reach {}: {}",
+                            self.base,
+                            describe_transport_error(&error, "request failed")
+                        )
                     })
                     .await?;
                     continue;
@@ -277,12 +281,21 @@ impl Api {
                 Ok(response) => response,
                 Err(error) if error.is_connect() => {
                     self.back_off(&mut failures, || {
-                        format!("cannot reach {}: {}", self.base, describe(&error))
+                        format!(
+                            "cannot reach {}: {}",
+                            self.base,
+                            describe_transport_error(&error, "request failed")
+                        )
                     })
                     .await?;
                     continue;
                 }
-                Err(error) => return Ok(Submitted::Uncertain(describe(&error))),
+                Err(error) => {
+                    return Ok(Submitted::Uncertain(describe_transport_error(
+                        &error,
+                        "request failed",
+                    )))
+                }
             };
             let status = response.status();
             let headers = response.headers().clone();
@@ -477,7 +490,7 @@ impl Api {
                 .await;
             let response = match answer {
                 Ok(response) => response,
-                Err(error) => return Ok(Err(describe(&error))),
+                Err(error) => return Ok(Err(describe_transport_error(&error, "request failed"))),
             };
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !refreshed {
@@ -488,7 +501,7 @@ impl Api {
             let headers = response.headers().clone();
             let text = match response.text().await {
                 Ok(text) => text,
-                Err(error) => return Ok(Err(describe(&error))),
+                Err(error) => return Ok(Err(describe_transport_error(&error, "request failed"))),
             };
             return Ok(Ok((status, headers, text)));
         }
@@ -510,30 +523,6 @@ fn error_message(text: &str) -> String {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None if text.is_empty() => "(no body)".to_owned(),
         None => text.to_owned(),
-    }
-}
-
-/// A transport error without the URL's query or anything secret.
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(inner) = source {
-        detail = inner.to_string();
-        source = inner.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({detail})")
     }
 }
 
