@@ -201,25 +201,15 @@ pub async fn run(request: Request<'_>) -> Report {
             );
             old
         }
-        Err(TenantError::Domain(message)) => {
-            checks.fail(
-                "domain",
-                &titles.domain,
-                message,
-                "--domain (and the connection's `domain` setting): the old tenant's https:// address, e.g. https://old-tenant.eu.auth0.com",
-            );
-            titles.skip_after_domain(&mut checks, "needs a usable domain");
-            return finish(
-                checks,
-                rate_limit,
-                round_trips,
-                request.new,
-                &config.connection_name,
-            )
-            .await;
-        }
-        Err(other) => {
-            checks.fail("domain", &titles.domain, other.to_string(), "--domain");
+        Err(error) => {
+            let (message, fix) = match error {
+                TenantError::Domain(message) => (
+                    message.to_owned(),
+                    "--domain (and the connection's `domain` setting): the old tenant's https:// address, e.g. https://old-tenant.eu.auth0.com",
+                ),
+                other => (other.to_string(), "--domain"),
+            };
+            checks.fail("domain", &titles.domain, message, fix);
             titles.skip_after_domain(&mut checks, "needs a usable domain");
             return finish(
                 checks,
