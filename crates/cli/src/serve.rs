@@ -3,7 +3,7 @@
 //! public URL, and waiting for the signal (or the end of stdin) that stops
 //! them.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
@@ -90,6 +90,14 @@ impl ReachArgs {
             .map(trickle_emulator::parse_public_url)
             .transpose()
     }
+}
+
+/// The one line a started emulator prints on stdout, `NAME listening on
+/// URL`, flushed: what tests and scripts wait for.
+pub fn announce_ready(name: &str, url: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{name} listening on {url}")?;
+    stdout.flush()
 }
 
 /// The stderr lines that say how to reach and trust a started emulator.

@@ -1,7 +1,6 @@
 //! `trickle sim`: runs the emulated OLD Auth0 tenant (trickle-sim) on
 //! loopback, for offline rehearsals of a migration and for tests.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use trickle_sim::{Options, Seed, SeedError, Sim, StartError, MAX_SEED_BYTES};
 
-use crate::serve::{announce_reach, stopped, ServeArgs, Serving};
+use crate::serve::{announce_reach, announce_ready, stopped, ServeArgs, Serving};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulator of the OLD Auth0 tenant: the token endpoint
@@ -121,11 +120,7 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut stdout = std::io::stdout().lock();
-        let ready = writeln!(stdout, "trickle sim listening on {}", sim.base_url())
-            .and_then(|()| stdout.flush());
-        drop(stdout);
-        if let Err(error) = ready {
+        if let Err(error) = announce_ready("trickle sim", sim.base_url()) {
             eprintln!("trickle sim: cannot write to stdout: {error}");
             return ExitCode::FAILURE;
         }

@@ -1,7 +1,6 @@
 //! `trickle c2id sim`: runs an emulated Connect2id server (trickle-c2id-sim)
 //! on loopback, to rehearse a migration between two servers offline.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use trickle_c2id_sim::{C2idSim, Options, Seed, StartError};
 
-use crate::serve::{announce_reach, stopped, ServeArgs, Serving};
+use crate::serve::{announce_reach, announce_ready, stopped, ServeArgs, Serving};
 use crate::EXIT_BAD_INPUT;
 
 /// Run an emulated Connect2id server: the client registration endpoint,
@@ -95,11 +94,7 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut stdout = std::io::stdout().lock();
-        let ready = writeln!(stdout, "trickle c2id sim listening on {}", sim.base_url())
-            .and_then(|()| stdout.flush());
-        drop(stdout);
-        if let Err(error) = ready {
+        if let Err(error) = announce_ready("trickle c2id sim", sim.base_url()) {
             eprintln!("trickle c2id sim: cannot write to stdout: {error}");
             return ExitCode::FAILURE;
         }
