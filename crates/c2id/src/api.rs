@@ -19,7 +19,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::Value;
-use trickle_transfer::{describe_transport_error, RetryPolicy};
+use trickle_transfer::{describe_transport_error, ClientOptions, RetryPolicy};
 
 use crate::record::{Key, Phase};
 use crate::version::{self, Version};
@@ -226,24 +226,18 @@ impl Server {
             });
         }
         let build = |timeout: Option<Duration>, read: Option<Duration>| {
-            let mut builder = Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .pool_max_idle_per_host(options.connections.max(1))
-                .tcp_nodelay(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("trickle/", env!("CARGO_PKG_VERSION")));
-            for root in &options.extra_roots {
-                builder = builder.add_root_certificate(root.clone());
-            }
-            if let Some(timeout) = timeout {
-                builder = builder.timeout(timeout);
-            }
-            if let Some(read) = read {
-                builder = builder.read_timeout(read);
-            }
-            builder.build().map_err(|error| ServerError::Unexpected {
-                side,
-                message: format!("cannot make an HTTP client: {error}"),
+            let client_options = ClientOptions {
+                timeout,
+                connect_timeout: Duration::from_secs(10),
+                read_timeout: read,
+                extra_roots: options.extra_roots.clone(),
+                idle_per_host: Some(options.connections.max(1)),
+            };
+            trickle_transfer::http_client(&client_options).map_err(|error| {
+                ServerError::Unexpected {
+                    side,
+                    message: error.to_string(),
+                }
             })
         };
         let mut server = Server {

@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
-use reqwest::redirect::Policy;
 use reqwest::Client;
 use serde_json::{json, Value};
 use trickle_core::{
     base_url, classify_management_answer, parse_ratelimit_reset, ManagementOutcome,
 };
+use trickle_transfer::ClientOptions;
 
 use crate::Secret;
 
@@ -89,12 +89,7 @@ impl Tenant {
         let base = base_url(&credentials.domain)
             .map_err(|e| TenantError::Domain(e.message()))?
             .to_owned();
-        let http = Client::builder()
-            .redirect(Policy::none())
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("trickle/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = trickle_transfer::http_client(&ClientOptions::with_timeout(timeout))
             .map_err(|e| TenantError::Unexpected(e.to_string()))?;
         Ok(Tenant {
             http,

@@ -13,15 +13,19 @@
 //! - [`progress`]: a bar per phase on a terminal (rate, ETA), plain lines
 //!   or nothing elsewhere.
 //! - [`transport`]: a failed request in a few words.
+//! - [`http`]: the one constructor of every HTTP client (no redirects,
+//!   deadlines, user agent).
 //!
 //! It knows nothing of Auth0 or Connect2id beyond header names.
 
+pub mod http;
 pub mod journal;
 pub mod progress;
 pub mod retry;
 pub mod submit;
 pub mod transport;
 
+pub use http::{client as http_client, ClientOptions};
 pub use journal::{Journal, JournalError};
 pub use progress::{thousands, Display, PhaseProgress, Unit};
 pub use retry::{is_retryable_status, server_wait, RetryPolicy};

@@ -10,7 +10,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use trickle_transfer::{describe_transport_error, RetryPolicy};
+use trickle_transfer::{describe_transport_error, ClientOptions, RetryPolicy};
 
 use super::journal::JobSummary;
 
@@ -161,11 +161,7 @@ impl Api {
         client_secret: &str,
         timeout: Duration,
     ) -> Result<Api, ApiError> {
-        let http = Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("trickle/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = trickle_transfer::http_client(&ClientOptions::with_timeout(timeout))
             .map_err(|error| ApiError::Unreachable(error.to_string()))?;
         Ok(Api {
             http,
