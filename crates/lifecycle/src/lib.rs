@@ -21,11 +21,13 @@ pub mod chart;
 mod drift;
 mod jwt;
 pub mod preflight;
+mod realm;
 mod secret;
 pub mod status;
 mod tenant;
 pub mod unmark;
 
 pub use drift::{compare_scripts, Drift};
+pub use realm::{RealmCheck, RealmOutcome};
 pub use secret::Secret;
 pub use tenant::{Credentials, TenantError};
