@@ -98,7 +98,7 @@ pub(crate) async fn check(tenant: &Tenant, realm: &str) -> RealmCheck {
     match refusal_cause(&code, &description, realm) {
         Some(cause) => RealmCheck {
             outcome: RealmOutcome::Refused,
-            detail: redact(&format!("{cause} ({code}: {description})")),
+            detail: redact(&format!("{cause}; Auth0 said {code}: {description}")),
         },
         None => RealmCheck {
             outcome: RealmOutcome::Unchecked,
@@ -121,7 +121,9 @@ mod tests {
             cause("Unknown realm: R").as_deref(),
             Some("the old tenant has no connection named R")
         );
-        assert!(cause("the connection is not enabled").unwrap().contains("not enabled"));
+        assert!(cause("the connection is not enabled")
+            .unwrap()
+            .contains("not enabled"));
         assert!(cause("bad realm").unwrap().contains("does not say which"));
         assert_eq!(cause("missing username"), None);
         assert_eq!(refusal_cause("invalid_grant", "realm", "R"), None);

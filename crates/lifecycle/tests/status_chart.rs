@@ -2,33 +2,61 @@
 //! bar stays inside the plot, and the verdict box is green only for a
 //! proven "done" (amber when unknown or unproven, red when stranded).
 
-use std::collections::BTreeMap;
-
 use trickle_lifecycle::chart;
-use trickle_lifecycle::status::{compute, Day, Method, Policy, Status};
+use trickle_lifecycle::status::{
+    compute, Day, ExportRead, Findings, Method, NewConnection, Policy, Proof, Status, VerdictKind,
+};
 
 fn today() -> Day {
     Day::of("2026-03-01").unwrap()
 }
 
-fn counted(users: u64, migrated: u64, per_day: &[(u64, u64)]) -> Status {
-    let counts: BTreeMap<Day, u64> = per_day
+fn findings(users: u64, migrated: u64, per_day: &[(u64, u64)]) -> Findings {
+    let mut findings = Findings::counted("R", Method::SearchTotals, users, migrated);
+    findings.per_day = per_day
         .iter()
         .map(|(back, n)| (today().minus(*back), *n))
         .collect();
-    compute(
-        "R",
-        Method::SearchTotals,
-        users,
-        migrated,
-        &counts,
-        today(),
-        Policy {
-            trend_days: 7,
-            close_below: Some(5.0),
+    findings
+}
+
+fn status(findings: Findings) -> Status {
+    let policy = Policy {
+        trend_days: 7,
+        close_below: Some(5.0),
+    };
+    compute(findings, today(), policy)
+}
+
+fn counted(users: u64, migrated: u64, per_day: &[(u64, u64)]) -> Status {
+    status(findings(users, migrated, per_day))
+}
+
+/// Checked by id against the new tenant: `missing` users absent, all marked.
+fn proven(users: u64, missing: u64) -> Status {
+    let mut f = findings(users, users, &[(20, users)]);
+    f.method = Method::Export;
+    f.export = Some(ExportRead {
+        records: users,
+        ..ExportRead::default()
+    });
+    f.new_connection = Some(NewConnection {
+        connection: "New".to_owned(),
+        users: users - missing,
+        method: Method::Export,
+    });
+    f.proof = Some(Proof {
+        checked: users,
+        found: users - missing,
+        missing,
+        missing_marked: missing,
+        new_users_in_connection: users - missing,
+        new_export: ExportRead {
+            records: users - missing,
+            ..ExportRead::default()
         },
-        false,
-    )
+    });
+    status(f)
 }
 
 /// The numbers of `name="…"` attributes in an SVG/HTML tag.
@@ -101,15 +129,32 @@ fn verdict_style(page: &str) -> String {
 }
 
 const GREEN: &str = "#1e8e3e";
+const AMBER: &str = "#f9ab00";
+const RED: &str = "#d93025";
 
 #[test]
 fn only_done_is_green() {
-    let done = counted(100, 100, &[(20, 100)]);
+    let done = proven(100, 0);
+    assert_eq!(done.verdict.kind, VerdictKind::Done);
     assert!(verdict_style(&chart::render(&done)).contains(GREEN));
     let ready = counted(1000, 300, &[(20, 290), (6, 7), (0, 3)]);
     let open = counted(1000, 300, &[(20, 100), (5, 100), (1, 100)]);
-    for status in [ready, open] {
+    let marked = counted(100, 100, &[(20, 100)]);
+    let empty = counted(0, 0, &[]);
+    let stranded = proven(100, 7);
+    let expected = [
+        (ready, VerdictKind::ReadyToClose, None),
+        (open, VerdictKind::KeepOpen, None),
+        (marked, VerdictKind::Marked, Some(AMBER)),
+        (empty, VerdictKind::Unknown, Some(AMBER)),
+        (stranded, VerdictKind::Stranded, Some(RED)),
+    ];
+    for (status, kind, colour) in expected {
+        assert_eq!(status.verdict.kind, kind);
         let style = verdict_style(&chart::render(&status));
-        assert!(!style.contains(GREEN), "{:?}: {style}", status.verdict.kind);
+        assert!(!style.contains(GREEN), "{kind:?}: {style}");
+        if let Some(colour) = colour {
+            assert!(style.contains(colour), "{kind:?}: {style}");
+        }
     }
 }
