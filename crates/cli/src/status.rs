@@ -61,6 +61,11 @@ pub struct Args {
     /// the input `trickle bulk plan` reads.
     #[arg(long, value_name = "FILE", requires = "exact")]
     keep_export: Option<PathBuf>,
+    /// With --exact and --new-domain: keep the new tenant's export (full
+    /// profiles, gzipped NDJSON) at FILE, what `trickle bulk plan
+    /// --exclude-export` reads to find stranded users.
+    #[arg(long, value_name = "FILE", requires_all = ["exact", "new_domain"])]
+    keep_new_export: Option<PathBuf>,
     /// Where status.json and status.html go.
     #[arg(long, value_name = "DIR", default_value = "trickle-status")]
     out: PathBuf,
@@ -137,6 +142,7 @@ fn request(args: &Args) -> Result<status::Request, String> {
             Method::SearchTotals
         },
         keep_export: args.keep_export.clone(),
+        keep_new_export: args.keep_new_export.clone(),
         max_days: args.max_days,
         export_deadline: Duration::from_secs(args.export_deadline),
         policy: Policy {
@@ -222,6 +228,12 @@ fn report(args: &Args, status: &Status) {
     if let Some(path) = &args.keep_export {
         out(format!(
             "  export kept at {} (bulk plan --input)",
+            path.display()
+        ));
+    }
+    if let Some(path) = &args.keep_new_export {
+        out(format!(
+            "  new tenant's export kept at {} (bulk plan --exclude-export)",
             path.display()
         ));
     }

@@ -225,7 +225,15 @@ fn marked_users_missing_from_the_new_tenant_are_stranded_never_done() {
     );
     assert!(counted.html.contains("verdict stranded"), "a red box");
 
-    let exact = status(d, REALM, o, Some(new.url()), &["--exact"]);
+    let (old_export, new_export) = (d.join("old.json.gz"), d.join("new.json.gz"));
+    let keep = [
+        "--exact",
+        "--keep-export",
+        old_export.to_str().unwrap(),
+        "--keep-new-export",
+        new_export.to_str().unwrap(),
+    ];
+    let exact = status(d, REALM, o, Some(new.url()), &keep);
     exact.expect(
         STRANDED,
         "stranded",
@@ -245,6 +253,24 @@ fn marked_users_missing_from_the_new_tenant_are_stranded_never_done() {
         "{}",
         exact.json
     );
+
+    // The remedy the verdict names finds the same ten from the kept exports.
+    let plan = d.join("plan");
+    let planned = Command::new(env!("CARGO_BIN_EXE_trickle"))
+        .args(["bulk", "plan", "--config"])
+        .arg(d.join("trickle.toml"))
+        .arg("--input")
+        .arg(&old_export)
+        .arg("--exclude-export")
+        .arg(&new_export)
+        .arg("--out")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(planned.status.success(), "{}", text(&planned));
+    let report: Value =
+        serde_json::from_slice(&fs::read(plan.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["marked_not_in_new_tenant"], 10, "{report}");
 
     // Without the new tenant, all marked is "marked", never done.
     for extra in [&[][..], &["--exact"][..]] {

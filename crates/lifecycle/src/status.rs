@@ -328,6 +328,8 @@ pub struct Request {
     pub method: Method,
     /// Keep the downloaded export here (full profiles: `bulk plan`'s input).
     pub keep_export: Option<PathBuf>,
+    /// Keep the new tenant's export here (`bulk plan --exclude-export`).
+    pub keep_new_export: Option<PathBuf>,
     /// How far back the per-day search counts go.
     pub max_days: u64,
     /// How long an export job may take before status gives up on it.
@@ -432,7 +434,7 @@ async fn by_export<'s>(
     };
     let full = new.is_some() || request.keep_export.is_some();
     let old_job = job(old, "old tenant", full, request.keep_export.clone());
-    let new_job = new.map(|new| job(new, "new tenant", true, None));
+    let new_job = new.map(|new| job(new, "new tenant", true, request.keep_new_export.clone()));
     let (old_file, new_file) = tokio::try_join!(export::download(&old_job, watch), async {
         match &new_job {
             Some(job) => export::download(job, watch).await.map(Some),
@@ -448,6 +450,9 @@ async fn by_export<'s>(
     let counts = export::old_counts(old_file.path(), &request.realm, new_ids)?;
     if let Some(path) = &request.keep_export {
         export::keep(old_file, path)?;
+    }
+    if let (Some(file), Some(path)) = (new_file, &request.keep_new_export) {
+        export::keep(file, path)?;
     }
     let mut findings = Findings::counted(
         &request.realm,
@@ -578,7 +583,7 @@ mod tests {
                 with_new(all_marked(), 40),
                 VerdictKind::Stranded,
                 5,
-                "at least 10 of the 50",
+                "at least 10 marked users of R are not in New (50 marked, 40 there)",
             ),
             (
                 with_proof(all_marked(), 10, 10),

@@ -142,6 +142,14 @@ fn plural(n: u64, one: &str) -> String {
     format!("{n} {one}{}", if n == 1 { "" } else { "s" })
 }
 
+fn is_are(n: u64) -> &'static str {
+    if n == 1 {
+        "is"
+    } else {
+        "are"
+    }
+}
+
 /// Why an export's count is unusable, if it is.
 fn unusable(read: &ExportRead, whose: &str, empty_is_unusable: bool) -> Option<String> {
     if read.unreadable > 0 {
@@ -201,8 +209,9 @@ fn empty_realm(e: &Evidence) -> Option<(VerdictKind, String)> {
 }
 
 const STRANDED_FIX: &str = "they cannot log in once the old tenant goes. Find them with trickle bulk plan \
-     --exclude-export <the new tenant's export> (marked-not-in-new-tenant.jsonl), then run trickle bulk \
-     unmark on that plan so their next login migrates them, or bulk import them";
+     --exclude-export <the new tenant's export> (status --exact --keep-new-export keeps one; they are \
+     listed in marked-not-in-new-tenant.jsonl), then run trickle bulk unmark on that plan so their next \
+     login migrates them, or bulk import that plan";
 
 fn stranded(e: &Evidence) -> Option<(VerdictKind, String)> {
     if let Some(proof) = e.proof {
@@ -210,9 +219,10 @@ fn stranded(e: &Evidence) -> Option<(VerdictKind, String)> {
             (
                 VerdictKind::Stranded,
                 format!(
-                    "stranded: {} of {} are not in the new tenant, checked by id — {STRANDED_FIX}",
+                    "stranded: {} of {} {} not in the new tenant, checked by id — {STRANDED_FIX}",
                     plural(proof.missing_marked, "marked user"),
-                    e.realm
+                    e.realm,
+                    is_are(proof.missing_marked)
                 ),
             )
         });
@@ -222,11 +232,12 @@ fn stranded(e: &Evidence) -> Option<(VerdictKind, String)> {
         (
             VerdictKind::Stranded,
             format!(
-                "stranded: at least {} of the {} marked users of {} are not in {} (it holds {}) — {STRANDED_FIX}",
-                e.migrated - new.users,
-                e.migrated,
+                "stranded: at least {} of {} {} not in {} ({} marked, {} there) — {STRANDED_FIX}",
+                plural(e.migrated - new.users, "marked user"),
                 e.realm,
+                is_are(e.migrated - new.users),
                 new.connection,
+                e.migrated,
                 new.users
             ),
         )
