@@ -668,3 +668,28 @@ fn a_100_mib_export_line_is_counted_unreadable_without_holding_it() {
     assert_eq!(code, UNKNOWN, "{shown}");
     assert!(shown.contains("1 unreadable line"), "{shown}");
 }
+
+#[test]
+fn a_15_mib_record_of_numbers_is_read_without_growing_into_a_tree() {
+    // Within the 16 MiB cap, but 7.5 million JSON values: held as a
+    // serde_json::Value that is about 240 MB.
+    let numbers = "0,".repeat(15 * (1 << 20) / 2);
+    let record = format!(
+        "{{\"user_id\":\"auth0|big\",\"connection\":\"{REALM}\",\"trickle_migrated_at\":\"2026-01-05T10:00:00.000Z\",\"app_metadata\":{{\"big\":[{numbers}0]}}}}\n"
+    );
+    let hostile = Hostile::start(gzip(&[record.as_bytes(), marked_line(2).as_bytes(), b"\n"]));
+    let dir = tempfile::tempdir().unwrap();
+    let (code, shown, peak_kib) = status_peak_rss(dir.path(), &hostile.url);
+    assert!(peak_kib < 64 * 1024, "peak RSS {peak_kib} KiB:\n{shown}");
+    let json: Value =
+        serde_json::from_slice(&fs::read(dir.path().join("status/status.json")).unwrap()).unwrap();
+    assert_eq!(
+        (json["users_in_realm"].as_u64(), json["migrated"].as_u64()),
+        (Some(2), Some(2)),
+        "{shown}"
+    );
+    assert_eq!(
+        code, UNKNOWN,
+        "all marked, the new tenant not asked: {shown}"
+    );
+}

@@ -6,12 +6,14 @@
 //! is not a JSON object is counted as unreadable, never passed over.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Method as HttpMethod;
-use serde::de::{Deserialize, IgnoredAny};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 use trickle_bulk::input::{self, Record};
@@ -192,12 +194,143 @@ pub(super) fn keep(file: tempfile::NamedTempFile, path: &Path) -> Result<(), Ten
     })
 }
 
-/// Calls `each` with every record of the export that is a JSON object;
+/// A JSON value kept only when it is a string; anything else (a number, a
+/// million-element array) is skipped unread, so it costs no memory.
+#[derive(Debug, Default)]
+struct Text(Option<String>);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+        struct TextVisitor;
+
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(Some(v.to_owned())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E>(self) -> Result<Text, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// Of the metadata, only the marker (`trickle_migrated_at`, `MARKER_KEY`).
+#[derive(Debug, Deserialize)]
+struct MarkerOnly {
+    #[serde(default)]
+    trickle_migrated_at: Text,
+}
+
+/// The flat fields a projected export has (`export_as`), and the dotted
+/// key a CSV-minded export may use.
+#[derive(Debug, Deserialize)]
+struct Flat {
+    #[serde(default)]
+    connection: Text,
+    #[serde(default)]
+    trickle_migrated_at: Text,
+    #[serde(default, rename = "app_metadata.trickle_migrated_at")]
+    dotted_marker: Text,
+}
+
+/// What status reads of one export record: the core's `SourceUser` with
+/// the metadata cut down to the marker, and the flat fields. Every other
+/// value is skipped unread, so a record costs no more than its own bytes.
+#[derive(Debug)]
+pub(super) struct Exported {
+    user: SourceUser<MarkerOnly>,
+    flat: Flat,
+}
+
+impl Exported {
+    fn parse(bytes: &[u8]) -> Result<Exported, String> {
+        // One record is one line: serde's "line 1" says nothing.
+        let why = |e: serde_json::Error| {
+            format!(
+                "not a user: {}",
+                e.to_string().replace(" at line 1 column ", " at column ")
+            )
+        };
+        if bytes.first() != Some(&b'{') {
+            return Err("not a JSON object".to_owned());
+        }
+        Ok(Exported {
+            user: serde_json::from_slice(bytes).map_err(why)?,
+            flat: serde_json::from_slice(bytes).map_err(why)?,
+        })
+    }
+
+    /// In `connection`: the flat field when there is one, else an identity.
+    fn is_in(&self, connection: &str) -> bool {
+        match &self.flat.connection.0 {
+            Some(flat) => flat == connection,
+            None => self.user.identity_in(connection).is_some(),
+        }
+    }
+
+    /// The migration marker, if set and not empty.
+    fn marker(&self) -> Option<&str> {
+        let in_metadata = self
+            .user
+            .app_metadata
+            .as_ref()
+            .and_then(|m| m.trickle_migrated_at.0.as_deref());
+        [
+            self.flat.trickle_migrated_at.0.as_deref(),
+            in_metadata,
+            self.flat.dotted_marker.0.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|marker| !marker.is_empty())
+    }
+
+    /// The raw id in `connection` (the id the import and the scripts give
+    /// the user), by the core's one reading; with `require_identity`, none
+    /// for a user whose identities leave that connection out.
+    fn raw_id(&self, connection: &str, require_identity: bool) -> Option<&str> {
+        let elsewhere =
+            !self.user.identities.is_empty() && self.user.identity_in(connection).is_none();
+        if require_identity && elsewhere {
+            return None;
+        }
+        raw_user_id(&self.user, connection)
+    }
+}
+
+/// Calls `each` with every record of the export that reads as a user;
 /// counts the others.
 fn each_record(
     path: &Path,
     label: &str,
-    mut each: impl FnMut(&Value),
+    mut each: impl FnMut(&Exported),
 ) -> Result<ExportRead, TenantError> {
     let unreadable = |e: std::io::Error| {
         TenantError::Unexpected(format!("the {label}'s export is unreadable: {e}"))
@@ -206,73 +339,29 @@ fn each_record(
     let mut read = ExportRead::default();
     while let Some((line, record)) = export.next_record().map_err(unreadable)? {
         read.records += 1;
-        let why = match record {
-            Record::Json(bytes) => match serde_json::from_slice::<Value>(bytes) {
-                Ok(value) if value.is_object() => {
-                    each(&value);
-                    continue;
-                }
-                Ok(_) => "not a JSON object".to_owned(),
-                // One record is one line: serde's "line 1" says nothing.
-                Err(error) => format!(
-                    "not JSON: {}",
-                    error
-                        .to_string()
-                        .replace(" at line 1 column ", " at column ")
-                ),
-            },
-            Record::Object(value) => {
-                each(&value);
-                continue;
-            }
-            Record::Unreadable(why) => why,
+        let parsed = match record {
+            Record::Json(bytes) => Exported::parse(bytes),
+            Record::Object(_) => Err("not NDJSON (a CSV row)".to_owned()),
+            Record::Unreadable(why) => Err(why),
         };
-        read.unreadable += 1;
-        read.first_unreadable
-            .get_or_insert_with(|| format!("line {line}: {why}"));
+        match parsed {
+            Ok(user) => each(&user),
+            Err(why) => {
+                read.unreadable += 1;
+                read.first_unreadable
+                    .get_or_insert_with(|| format!("line {line}: {why}"));
+            }
+        }
     }
     Ok(read)
-}
-
-/// Whether an export record is in the realm, and its marker (either shape:
-/// flat `export_as` fields, or a full profile).
-pub(super) fn read_record(record: &Value, realm: &str) -> (bool, Option<String>) {
-    let in_realm = match record.get("connection").and_then(Value::as_str) {
-        Some(connection) => connection == realm,
-        None => record
-            .get("identities")
-            .and_then(Value::as_array)
-            .is_some_and(|ids| {
-                ids.iter()
-                    .any(|i| i.get("connection").and_then(Value::as_str) == Some(realm))
-            }),
-    };
-    let marker = record
-        .get(MARKER_KEY)
-        .or_else(|| record.get("app_metadata").and_then(|m| m.get(MARKER_KEY)))
-        .or_else(|| record.get(format!("app_metadata.{MARKER_KEY}")))
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned);
-    (in_realm, marker)
-}
-
-/// The raw id a record has in `connection` (the id the import and the
-/// scripts give the user), by the core's one reading.
-fn raw_id(record: &Value, connection: &str, require_identity: bool) -> Option<String> {
-    let user = SourceUser::<IgnoredAny>::deserialize(record).ok()?;
-    if require_identity && !user.identities.is_empty() && user.identity_in(connection).is_none() {
-        return None;
-    }
-    raw_user_id(&user, connection).map(str::to_owned)
 }
 
 /// The new tenant's users of `connection`, by raw id.
 pub(super) fn new_ids(path: &Path, connection: &str) -> Result<(IdSet, ExportRead), TenantError> {
     let mut ids = IdSet::new();
-    let read = each_record(path, "new tenant", |record| {
-        if let Some(id) = raw_id(record, connection, true) {
-            ids.insert(&id);
+    let read = each_record(path, "new tenant", |user| {
+        if let Some(id) = user.raw_id(connection, true) {
+            ids.insert(id);
         }
     })?;
     Ok((ids, read))
@@ -301,20 +390,20 @@ pub(super) fn old_counts(
         new_users_in_connection: ids.len() as u64,
         ..Proof::default()
     });
-    let read = each_record(path, "old tenant", |record| {
-        let (in_realm, marker) = read_record(record, realm);
-        if !in_realm {
+    let read = each_record(path, "old tenant", |user| {
+        if !user.is_in(realm) {
             return;
         }
         users += 1;
-        if let Some(marker) = &marker {
+        let marker = user.marker();
+        if let Some(marker) = marker {
             migrated += 1;
             if let Some(day) = Day::of(marker) {
                 *per_day.entry(day).or_insert(0) += 1;
             }
         }
         if let (Some(proof), Some((ids, _))) = (&mut proof, new) {
-            let found = raw_id(record, realm, false).is_some_and(|id| ids.contains(&id));
+            let found = user.raw_id(realm, false).is_some_and(|id| ids.contains(id));
             proof.tally(found, marker.is_some());
         }
     })?;
@@ -331,43 +420,70 @@ pub(super) fn old_counts(
 mod tests {
     use super::*;
 
+    fn parse(value: Value) -> Exported {
+        Exported::parse(value.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_marker_key_is_the_cores() {
+        assert_eq!(MARKER_KEY, "trickle_migrated_at");
+    }
+
     #[test]
     fn export_records_of_either_shape() {
-        let flat =
-            json!({"user_id": "auth0|1", "connection": "R", MARKER_KEY: "2026-01-01T00:00:00Z"});
-        assert_eq!(
-            read_record(&flat, "R"),
-            (true, Some("2026-01-01T00:00:00Z".to_owned()))
+        let flat = parse(
+            json!({"user_id": "auth0|1", "connection": "R", MARKER_KEY: "2026-01-01T00:00:00Z"}),
         );
-        let full = json!({"identities": [{"connection": "R"}], "app_metadata": {MARKER_KEY: "x"}});
-        assert_eq!(read_record(&full, "R"), (true, Some("x".to_owned())));
-        let other = json!({"identities": [{"connection": "S"}], "app_metadata": {MARKER_KEY: ""}});
-        assert_eq!(read_record(&other, "R"), (false, None));
+        assert!(flat.is_in("R") && !flat.is_in("S"));
+        assert_eq!(flat.marker(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(flat.raw_id("R", false), Some("1"));
+        let full = parse(
+            json!({"identities": [{"connection": "R"}], "app_metadata": {MARKER_KEY: "x", "n": [1, 2]}}),
+        );
+        assert!(full.is_in("R"));
+        assert_eq!(full.marker(), Some("x"));
+        let other =
+            parse(json!({"identities": [{"connection": "S"}], "app_metadata": {MARKER_KEY: ""}}));
+        assert!(!other.is_in("R"));
+        assert_eq!(other.marker(), None);
+        let dotted = parse(json!({"connection": "R", "app_metadata.trickle_migrated_at": "y"}));
+        assert_eq!(dotted.marker(), Some("y"));
+        let odd = parse(
+            json!({"connection": 5, "trickle_migrated_at": {"a": [1]}, "identities": [{"connection": "R"}]}),
+        );
+        assert!(
+            odd.is_in("R"),
+            "a flat field that is no text is no connection"
+        );
+        assert_eq!(odd.marker(), None);
     }
 
     #[test]
     fn raw_ids_come_from_the_identity_in_the_connection() {
-        let linked = json!({"user_id": "google-oauth2|9", "identities": [
+        let linked = parse(json!({"user_id": "google-oauth2|9", "identities": [
             {"provider": "google-oauth2", "connection": "google", "user_id": "9"},
-            {"provider": "auth0", "connection": "New", "user_id": "abc"}]});
-        assert_eq!(raw_id(&linked, "New", true).as_deref(), Some("abc"));
-        assert_eq!(raw_id(&linked, "Other", true), None);
-        let flat = json!({"user_id": "auth0|abc", "connection": "R"});
-        assert_eq!(raw_id(&flat, "R", false).as_deref(), Some("abc"));
+            {"provider": "auth0", "connection": "New", "user_id": "abc"}]}));
+        assert_eq!(linked.raw_id("New", true), Some("abc"));
+        assert_eq!(linked.raw_id("Other", true), None);
+        let flat = parse(json!({"user_id": "auth0|abc", "connection": "R"}));
+        assert_eq!(flat.raw_id("R", false), Some("abc"));
     }
 
     #[test]
-    fn lines_that_are_not_objects_are_counted_not_passed_over() {
+    fn lines_that_are_not_users_are_counted_not_passed_over() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("export.json");
-        std::fs::write(
-            &path,
-            "{\"user_id\":\"auth0|1\"}\n\nuser_id,connection\n[1]\n",
-        )
-        .unwrap();
+        let lines = "{\"user_id\":\"auth0|1\"}\n\nuser_id,connection\n[1]\n{\"email\": 5}\n";
+        std::fs::write(&path, lines).unwrap();
         let mut seen = 0;
         let read = each_record(&path, "old tenant", |_| seen += 1).unwrap();
-        assert_eq!((seen, read.records, read.unreadable), (1, 3, 2));
-        assert!(read.first_unreadable.unwrap().starts_with("line 3: "));
+        assert_eq!((seen, read.records, read.unreadable), (1, 4, 3));
+        assert!(
+            read.first_unreadable
+                .as_deref()
+                .unwrap()
+                .starts_with("line 3: not a JSON object"),
+            "{read:?}"
+        );
     }
 }
