@@ -21,12 +21,14 @@
 //! lists at most 1,000 left-out records per reason.
 
 pub mod hashes;
+mod idset;
 pub mod import;
 pub mod input;
 mod keys;
 pub mod plan;
 pub mod record;
 
+pub use idset::IdSet;
 pub use input::InputFormat;
 pub use plan::{
     import_file_name, is_import_file_name, plan, FileReport, MarkedUser, Phase, PlanError,

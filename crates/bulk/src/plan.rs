@@ -251,6 +251,23 @@ pub struct PlanReport {
     pub skipped_records_unlisted: BTreeMap<SkipReason, u64>,
 }
 
+impl PlanReport {
+    /// Without `--exclude-export`, the marked users were left out on the
+    /// marker's word alone: a marked user the new tenant lacks (Auth0 failed
+    /// to store them) is then stranded, neither planned nor able to log in.
+    pub fn unchecked_marked_warning(&self) -> Option<String> {
+        (self.exclude.is_none() && self.already_migrated > 0).then(|| {
+            format!(
+                "warning: {} users carry the migration marker and were left out as already_migrated \
+                 without checking that the new tenant holds them; a marked user it lacks would be \
+                 stranded. Plan with --exclude-export <the new tenant's export> to check (the \
+                 stranded ones are then planned, and listed for trickle bulk unmark)",
+                self.already_migrated
+            )
+        })
+    }
+}
+
 /// Makes the plan folder `options.out`. `progress` is called now and then.
 pub fn plan(
     options: &PlanOptions,

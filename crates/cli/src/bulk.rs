@@ -507,6 +507,9 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(report.skipped_records_listed_per_reason as u64)
         );
     }
+    if let Some(warning) = report.unchecked_marked_warning() {
+        eprintln!("trickle: {warning}");
+    }
     match report.marked_not_in_new_tenant {
         Some(0) | None => {}
         Some(marked) => eprintln!(

@@ -650,9 +650,11 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
             ..quiet()
         },
     );
+    // The new connection holds more than the 700 marked (none stranded by
+    // the counts), fewer than the realm's 1,500.
     let new = new_tenant(None, |seed| {
         seed["connections"] = json!([{"name": CONNECTION}]);
-        seed["users"] = json!((0..42)
+        seed["users"] = json!((0..742)
             .map(|n| json!({"email": format!("moved{n}@example.com")}))
             .collect::<Vec<_>>());
     });
@@ -672,7 +674,7 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
 
     let (output, json, html) = status(dir.path(), old.url(), &new_args, &env);
     let shown = text(&output);
-    assert!(output.status.success(), "{shown}");
+    assert_eq!(output.status.code(), Some(NOT_DONE_YET), "{shown}");
     assert_eq!(json["method"], "search_totals");
     assert_eq!(
         (
@@ -683,7 +685,7 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
         (Some(1500), Some(700), Some(800))
     );
     assert_eq!(json["undated"], 0);
-    assert_eq!(json["new_connection"]["users"], 42);
+    assert_eq!(json["new_connection"]["users"], 742);
     assert_eq!(json["verdict"]["kind"], "ready_to_close", "{shown}");
     assert!(
         shown.contains("ready to close: 800 users left — run bulk"),
@@ -714,7 +716,12 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
         ],
         &env,
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(NOT_DONE_YET),
+        "{}",
+        text(&output)
+    );
     assert_eq!(exact["method"], "export");
     assert!(text(&output).contains("an export job"));
     for key in ["users_in_realm", "migrated", "remaining"] {
@@ -745,24 +752,30 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
 
     // A rate still high: keep the window open.
     let (output, json, _) = status(dir.path(), old.url(), &["--close-below", "0.5"], &env);
-    assert!(output.status.success());
+    assert_eq!(output.status.code(), Some(NOT_DONE_YET));
     assert_eq!(json["verdict"]["kind"], "keep_open", "{}", text(&output));
     assert!(text(&output).contains("keep the window open"));
 }
 
+/// `trickle status`: not done yet (keep the window open, or close it).
+const NOT_DONE_YET: i32 = 3;
+
 #[test]
-fn status_says_too_early_nothing_yet_and_done() {
+fn status_says_too_early_nothing_yet_and_marked() {
     let env = [("TRICKLE_CLIENT_SECRET", OLD_SECRET)];
+    // All marked, without the new tenant asked: no proof, so not "done"
+    // (tests/status_verdicts.rs holds every verdict).
     let cases: Vec<VerdictCase> = vec![
         (vec![(2, 5)], 20, "too_early", "the trend needs 7 full days"),
         (vec![], 20, "nothing_migrated", "nobody migrated yet"),
-        (vec![(9, 10), (3, 10)], 20, "done", "decommission"),
+        (vec![(9, 10), (3, 10)], 20, "marked", "--new-domain"),
     ];
     for (marked, count, kind, words) in cases {
         let old = Tenant::start(old_seed(users(count, &marked)), quiet());
         let dir = tempfile::tempdir().unwrap();
         let (output, json, _) = status(dir.path(), old.url(), &[], &env);
-        assert!(output.status.success(), "{}", text(&output));
+        let code = if kind == "marked" { 4 } else { NOT_DONE_YET };
+        assert_eq!(output.status.code(), Some(code), "{}", text(&output));
         assert_eq!(json["verdict"]["kind"], kind, "{}", text(&output));
         assert!(text(&output).contains(words), "{}", text(&output));
     }
@@ -802,7 +815,12 @@ fn status_counts_markers_it_cannot_date_without_walking_back_a_year() {
         &[],
         &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)],
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(NOT_DONE_YET),
+        "{}",
+        text(&output)
+    );
     assert_eq!(
         (json["migrated"].as_u64(), json["undated"].as_u64()),
         (Some(7), Some(2))

@@ -5,9 +5,10 @@
 //!   scripts make (with inputs that cannot log anyone in), and optionally
 //!   checks the new tenant's connection and its deployed scripts.
 //! - [`status`] counts the users of the source realm, those migrated (by
-//!   the marker) per day and those left, from search totals or an export
-//!   job, and gives a verdict: keep the window open, or close it and bulk
-//!   import the rest; [`chart`] draws it as a self-contained HTML page.
+//!   the marker) per day and those left, from search totals or export
+//!   jobs, and gives a verdict: keep the window open, close it and bulk
+//!   import the rest, or done — only on the new tenant's proof (every user
+//!   found there by id); [`chart`] draws it as a self-contained HTML page.
 //!
 //! - [`unmark`] clears the marker of users the old tenant has marked but the
 //!   new tenant never stored (`bulk plan --exclude-export` lists them), so
@@ -21,11 +22,13 @@ pub mod chart;
 mod drift;
 mod jwt;
 pub mod preflight;
+mod realm;
 mod secret;
 pub mod status;
 mod tenant;
 pub mod unmark;
 
 pub use drift::{compare_scripts, Drift};
+pub use realm::{RealmCheck, RealmOutcome};
 pub use secret::Secret;
 pub use tenant::{Credentials, TenantError};

@@ -17,9 +17,8 @@ use trickle_generator::Config;
 
 use crate::drift::{compare_scripts, Drift};
 use crate::jwt;
+use crate::realm::{self, impossible_email};
 use crate::tenant::{Answer, Credentials, Tenant, TenantError};
-
-const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,17 +132,6 @@ impl Checks {
             .iter()
             .any(|c| c.id == id && c.outcome == Outcome::Failed)
     }
-}
-
-fn random_hex(len: usize) -> String {
-    (0..len)
-        .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("hex digit"))
-        .collect()
-}
-
-/// An address nobody can have: `.invalid` is reserved (RFC 6761).
-fn impossible_email() -> String {
-    format!("trickle-preflight-{}@example.invalid", random_hex(16))
 }
 
 fn ms(duration: Duration) -> u64 {
@@ -283,15 +271,7 @@ pub async fn run(request: Request<'_>) -> Report {
 
     // The login script's call: a password-realm grant for nobody.
     let probe_email = impossible_email();
-    let probe = old
-        .token_request(json!({
-            "grant_type": PASSWORD_REALM,
-            "realm": realm,
-            "username": probe_email,
-            "password": random_hex(32),
-            "scope": "openid",
-        }))
-        .await;
+    let probe = realm::probe(&old, realm, &probe_email).await;
     if probe.status != 0 {
         round_trips.push(ms(probe.elapsed));
     }
@@ -303,9 +283,7 @@ pub async fn run(request: Request<'_>) -> Report {
     );
     let (code, description) = probe.error();
     let detail = redact(http_detail(&probe));
-    let lower = description.to_lowercase();
-    let realm_problem =
-        code == "invalid_request" && ["realm", "connection"].iter().any(|w| lower.contains(w));
+    let realm_refused = realm::refusal_cause(&code, &description, realm);
     let realm_fix = format!(
         "enable the connection {realm} for the client (Applications → Applications → <the client> → Connections), \
          or set source.realm to the connection the users are in (Authentication → Database)"
@@ -343,7 +321,7 @@ pub async fn run(request: Request<'_>) -> Report {
             );
             checks.skip("realm", &titles.realm, "needs the Password grant");
         }
-        _ if realm_problem => {
+        _ if realm_refused.is_some() => {
             checks.pass(
                 "client",
                 &titles.client,
@@ -354,16 +332,7 @@ pub async fn run(request: Request<'_>) -> Report {
                 &titles.password_grant,
                 "the grant is allowed (the realm is refused)",
             );
-            let cause = if lower.contains("not enabled") || lower.contains("disabled") {
-                format!("{realm} exists but is not enabled for this client")
-            } else if lower.contains("unknown")
-                || lower.contains("not found")
-                || lower.contains("does not exist")
-            {
-                format!("the old tenant has no connection named {realm}")
-            } else {
-                format!("{realm} is unknown, or not enabled for this client (Auth0's answer does not say which)")
-            };
+            let cause = realm_refused.unwrap_or_default();
             checks.fail(
                 "realm",
                 &titles.realm,
@@ -960,12 +929,5 @@ mod tests {
         assert_eq!(p95(&[1, 2, 3, 4, 100]), 100);
         let twenty: Vec<u64> = (1..=20).collect();
         assert_eq!(p95(&twenty), 19);
-    }
-
-    #[test]
-    fn the_probe_address_is_reserved_and_random() {
-        let a = impossible_email();
-        assert!(a.ends_with("@example.invalid"));
-        assert_ne!(a, impossible_email());
     }
 }

@@ -1,22 +1,26 @@
 //! How far the migration is: users of the source realm, how many carry the
 //! migration marker (`app_metadata.trickle_migrated_at`), per day, how many
-//! remain, and users in the new connection; then the verdict. Counted from
-//! search totals (one request per number: works on tenants far too big to
-//! page through, whose searches stop at 1,000 results) or, exactly, from a
-//! users-export job read as a stream.
+//! remain, and users in the new connection; then the verdict, which never
+//! says "done" without the new tenant's proof (see `verdict.rs`). Counted
+//! from search totals (`search.rs`: one request per number, so tenants far
+//! too big to page through are counted too) or, exactly, from users-export
+//! jobs read as streams (`export.rs`); with the new tenant too, every user
+//! of the realm is looked up there by id.
+
+mod export;
+mod search;
+mod verdict;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::Method as HttpMethod;
 use serde::Serialize;
-use serde_json::{json, Value};
-use trickle_core::MARKER_KEY;
 
+use crate::realm::{self, RealmCheck};
 use crate::tenant::{Credentials, Tenant, TenantError};
+pub use verdict::{Tone, Verdict, VerdictKind};
 
 const SECONDS_PER_DAY: u64 = 86_400;
 
@@ -90,30 +94,6 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VerdictKind {
-    /// Nobody is left: decommission.
-    Done,
-    /// Nobody migrated yet.
-    NothingMigrated,
-    /// Fewer days since the first migration than the trend needs.
-    TooEarly,
-    KeepOpen,
-    ReadyToClose,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    pub kind: VerdictKind,
-    pub message: String,
-    /// Users migrated per day over the last `trend_days` full days.
-    pub rate_per_day: f64,
-    /// Closing is advised below this rate.
-    pub close_below_per_day: f64,
-    pub trend_days: u64,
-}
-
 /// When to advise closing the window.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -138,6 +118,83 @@ pub struct NewConnection {
     pub method: Method,
 }
 
+/// How an export file read: any unreadable line, or no record at all in
+/// the old tenant's, makes its count unusable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportRead {
+    /// Records (non-blank lines) read.
+    pub records: u64,
+    /// Records that are not a JSON object (CSV, garbage, longer than 16 MiB).
+    pub unreadable: u64,
+    /// The first of them: its line and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_unreadable: Option<String>,
+}
+
+/// The id-level check (`--exact` with the new tenant): every user of the
+/// old realm looked up among the new connection's users by raw id, marked
+/// or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Proof {
+    /// Users of the realm looked up.
+    pub checked: u64,
+    pub found: u64,
+    pub missing: u64,
+    /// Of the missing: carry the marker (stranded).
+    pub missing_marked: u64,
+    /// Distinct ids of the new connection in the new tenant's export.
+    pub new_users_in_connection: u64,
+    pub new_export: ExportRead,
+}
+
+impl Proof {
+    fn tally(&mut self, found: bool, marked: bool) {
+        self.checked += 1;
+        if found {
+            self.found += 1;
+        } else {
+            self.missing += 1;
+            self.missing_marked += u64::from(marked);
+        }
+    }
+}
+
+/// Everything counted, before any verdict.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    pub realm: String,
+    pub method: Method,
+    pub users_in_realm: u64,
+    pub migrated: u64,
+    /// Markers per day.
+    pub per_day: BTreeMap<Day, u64>,
+    /// A search total was exactly 1,000.
+    pub totals_may_be_capped: bool,
+    /// How the old tenant's export read (`--exact`).
+    pub export: Option<ExportRead>,
+    pub new_connection: Option<NewConnection>,
+    pub proof: Option<Proof>,
+    pub realm_check: Option<RealmCheck>,
+}
+
+impl Findings {
+    /// Counts alone, as the tests and the chart build them.
+    pub fn counted(realm: &str, method: Method, users: u64, migrated: u64) -> Findings {
+        Findings {
+            realm: realm.to_owned(),
+            method,
+            users_in_realm: users,
+            migrated,
+            per_day: BTreeMap::new(),
+            totals_may_be_capped: false,
+            export: None,
+            new_connection: None,
+            proof: None,
+            realm_check: None,
+        }
+    }
+}
+
 /// Everything `status.json` holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -156,106 +213,109 @@ pub struct Status {
     pub new_connection: Option<NewConnection>,
     /// A search total was exactly 1,000: it may be capped there; use `--exact`.
     pub totals_may_be_capped: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportRead>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub realm_check: Option<RealmCheck>,
     pub verdict: Verdict,
 }
 
-/// Builds the series and the verdict from the counts (pure).
-#[allow(clippy::too_many_arguments)]
-pub fn compute(
-    realm: &str,
-    method: Method,
-    users_in_realm: u64,
+/// The cumulative series from the first dated migration (or two weeks
+/// back) to today; and the markers not placed on a day.
+fn series(
+    users: u64,
     migrated: u64,
     counts: &BTreeMap<Day, u64>,
     today: Day,
-    policy: Policy,
-    totals_may_be_capped: bool,
-) -> Status {
-    let remaining = users_in_realm.saturating_sub(migrated);
-    let dated: u64 = counts
-        .iter()
-        .filter(|(d, _)| **d <= today)
-        .map(|(_, n)| n)
-        .sum();
+) -> (Vec<DayCount>, u64) {
+    let dated: u64 = counts.range(..=today).map(|(_, n)| n).sum();
     let undated = migrated.saturating_sub(dated);
     let first = counts
-        .iter()
-        .find(|(d, n)| **n > 0 && **d <= today)
+        .range(..=today)
+        .find(|(_, n)| **n > 0)
         .map(|(d, _)| *d);
     let start = first.unwrap_or(today.minus(13)).min(today.minus(1));
     let mut cumulative = undated;
-    let mut per_day = Vec::new();
-    let mut day = start;
-    while day <= today {
-        let migrated_that_day = counts.get(&day).copied().unwrap_or(0);
-        cumulative += migrated_that_day;
-        per_day.push(DayCount {
-            day,
-            migrated: migrated_that_day,
-            cumulative,
-            remaining: users_in_realm.saturating_sub(cumulative),
-        });
-        day = day.next();
-    }
-    let trend = policy.trend_days.max(1);
-    let window: u64 = (1..=trend)
+    let per_day = (start.0..=today.0)
+        .map(|n| {
+            let day = Day(n);
+            let migrated = counts.get(&day).copied().unwrap_or(0);
+            cumulative += migrated;
+            DayCount {
+                day,
+                migrated,
+                cumulative,
+                remaining: users.saturating_sub(cumulative),
+            }
+        })
+        .collect();
+    (per_day, undated)
+}
+
+/// The rate over the last full days, and the threshold for `left` users.
+fn trend(counts: &BTreeMap<Day, u64>, today: Day, policy: Policy, left: u64) -> verdict::Trend {
+    let days = policy.trend_days.max(1);
+    let window: u64 = (1..=days)
         .map(|back| counts.get(&today.minus(back)).copied().unwrap_or(0))
         .sum();
-    let rate = window as f64 / trend as f64;
-    let threshold = policy
-        .close_below
-        .unwrap_or_else(|| (remaining as f64 * 0.005).max(1.0));
-    let (kind, message) = if remaining == 0 && users_in_realm > 0 {
-        (
-            VerdictKind::Done,
-            format!("done: all {users_in_realm} users of {realm} are migrated — decommission (trickle generate --decommission)"),
-        )
-    } else if users_in_realm == 0 {
-        (
-            VerdictKind::Done,
-            format!("done: {realm} has no users — nothing to migrate"),
-        )
-    } else if migrated == 0 {
-        (
-            VerdictKind::NothingMigrated,
-            format!("keep the window open: nobody migrated yet, {remaining} users left (are the scripts deployed, with mark_migrated = true?)"),
-        )
-    } else if first.is_none_or(|f| f > today.minus(trend)) {
-        let since = first.map_or(0, |f| today.0 - f.0);
-        (
-            VerdictKind::TooEarly,
-            format!("keep the window open: the first migration was {since} day(s) ago, the trend needs {trend} full days; {remaining} users left"),
-        )
-    } else if rate < threshold {
-        (
-            VerdictKind::ReadyToClose,
-            format!("ready to close: {remaining} users left — run bulk ({rate:.1}/day over the last {trend} days, under {threshold:.1}/day)"),
-        )
-    } else {
-        (
-            VerdictKind::KeepOpen,
-            format!("keep the window open: {rate:.1}/day over the last {trend} days (close below {threshold:.1}/day); {remaining} users left"),
-        )
+    let first = counts
+        .range(..=today)
+        .find(|(_, n)| **n > 0)
+        .map(|(d, _)| *d);
+    verdict::Trend {
+        rate: window as f64 / days as f64,
+        threshold: policy
+            .close_below
+            .unwrap_or_else(|| (left as f64 * 0.005).max(1.0)),
+        days,
+        since_first: first.map(|first| today.0 - first.0),
+    }
+}
+
+/// Builds the series and the verdict from what was counted (pure).
+pub fn compute(findings: Findings, today: Day, policy: Policy) -> Status {
+    let f = findings;
+    let remaining = f.users_in_realm.saturating_sub(f.migrated);
+    let (per_day, undated) = series(f.users_in_realm, f.migrated, &f.per_day, today);
+    let left = f.proof.as_ref().map_or(remaining, |proof| proof.missing);
+    let evidence = verdict::Evidence {
+        realm: &f.realm,
+        users: f.users_in_realm,
+        migrated: f.migrated,
+        capped: f.totals_may_be_capped,
+        export: f.export.as_ref(),
+        new: f.new_connection.as_ref(),
+        proof: f.proof.as_ref(),
+        realm_check: f.realm_check.as_ref(),
+        trend: trend(&f.per_day, today, policy, left),
+    };
+    let (kind, message) = verdict::decide(&evidence);
+    let verdict = Verdict {
+        kind,
+        message,
+        exit_code: kind.exit_code(),
+        rate_per_day: evidence.trend.rate,
+        close_below_per_day: evidence.trend.threshold,
+        trend_days: evidence.trend.days,
     };
     Status {
         today,
-        realm: realm.to_owned(),
-        method,
-        method_description: method.describe(),
-        users_in_realm,
-        migrated,
+        method: f.method,
+        method_description: f.method.describe(),
+        users_in_realm: f.users_in_realm,
+        migrated: f.migrated,
         remaining,
         undated,
         per_day,
-        new_connection: None,
-        totals_may_be_capped,
-        verdict: Verdict {
-            kind,
-            message,
-            rate_per_day: rate,
-            close_below_per_day: threshold,
-            trend_days: trend,
-        },
+        totals_may_be_capped: f.totals_may_be_capped,
+        verdict,
+        realm: f.realm,
+        new_connection: f.new_connection,
+        export: f.export,
+        proof: f.proof,
+        realm_check: f.realm_check,
     }
 }
 
@@ -268,284 +328,153 @@ pub struct Request {
     pub method: Method,
     /// Keep the downloaded export here (full profiles: `bulk plan`'s input).
     pub keep_export: Option<PathBuf>,
+    /// Keep the new tenant's export here (`bulk plan --exclude-export`).
+    pub keep_new_export: Option<PathBuf>,
     /// How far back the per-day search counts go.
     pub max_days: u64,
+    /// How long an export job may take before status gives up on it.
+    pub export_deadline: Duration,
     pub policy: Policy,
     pub today: Day,
 }
 
-/// Progress lines for a person watching.
+/// Progress text for a person watching (a spinner's message).
 pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 
-fn lucene_quote(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+/// Where `gather` reports: `step` replaces the spinner's text; `notice` is
+/// a line that must be seen (a long wait), on stderr whatever the terminal.
+pub struct Watch<'a> {
+    pub step: Progress<'a>,
+    pub notice: Progress<'a>,
 }
 
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A Management API client and its token.
+struct Session {
+    tenant: Tenant,
+    token: String,
 }
 
-/// The `total` of a search (one result fetched).
-async fn search_total(tenant: &Tenant, token: &str, q: &str) -> Result<u64, TenantError> {
-    let path = format!(
-        "/api/v2/users?q={}&search_engine=v3&include_totals=true&page=0&per_page=1&fields=user_id",
-        urlencode(q)
-    );
-    let answer = tenant.management(HttpMethod::GET, &path, token, None).await;
-    let total = answer
-        .json()
-        .and_then(|b| b.get("total").and_then(Value::as_u64));
-    match (answer.status, total) {
-        (200, Some(total)) => Ok(total),
-        _ => Err(tenant.refusal("a user search", &answer)),
-    }
+async fn session(credentials: Credentials) -> Result<Session, TenantError> {
+    let tenant = Tenant::new(credentials, Duration::from_secs(30))?;
+    let token = tenant.management_token().await?;
+    Ok(Session { tenant, token })
 }
 
-/// Counts everything, from the old tenant (and the new one, if given).
-pub async fn gather(request: Request, progress: Progress<'_>) -> Result<Status, TenantError> {
-    let old = Tenant::new(request.old.clone(), Duration::from_secs(30))?;
-    let token = old.management_token().await?;
-    let in_realm = format!("identities.connection:{}", lucene_quote(&request.realm));
-    let (users, migrated, counts, capped) = match request.method {
-        Method::SearchTotals => {
-            progress("counting the realm's users (search totals)");
-            let users = search_total(&old, &token, &in_realm).await?;
-            let migrated = search_total(
-                &old,
-                &token,
-                &format!("{in_realm} AND _exists_:app_metadata.{MARKER_KEY}"),
-            )
-            .await?;
-            // Markers dated up to today: the walk back stops once all are
-            // found (a marker in the future, or not a date, never makes it
-            // walk to --max-days).
-            let due = search_total(
-                &old,
-                &token,
-                &format!(
-                    "{in_realm} AND app_metadata.{MARKER_KEY}:[* TO {}}}",
-                    request.today.next()
-                ),
-            )
-            .await?;
-            let mut counts = BTreeMap::new();
-            let mut dated = 0;
-            let mut capped = users == 1000 || migrated == 1000;
-            let mut day = request.today;
-            let mut looked = 0;
-            while dated < due && looked < request.max_days {
-                progress(&format!(
-                    "migrations on {day} ({dated} of {migrated} dated so far)"
-                ));
-                let q = format!(
-                    "{in_realm} AND app_metadata.{MARKER_KEY}:[{day} TO {}}}",
-                    day.next()
-                );
-                let n = search_total(&old, &token, &q).await?;
-                capped |= n == 1000;
-                if n > 0 {
-                    counts.insert(day, n);
-                }
-                dated += n;
-                looked += 1;
-                day = day.minus(1);
-            }
-            (users, migrated, counts, capped)
-        }
-        Method::Export => {
-            let (users, migrated, counts) = export_counts(&old, &token, &request, progress).await?;
-            (users, migrated, counts, false)
-        }
+/// Counts everything, from the old tenant (and the new one, if given):
+/// the realm checked, then counted by search totals or by exports.
+pub async fn gather(request: Request, watch: &Watch<'_>) -> Result<Status, TenantError> {
+    let old = session(request.old.clone()).await?;
+    (watch.step)("checking the realm (a password-realm grant for nobody)");
+    let realm_check = realm::check(&old.tenant, &request.realm).await;
+    let new = match request.new.clone() {
+        Some(credentials) => Some(session(credentials).await?),
+        None => None,
     };
-    let mut status = compute(
+    let mut findings = match request.method {
+        Method::SearchTotals => by_search(&request, &old, new.as_ref(), watch).await?,
+        Method::Export => by_export(&request, &old, new.as_ref(), watch).await?,
+    };
+    findings.realm_check = Some(realm_check);
+    Ok(compute(findings, request.today, request.policy))
+}
+
+async fn by_search(
+    request: &Request,
+    old: &Session,
+    new: Option<&Session>,
+    watch: &Watch<'_>,
+) -> Result<Findings, TenantError> {
+    let counts = search::count(
+        &old.tenant,
+        &old.token,
         &request.realm,
-        request.method,
-        users,
-        migrated,
-        &counts,
         request.today,
-        request.policy,
-        capped,
+        request.max_days,
+        watch.step,
+    )
+    .await?;
+    let mut findings = Findings::counted(
+        &request.realm,
+        Method::SearchTotals,
+        counts.users,
+        counts.migrated,
     );
-    if let Some(new) = request.new {
-        progress("counting the new connection's users (search totals)");
-        let tenant = Tenant::new(new, Duration::from_secs(30))?;
-        let token = tenant.management_token().await?;
-        let users = search_total(
-            &tenant,
-            &token,
-            &format!(
-                "identities.connection:{}",
-                lucene_quote(&request.connection)
-            ),
-        )
-        .await?;
-        status.totals_may_be_capped |= users == 1000;
-        status.new_connection = Some(NewConnection {
+    findings.per_day = counts.per_day;
+    findings.totals_may_be_capped = counts.capped;
+    if let Some(new) = new {
+        (watch.step)("counting the new connection's users (search totals)");
+        let q = search::in_connection(&request.connection);
+        let users = search::total(&new.tenant, &new.token, &q).await?;
+        findings.totals_may_be_capped |= users == search::SEARCH_CAP;
+        findings.new_connection = Some(NewConnection {
             connection: request.connection.clone(),
             users,
             method: Method::SearchTotals,
         });
     }
-    Ok(status)
+    Ok(findings)
 }
 
-/// The fields status reads, flat (`export_as`); with `keep_export`, the
-/// export's default fields instead (full profiles, for `bulk plan`).
-fn export_body(full: bool) -> Value {
-    if full {
-        json!({"format": "json"})
-    } else {
-        json!({"format": "json", "fields": [
-            {"name": "user_id"},
-            {"name": "identities[0].connection", "export_as": "connection"},
-            {"name": format!("app_metadata.{MARKER_KEY}"), "export_as": MARKER_KEY},
-        ]})
-    }
-}
-
-/// Whether an export record is in the realm, and its marker.
-fn read_record(record: &Value, realm: &str) -> (bool, Option<String>) {
-    let in_realm = match record.get("connection").and_then(Value::as_str) {
-        Some(connection) => connection == realm,
-        None => record
-            .get("identities")
-            .and_then(Value::as_array)
-            .is_some_and(|ids| {
-                ids.iter()
-                    .any(|i| i.get("connection").and_then(Value::as_str) == Some(realm))
-            }),
-    };
-    let marker = record
-        .get(MARKER_KEY)
-        .or_else(|| record.get("app_metadata").and_then(|m| m.get(MARKER_KEY)))
-        .or_else(|| record.get(format!("app_metadata.{MARKER_KEY}")))
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned);
-    (in_realm, marker)
-}
-
-async fn export_counts(
-    tenant: &Tenant,
-    token: &str,
+/// Both exports at once (each job takes minutes on a real tenant), then
+/// read one after the other: the new tenant's ids first, then the old
+/// realm's users, each looked up among them.
+async fn by_export<'s>(
     request: &Request,
-    progress: Progress<'_>,
-) -> Result<(u64, u64, BTreeMap<Day, u64>), TenantError> {
-    progress("starting a users-export job");
-    let body = export_body(request.keep_export.is_some());
-    let created = tenant
-        .management(
-            HttpMethod::POST,
-            "/api/v2/jobs/users-exports",
-            token,
-            Some(&body),
-        )
-        .await;
-    let id = created
-        .json()
-        .and_then(|j| j.get("id").and_then(Value::as_str).map(str::to_owned));
-    let Some(id) = id.filter(|_| (200..300).contains(&created.status)) else {
-        return Err(tenant.refusal("the users-export job", &created));
+    old: &'s Session,
+    new: Option<&'s Session>,
+    watch: &Watch<'_>,
+) -> Result<Findings, TenantError> {
+    let job = |session: &'s Session, label, full, keep| export::ExportJob {
+        tenant: &session.tenant,
+        token: &session.token,
+        label,
+        full,
+        deadline: request.export_deadline,
+        keep,
     };
-    let mut wait = Duration::from_millis(100);
-    let location = loop {
-        let answer = tenant
-            .management(
-                HttpMethod::GET,
-                &format!("/api/v2/jobs/{}", urlencode(&id)),
-                token,
-                None,
-            )
-            .await;
-        let job = answer.json().unwrap_or(Value::Null);
-        match (answer.status, job.get("status").and_then(Value::as_str)) {
-            (200, Some("completed")) => match job.get("location").and_then(Value::as_str) {
-                Some(location) => break location.to_owned(),
-                None => {
-                    return Err(TenantError::Unexpected(format!(
-                        "export job {id} completed without a location"
-                    )))
-                }
-            },
-            (200, Some("failed")) => {
-                return Err(TenantError::Unexpected(format!("export job {id} failed")))
-            }
-            (200, Some(state)) => progress(&format!("export job {id}: {state}")),
-            (status, _) if status >= 500 || status == 0 => {
-                progress(&format!("export job {id}: no answer, asking again"))
-            }
-            _ => return Err(tenant.refusal("the export job", &answer)),
+    let full = new.is_some() || request.keep_export.is_some();
+    let old_job = job(old, "old tenant", full, request.keep_export.clone());
+    let new_job = new.map(|new| job(new, "new tenant", true, request.keep_new_export.clone()));
+    let (old_file, new_file) = tokio::try_join!(export::download(&old_job, watch), async {
+        match &new_job {
+            Some(job) => export::download(job, watch).await.map(Some),
+            None => Ok(None),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(10));
+    })?;
+    (watch.step)("reading the exports");
+    let new_ids = match &new_file {
+        Some(file) => Some(export::new_ids(file.path(), &request.connection)?),
+        None => None,
     };
-    progress("downloading the export");
-    let mut response = tenant.download(&location).await?;
-    let mut file = match &request.keep_export {
-        Some(path) => tempfile::Builder::new()
-            .prefix(".trickle-export-")
-            .tempfile_in(
-                path.parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(std::path::Path::new(".")),
-            )
-            .map_err(|e| TenantError::Unexpected(format!("cannot write the export: {e}")))?,
-        None => tempfile::NamedTempFile::new()
-            .map_err(|e| TenantError::Unexpected(format!("cannot write the export: {e}")))?,
-    };
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| TenantError::Unreachable(format!("the export download was cut off: {e}")))?
-    {
-        file.write_all(&chunk)
-            .map_err(|e| TenantError::Unexpected(format!("cannot write the export: {e}")))?;
-    }
-    file.flush()
-        .map_err(|e| TenantError::Unexpected(e.to_string()))?;
-    progress("reading the export");
-    let reader = BufReader::new(flate2::read::MultiGzDecoder::new(
-        file.reopen()
-            .map_err(|e| TenantError::Unexpected(e.to_string()))?,
-    ));
-    let (mut users, mut migrated, mut counts) = (0u64, 0u64, BTreeMap::new());
-    for line in reader.lines() {
-        let line =
-            line.map_err(|e| TenantError::Unexpected(format!("the export is unreadable: {e}")))?;
-        let Ok(record) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        let (in_realm, marker) = read_record(&record, &request.realm);
-        if !in_realm {
-            continue;
-        }
-        users += 1;
-        if let Some(marker) = marker {
-            migrated += 1;
-            if let Some(day) = Day::of(&marker) {
-                *counts.entry(day).or_insert(0) += 1;
-            }
-        }
-    }
+    let new_ids = new_ids.as_ref().map(|(ids, read)| (ids, read));
+    let counts = export::old_counts(old_file.path(), &request.realm, new_ids)?;
     if let Some(path) = &request.keep_export {
-        file.persist(path).map_err(|e| {
-            TenantError::Unexpected(format!("cannot keep the export at {}: {e}", path.display()))
-        })?;
+        export::keep(old_file, path)?;
     }
-    Ok((users, migrated, counts))
+    if let (Some(file), Some(path)) = (new_file, &request.keep_new_export) {
+        export::keep(file, path)?;
+    }
+    let mut findings = Findings::counted(
+        &request.realm,
+        Method::Export,
+        counts.users,
+        counts.migrated,
+    );
+    findings.per_day = counts.per_day;
+    findings.export = Some(counts.read);
+    findings.new_connection = counts.proof.as_ref().map(|proof| NewConnection {
+        connection: request.connection.clone(),
+        users: proof.new_users_in_connection,
+        method: Method::Export,
+    });
+    findings.proof = counts.proof;
+    Ok(findings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::realm::RealmOutcome;
 
     fn policy() -> Policy {
         Policy {
@@ -554,11 +483,52 @@ mod tests {
         }
     }
 
-    fn counts(today: Day, per_day: &[(u64, u64)]) -> BTreeMap<Day, u64> {
-        per_day
+    fn today() -> Day {
+        Day::of("2026-03-01").unwrap()
+    }
+
+    /// Counted by search totals: `per_day[i] = (days ago, how many)`.
+    fn counted(users: u64, migrated: u64, per_day: &[(u64, u64)]) -> Findings {
+        let mut findings = Findings::counted("R", Method::SearchTotals, users, migrated);
+        findings.per_day = per_day
             .iter()
-            .map(|(back, n)| (today.minus(*back), *n))
-            .collect()
+            .map(|(back, n)| (today().minus(*back), *n))
+            .collect();
+        findings
+    }
+
+    fn with_new(mut findings: Findings, users: u64) -> Findings {
+        findings.new_connection = Some(NewConnection {
+            connection: "New".to_owned(),
+            users,
+            method: Method::SearchTotals,
+        });
+        findings
+    }
+
+    fn with_proof(mut findings: Findings, missing: u64, missing_marked: u64) -> Findings {
+        let checked = findings.users_in_realm;
+        findings.method = Method::Export;
+        findings.export = Some(ExportRead {
+            records: checked,
+            ..ExportRead::default()
+        });
+        findings.proof = Some(Proof {
+            checked,
+            found: checked - missing,
+            missing,
+            missing_marked,
+            new_users_in_connection: checked - missing,
+            new_export: ExportRead {
+                records: checked - missing,
+                ..ExportRead::default()
+            },
+        });
+        with_new(findings, checked - missing)
+    }
+
+    fn run(findings: Findings) -> Status {
+        compute(findings, today(), policy())
     }
 
     #[test]
@@ -571,43 +541,155 @@ mod tests {
     }
 
     #[test]
-    fn each_verdict_from_its_numbers() {
-        let today = Day::of("2026-03-01").unwrap();
-        let run = |users, migrated, per_day: &[(u64, u64)]| {
-            compute(
-                "R",
-                Method::SearchTotals,
-                users,
-                migrated,
-                &counts(today, per_day),
-                today,
-                policy(),
-                false,
-            )
+    fn each_verdict_and_its_exit_code() {
+        let all_marked = || counted(50, 50, &[(20, 50)]);
+        let capped = {
+            let mut findings = counted(1000, 1000, &[(20, 1000)]);
+            findings.totals_may_be_capped = true;
+            with_new(findings, 1000)
         };
-        assert_eq!(run(10, 10, &[(20, 10)]).verdict.kind, VerdictKind::Done);
-        assert_eq!(run(0, 0, &[]).verdict.kind, VerdictKind::Done);
-        assert_eq!(run(10, 0, &[]).verdict.kind, VerdictKind::NothingMigrated);
-        assert_eq!(run(100, 20, &[(3, 20)]).verdict.kind, VerdictKind::TooEarly);
-        let open = run(1000, 300, &[(20, 100), (5, 100), (1, 100)]);
-        assert_eq!(open.verdict.kind, VerdictKind::KeepOpen);
+        let unreadable = {
+            let mut findings = with_proof(all_marked(), 0, 0);
+            findings.export.as_mut().unwrap().unreadable = 1;
+            findings
+        };
+        let unreadable_new = {
+            let mut findings = with_proof(all_marked(), 0, 0);
+            findings.proof.as_mut().unwrap().new_export.unreadable = 2;
+            findings
+        };
+        let cases: Vec<(Findings, VerdictKind, u8, &str)> = vec![
+            (unreadable, VerdictKind::Unknown, 4, "1 unreadable line"),
+            (
+                unreadable_new,
+                VerdictKind::Unknown,
+                4,
+                "new tenant's export has 2 unreadable lines",
+            ),
+            (
+                with_proof(counted(0, 0, &[]), 0, 0),
+                VerdictKind::Unknown,
+                4,
+                "old tenant's export has no records",
+            ),
+            (capped, VerdictKind::Unknown, 4, "may be capped"),
+            (
+                counted(0, 0, &[]),
+                VerdictKind::Unknown,
+                4,
+                "unknown realm or empty",
+            ),
+            (
+                with_new(all_marked(), 40),
+                VerdictKind::Stranded,
+                5,
+                "at least 10 marked users of R are not in New (50 marked, 40 there)",
+            ),
+            (
+                with_proof(all_marked(), 10, 10),
+                VerdictKind::Stranded,
+                5,
+                "10 marked users",
+            ),
+            (
+                with_proof(all_marked(), 0, 0),
+                VerdictKind::Done,
+                0,
+                "decommission",
+            ),
+            (
+                with_proof(counted(50, 45, &[(20, 45)]), 0, 0),
+                VerdictKind::Done,
+                0,
+                "checked by id",
+            ),
+            (
+                with_new(all_marked(), 50),
+                VerdictKind::ProbablyDone,
+                4,
+                "confirm with --exact",
+            ),
+            (
+                with_new(counted(50, 20, &[(20, 20)]), 55),
+                VerdictKind::ProbablyDone,
+                4,
+                "probably done",
+            ),
+            (all_marked(), VerdictKind::Marked, 4, "--new-domain"),
+            (
+                counted(10, 0, &[]),
+                VerdictKind::NothingMigrated,
+                3,
+                "nobody migrated yet",
+            ),
+            (
+                counted(100, 20, &[(3, 20)]),
+                VerdictKind::TooEarly,
+                3,
+                "the trend needs 7",
+            ),
+            (
+                counted(1000, 300, &[(20, 100), (5, 100), (1, 100)]),
+                VerdictKind::KeepOpen,
+                3,
+                "700 users left",
+            ),
+            (
+                counted(1000, 300, &[(20, 290), (6, 7), (0, 3)]),
+                VerdictKind::ReadyToClose,
+                3,
+                "ready to close: 700 users left — run bulk",
+            ),
+            (
+                with_proof(counted(50, 30, &[(20, 28), (1, 2)]), 20, 0),
+                VerdictKind::ReadyToClose,
+                3,
+                "20 users left",
+            ),
+        ];
+        for (findings, kind, code, words) in cases {
+            let status = run(findings);
+            let verdict = &status.verdict;
+            assert_eq!(
+                (verdict.kind, verdict.exit_code),
+                (kind, code),
+                "{}",
+                verdict.message
+            );
+            assert!(
+                verdict.message.contains(words),
+                "{words:?} not in {}",
+                verdict.message
+            );
+            if kind != VerdictKind::Done {
+                assert!(
+                    !verdict.message.contains("decommission"),
+                    "{}",
+                    verdict.message
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_empty_realm_verdict_says_what_the_realm_check_found() {
+        let mut findings = counted(0, 0, &[]);
+        findings.realm_check = Some(RealmCheck {
+            outcome: RealmOutcome::Refused,
+            detail: "the old tenant has no connection named R".to_owned(),
+        });
+        let status = run(findings);
+        assert!(status.verdict.message.contains("no connection named R"));
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["realm_check"]["outcome"], "refused");
+        assert_eq!(json["verdict"]["exit_code"], 4);
+    }
+
+    #[test]
+    fn the_series_runs_from_the_first_migration_to_today() {
+        let ready = run(counted(1000, 300, &[(20, 290), (6, 7), (0, 3)]));
+        let open = run(counted(1000, 300, &[(20, 100), (5, 100), (1, 100)]));
         assert!((open.verdict.rate_per_day - 200.0 / 7.0).abs() < 1e-9);
-        let ready = run(1000, 300, &[(20, 290), (6, 7), (0, 3)]);
-        assert_eq!(
-            ready.verdict.kind,
-            VerdictKind::ReadyToClose,
-            "{}",
-            ready.verdict.message
-        );
-        assert!(
-            ready
-                .verdict
-                .message
-                .starts_with("ready to close: 700 users left — run bulk"),
-            "{}",
-            ready.verdict.message
-        );
-        // The series: from the first day to today, cumulative and remaining.
         assert_eq!(ready.per_day.len(), 21);
         assert_eq!(ready.per_day[0].cumulative, 290);
         assert_eq!(ready.per_day.last().unwrap().cumulative, 300);
@@ -616,53 +698,21 @@ mod tests {
 
     #[test]
     fn the_default_threshold_follows_the_users_left() {
-        let today = Day::of("2026-03-01").unwrap();
         let policy = Policy {
             trend_days: 7,
             close_below: None,
         };
-        let status = compute(
-            "R",
-            Method::Export,
-            10_000,
-            2_000,
-            &counts(today, &[(30, 1_990), (2, 10)]),
-            today,
-            policy,
-            false,
-        );
+        let mut findings = counted(10_000, 2_000, &[(30, 1_990), (2, 10)]);
+        findings.method = Method::Export;
+        let status = compute(findings, today(), policy);
         assert!((status.verdict.close_below_per_day - 40.0).abs() < 1e-9);
         assert_eq!(status.verdict.kind, VerdictKind::ReadyToClose);
     }
 
     #[test]
     fn undated_markers_count_but_are_not_placed() {
-        let today = Day::of("2026-03-01").unwrap();
-        let status = compute(
-            "R",
-            Method::Export,
-            10,
-            5,
-            &counts(today, &[(1, 3)]),
-            today,
-            policy(),
-            false,
-        );
+        let status = run(counted(10, 5, &[(1, 3)]));
         assert_eq!(status.undated, 2);
         assert_eq!(status.per_day.first().unwrap().cumulative, 5);
-    }
-
-    #[test]
-    fn export_records_of_either_shape() {
-        let flat =
-            json!({"user_id": "auth0|1", "connection": "R", MARKER_KEY: "2026-01-01T00:00:00Z"});
-        assert_eq!(
-            read_record(&flat, "R"),
-            (true, Some("2026-01-01T00:00:00Z".to_owned()))
-        );
-        let full = json!({"identities": [{"connection": "R"}], "app_metadata": {MARKER_KEY: "x"}});
-        assert_eq!(read_record(&full, "R"), (true, Some("x".to_owned())));
-        let other = json!({"identities": [{"connection": "S"}], "app_metadata": {MARKER_KEY: ""}});
-        assert_eq!(read_record(&other, "R"), (false, None));
     }
 }
