@@ -28,4 +28,4 @@ pub mod unmark;
 
 pub use drift::{compare_scripts, Drift};
 pub use secret::Secret;
-pub use tenant::{Credentials, TenantError};
+pub use tenant::{Credentials, TenantError, WaitNotice};
