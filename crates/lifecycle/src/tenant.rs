@@ -134,11 +134,18 @@ impl Tenant {
     /// Token requests go to `custom_domain` (checked as the scripts check
     /// it), as the scripts send them when the setting is there; the
     /// Management API and its audience stay on the canonical domain.
-    pub fn with_token_origin(mut self, custom_domain: &str) -> Result<Tenant, TenantError> {
+    pub fn set_token_origin(&mut self, custom_domain: &str) -> Result<(), TenantError> {
         self.token_base = base_url(custom_domain)
             .map_err(|e| TenantError::Domain(e.message()))?
             .to_owned();
-        Ok(self)
+        Ok(())
+    }
+
+    /// `GET token_base + path` with no credentials (the custom domain's
+    /// discovery document).
+    pub async fn get_public_token_origin(&self, path: &str) -> Answer {
+        self.send(self.http.get(format!("{}{path}", self.token_base)))
+            .await
     }
 
     /// Long waits are told to `notice`.

@@ -354,18 +354,7 @@ impl Api {
                     self.token = None;
                     continue;
                 }
-                status if status.is_success() => {
-                    match serde_json::from_str::<JobAnswer>(&text)
-                        .ok()
-                        .and_then(|job| job.id)
-                    {
-                        Some(id) if !id.is_empty() => Submitted::Created(id),
-                        _ => Submitted::Uncertain(format!(
-                            "HTTP {} without a job id",
-                            status.as_u16()
-                        )),
-                    }
-                }
+                status if status.is_success() => job_created(status, &text),
                 status if status.is_server_error() => {
                     Submitted::Uncertain(self.describe(status, &headers, &text))
                 }
@@ -530,6 +519,17 @@ impl Api {
             };
             return Ok(Ok((status, headers, text)));
         }
+    }
+}
+
+/// A successful upload's answer: the job it made, or (no id) uncertain.
+fn job_created(status: StatusCode, text: &str) -> Submitted {
+    match serde_json::from_str::<JobAnswer>(text)
+        .ok()
+        .and_then(|job| job.id)
+    {
+        Some(id) if !id.is_empty() => Submitted::Created(id),
+        _ => Submitted::Uncertain(format!("HTTP {} without a job id", status.as_u16())),
     }
 }
 
