@@ -264,7 +264,7 @@ pub fn dropped_bindings(existing: &str, config: &Config) -> Result<Vec<Binding>,
         .flat_map(|(trigger, list)| match list {
             Node::List(items) => items
                 .iter()
-                .filter_map(|item| binding_name(item))
+                .filter_map(binding_name)
                 .map(|name| (trigger.clone(), name))
                 .collect(),
             _ => Vec::new(),
