@@ -16,8 +16,8 @@ use trickle_bulk::{
     REPORT_FILE,
 };
 use trickle_generator::parse_config;
-use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions};
-use trickle_lifecycle::{Credentials, TenantError};
+use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions, UnmarkReport};
+use trickle_lifecycle::{Credentials, TenantError, WaitNotice};
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
 use crate::{secret_from_env, EXIT_BAD_INPUT};
@@ -188,30 +188,16 @@ fn with_scheme(domain: &str) -> String {
 /// The file `bulk unmark` writes in the plan folder.
 const UNMARK_REPORT_FILE: &str = "unmark-report.json";
 
+/// `bulk unmark` in phases: the arguments, the run (with a progress bar),
+/// the report file, the summary and the exit code.
 fn run_unmark(args: UnmarkArgs) -> ExitCode {
-    let bad = |message: String| {
-        eprintln!("trickle bulk unmark: {message}");
-        ExitCode::from(EXIT_BAD_INPUT)
+    let (credentials, options) = match unmark_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("trickle bulk unmark: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     };
-    let list = args.plan.join(MARKED_FILE);
-    if !list.is_file() {
-        return bad(format!(
-            "{} has no {MARKED_FILE}: make the plan with --exclude-export <the new tenant's export>, which finds the users marked on the old tenant but absent from the new one",
-            args.plan.display()
-        ));
-    }
-    let domain = with_scheme(&args.domain);
-    let secret = match secret_from_env(&args.client_secret_env) {
-        Ok(secret) => secret,
-        Err(message) => return bad(message),
-    };
-    let credentials = Credentials {
-        domain,
-        client_id: args.client_id.clone(),
-        secret,
-    };
-    let mut options = UnmarkOptions::new(list);
-    options.dry_run = args.dry_run;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -222,13 +208,69 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let label = if args.dry_run {
+    let report = match unmark_with_progress(&runtime, credentials, &options) {
+        Ok(report) => report,
+        Err(error) => return unmark_failure(&args, error),
+    };
+    let report_path = args.plan.join(UNMARK_REPORT_FILE);
+    let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
+    if let Err(error) = write_atomically(&report_path, &json) {
+        eprintln!(
+            "trickle bulk unmark: cannot write {}: {error}",
+            report_path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    print_unmark_summary(&report, &report_path);
+    if let Some(why) = &report.stopped {
+        eprintln!(
+            "trickle: stopped after {} users: {why}",
+            thousands(report.tried)
+        );
+        ExitCode::FAILURE
+    } else if report.failed > 0 {
+        eprintln!("trickle: run the same command again to retry the failed users");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The old tenant and what to clear, from the arguments and the environment.
+fn unmark_inputs(args: &UnmarkArgs) -> Result<(Credentials, UnmarkOptions), String> {
+    let list = args.plan.join(MARKED_FILE);
+    if !list.is_file() {
+        return Err(format!(
+            "{} has no {MARKED_FILE}: make the plan with --exclude-export <the new tenant's export>, which finds the users marked on the old tenant but absent from the new one",
+            args.plan.display()
+        ));
+    }
+    let credentials = Credentials {
+        domain: with_scheme(&args.domain),
+        client_id: args.client_id.clone(),
+        secret: secret_from_env(&args.client_secret_env)?,
+    };
+    let mut options = UnmarkOptions::new(list);
+    options.dry_run = args.dry_run;
+    options.notice = Some(WaitNotice::new(|line| {
+        eprintln!("trickle bulk unmark: {line}")
+    }));
+    Ok((credentials, options))
+}
+
+/// Runs the unmarking with a progress bar on stderr.
+fn unmark_with_progress(
+    runtime: &tokio::runtime::Runtime,
+    credentials: Credentials,
+    options: &UnmarkOptions,
+) -> Result<UnmarkReport, UnmarkError> {
+    let label = if options.dry_run {
         "reading (dry run)"
     } else {
         "unmarking"
     };
     let mut progress: Option<PhaseProgress> = None;
-    let result = runtime.block_on(unmark(credentials, &options, &mut |done, total| {
+    let result = runtime.block_on(unmark(credentials, options, &mut |done, total| {
         let bar = progress.get_or_insert_with(|| {
             PhaseProgress::start(
                 Display::for_stderr(Some(Duration::from_secs(10))),
@@ -243,32 +285,33 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
     if let Some(progress) = progress {
         progress.finish();
     }
-    let report = match result {
-        Ok(report) => report,
-        Err(error @ (UnmarkError::BadLine { .. } | UnmarkError::Forbidden { .. })) => {
-            return bad(error.to_string())
-        }
-        Err(UnmarkError::Tenant(TenantError::Domain(message))) => {
-            return bad(format!(
-                "--domain {}: {}",
-                args.domain,
-                message.replace("configuration.domain", "--domain")
-            ))
-        }
-        Err(error) => {
-            eprintln!("trickle bulk unmark: {error}");
-            return ExitCode::FAILURE;
-        }
+    result
+}
+
+/// A run that could not go on: exit 2 for what the arguments or the
+/// client's grants can fix, 1 otherwise.
+fn unmark_failure(args: &UnmarkArgs, error: UnmarkError) -> ExitCode {
+    let bad = |message: String| {
+        eprintln!("trickle bulk unmark: {message}");
+        ExitCode::from(EXIT_BAD_INPUT)
     };
-    let report_path = args.plan.join(UNMARK_REPORT_FILE);
-    let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
-    if let Err(error) = write_atomically(&report_path, &json) {
-        eprintln!(
-            "trickle bulk unmark: cannot write {}: {error}",
-            report_path.display()
-        );
-        return ExitCode::FAILURE;
+    match error {
+        error @ (UnmarkError::BadLine { .. } | UnmarkError::Forbidden { .. }) => {
+            bad(error.to_string())
+        }
+        UnmarkError::Tenant(TenantError::Domain(message)) => bad(format!(
+            "--domain {}: {}",
+            args.domain,
+            message.replace("configuration.domain", "--domain")
+        )),
+        error => {
+            eprintln!("trickle bulk unmark: {error}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn print_unmark_summary(report: &UnmarkReport, report_path: &Path) {
     let cleared = if report.dry_run {
         "would clear"
     } else {
@@ -286,19 +329,19 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
         },
         report_path.display()
     );
-    eprintln!(
-        "  already clear          {:>10}",
-        thousands(report.already_clear)
-    );
-    eprintln!(
-        "  marked again since     {:>10}  (left alone: migrated after all)",
-        thousands(report.marked_again)
-    );
-    eprintln!(
-        "  not in the old tenant  {:>10}",
-        thousands(report.not_in_old_tenant)
-    );
-    eprintln!("  failed                 {:>10}", thousands(report.failed));
+    let rows = [
+        ("already clear", report.already_clear, ""),
+        (
+            "marked again since",
+            report.marked_again,
+            "  (left alone: migrated after all)",
+        ),
+        ("not in the old tenant", report.not_in_old_tenant, ""),
+        ("failed", report.failed, ""),
+    ];
+    for (label, count, note) in rows {
+        eprintln!("  {label:<22} {:>10}{note}", thousands(count));
+    }
     for failure in report.failures.iter().take(10) {
         eprintln!(
             "    {} (line {}): {}",
@@ -307,18 +350,6 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
     }
     if report.failed > 10 {
         eprintln!("    … all failures: {}", report_path.display());
-    }
-    if let Some(why) = &report.stopped {
-        eprintln!(
-            "trickle: stopped after {} users: {why}",
-            thousands(report.tried)
-        );
-        ExitCode::FAILURE
-    } else if report.failed > 0 {
-        eprintln!("trickle: run the same command again to retry the failed users");
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
     }
 }
 

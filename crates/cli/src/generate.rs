@@ -1,12 +1,13 @@
 //! `trickle generate`: config in, deploy layout out, sizes printed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use trickle_generator::{
-    parse_config, render, render_action, write_layout, Config, DeployFormat, RenderError, Script,
-    SettingsMode, WasmBundle, Written, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
+    dropped_bindings, parse_config, render, render_action, write_layout, Binding, Config,
+    DeployFormat, RenderError, Script, SettingsMode, WasmBundle, Written, SCRIPT_LIMIT_BYTES,
+    SCRIPT_TARGET_BYTES,
 };
 
 use crate::EXIT_BAD_INPUT;
@@ -38,6 +39,12 @@ pub struct Args {
     /// settings; import mode stays on. Same as `[migration] decommission = true`.
     #[arg(long)]
     decommission: bool,
+    /// Replace an OUT/triggers/triggers.json that binds Actions this config
+    /// does not list in action.post_login_flow (deploy-cli would unbind
+    /// them at the next deploy); without it, generate refuses and writes
+    /// nothing.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -47,60 +54,109 @@ enum Format {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let Args {
-        config: config_path,
-        out,
-        format,
-        decommission,
-    } = args;
-    let format = match format {
+    let format = match args.format {
         Format::Directory => DeployFormat::Directory,
         Format::Yaml => DeployFormat::Yaml,
     };
-    let text = match std::fs::read_to_string(&config_path) {
-        Ok(text) => text,
-        Err(error) => {
-            eprintln!("trickle: cannot read {}: {error}", config_path.display());
+    let mut config = match read_config(&args.config) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("trickle: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let mut config = match parse_config(&text) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("trickle: {}: {error}", config_path.display());
+    config.decommission |= args.decommission;
+    if format == DeployFormat::Directory {
+        if let Err(message) = check_triggers(&args.out, &config, args.force) {
+            eprintln!("trickle: {message}");
             eprintln!("trickle: nothing was written");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
-    };
-    config.decommission |= decommission;
-    let result = (|| -> anyhow::Result<()> {
-        let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
-        let rendered = render(&config, &bundle)
-            .and_then(|scripts| Ok((scripts, render_action(&config, &bundle)?)));
-        let (scripts, action) = match rendered {
-            Ok(rendered) => rendered,
-            Err(error @ RenderError::TooLarge(_)) => anyhow::bail!("{error}\nnothing was written"),
-            Err(error) => return Err(error.into()),
-        };
-        let written = write_layout(&out, &config, &scripts, action.as_ref(), format)
-            .with_context(|| format!("cannot write the deploy layout under {}", out.display()))?;
-        if config.decommission {
-            print_end_state_report(&written, &scripts);
-        } else {
-            print_report(&config, &written, &bundle, &scripts, action.as_ref());
-        }
-        for warning in config.warnings() {
-            eprintln!("trickle: warning: {warning}");
-        }
-        Ok(())
-    })();
-    match result {
+    }
+    match write(&config, &args.out, format) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("trickle: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The config, or what is wrong with it (nothing is written then).
+fn read_config(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    parse_config(&text)
+        .map_err(|error| format!("{}: {error}\ntrickle: nothing was written", path.display()))
+}
+
+/// An existing `triggers/triggers.json` that binds Actions this config's
+/// would drop: refused without `force`, named with it.
+fn check_triggers(out: &Path, config: &Config, force: bool) -> Result<(), String> {
+    let file = out.join("triggers").join("triggers.json");
+    let Ok(existing) = std::fs::read_to_string(&file) else {
+        return Ok(());
+    };
+    let dropped = match dropped_bindings(&existing, config) {
+        Ok(dropped) if dropped.is_empty() => return Ok(()),
+        Ok(dropped) => dropped,
+        Err(why) if force => {
+            eprintln!("trickle: warning: replacing {} ({why}; --force)", file.display());
+            return Ok(());
+        }
+        Err(why) => {
+            return Err(format!(
+                "{} is not a deploy-cli triggers.json ({why}): generate replaces it whole; move it away, or give --force",
+                file.display()
+            ))
+        }
+    };
+    let named = describe_bindings(&dropped);
+    if force {
+        eprintln!(
+            "trickle: warning: {} replaced (--force): the next deploy unbinds {named}",
+            file.display()
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "{} binds {named}, which this config does not list: deploy-cli replaces each trigger's bindings with the file's, \
+         so the next deploy would unbind them. List the post-login ones in action.post_login_flow (in order, this Action included) \
+         and keep other triggers' bindings in a deploy repository of your own; or give --force to replace the file anyway",
+        file.display()
+    ))
+}
+
+/// `Add roles (post-login), Audit (credentials-exchange)`.
+fn describe_bindings(bindings: &[Binding]) -> String {
+    bindings
+        .iter()
+        .map(|(trigger, action)| format!("{action} ({trigger})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders and writes the layout, and reports it.
+fn write(config: &Config, out: &Path, format: DeployFormat) -> anyhow::Result<()> {
+    let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
+    let rendered =
+        render(config, &bundle).and_then(|scripts| Ok((scripts, render_action(config, &bundle)?)));
+    let (scripts, action) = match rendered {
+        Ok(rendered) => rendered,
+        Err(error @ RenderError::TooLarge(_)) => anyhow::bail!("{error}\nnothing was written"),
+        Err(error) => return Err(error.into()),
+    };
+    let written = write_layout(out, config, &scripts, action.as_ref(), format)
+        .with_context(|| format!("cannot write the deploy layout under {}", out.display()))?;
+    if config.decommission {
+        print_end_state_report(&written, &scripts);
+    } else {
+        print_report(config, &written, &bundle, &scripts, action.as_ref());
+    }
+    for warning in config.warnings() {
+        eprintln!("trickle: warning: {warning}");
+    }
+    Ok(())
 }
 
 fn print_report(

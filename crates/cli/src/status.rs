@@ -10,7 +10,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use trickle_generator::parse_config;
 use trickle_lifecycle::status::{self, Day, Method, Policy, Status, Watch};
-use trickle_lifecycle::{chart, Credentials, TenantError};
+use trickle_lifecycle::{chart, Credentials, TenantError, WaitNotice};
 
 use crate::{secret_from_env, EXIT_BAD_INPUT};
 
@@ -150,6 +150,7 @@ fn request(args: &Args) -> Result<status::Request, String> {
             close_below: args.close_below,
         },
         today: Day::today(),
+        wait_notice: Some(WaitNotice::new(|line| eprintln!("trickle status: {line}"))),
     })
 }
 

@@ -245,6 +245,79 @@ pub fn triggers_json(config: &Config) -> Option<String> {
     triggers(config).map(|triggers| pretty(&triggers))
 }
 
+/// A binding of an existing `triggers/triggers.json`: the trigger, and the
+/// Action's name.
+pub type Binding = (String, String);
+
+/// The bindings of `existing` (a `triggers/triggers.json` already in the
+/// output folder) that writing this config's file would drop: deploy-cli
+/// replaces each trigger's whole list, so they would be unbound at the
+/// next deploy. This Action leaving the flow at decommission is no loss.
+/// Nothing when this config writes no `triggers.json`. `Err` when
+/// `existing` is not a `triggers.json` (what it binds cannot be told).
+pub fn dropped_bindings(existing: &str, config: &Config) -> Result<Vec<Binding>, String> {
+    let Some(Node::Map(ours)) = triggers(config) else {
+        return Ok(Vec::new());
+    };
+    let kept: Vec<Binding> = ours
+        .iter()
+        .flat_map(|(trigger, list)| match list {
+            Node::List(items) => items
+                .iter()
+                .filter_map(binding_name)
+                .map(|name| (trigger.clone(), name))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let leaving = config
+        .action
+        .as_ref()
+        .filter(|_| config.decommission)
+        .map(|action| (POST_LOGIN_TRIGGER.to_owned(), action.name.clone()));
+    let theirs = existing_bindings(existing)?;
+    Ok(theirs
+        .into_iter()
+        .filter(|binding| !kept.contains(binding) && leaving.as_ref() != Some(binding))
+        .collect())
+}
+
+/// `action_name` of one of our bindings.
+fn binding_name(item: &Node) -> Option<String> {
+    let Node::Map(entries) = item else {
+        return None;
+    };
+    entries
+        .iter()
+        .find_map(|(key, value)| match (key.as_str(), value) {
+            ("action_name", Node::Text(name)) => Some(name.clone()),
+            _ => None,
+        })
+}
+
+/// Every `(trigger, action name)` a deploy-cli `triggers.json` binds.
+fn existing_bindings(text: &str) -> Result<Vec<Binding>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| format!("not JSON ({error})"))?;
+    let triggers = value
+        .as_object()
+        .ok_or("not an object of triggers and their bindings")?;
+    let mut bindings = Vec::new();
+    for (trigger, list) in triggers {
+        let list = list
+            .as_array()
+            .ok_or_else(|| format!("`{trigger}` is not a list of bindings"))?;
+        for binding in list {
+            let name = binding["action_name"]
+                .as_str()
+                .or_else(|| binding["display_name"].as_str())
+                .ok_or_else(|| format!("a binding of `{trigger}` names no action"))?;
+            bindings.push((trigger.clone(), name.to_owned()));
+        }
+    }
+    Ok(bindings)
+}
+
 /// deploy-cli's YAML format: the connection, the Action and its binding,
 /// with the files under `databases/<name>/` and `actions/<name>/`.
 pub fn tenant_yaml(config: &Config, scripts: &[Script]) -> String {
@@ -601,6 +674,43 @@ mod tests {
         assert_eq!(names(&config), ["Add roles"]);
         config.action.as_mut().unwrap().post_login_flow.clear();
         assert!(triggers_json(&config).is_none());
+    }
+
+    #[test]
+    fn bindings_a_new_triggers_json_would_drop_are_named() {
+        let mut config = config();
+        config.action = Some(ActionConfig {
+            name: "migrate".into(),
+            post_login_flow: vec!["Add roles".into(), "migrate".into()],
+            ..action_config()
+        });
+        let existing = r#"{"post-login": [{"action_name": "Add roles"}, {"action_name": "Geo"}],
+                           "credentials-exchange": [{"display_name": "Audit"}]}"#;
+        let dropped = dropped_bindings(existing, &config).unwrap();
+        let binding = |t: &str, a: &str| (t.to_owned(), a.to_owned());
+        assert_eq!(
+            dropped,
+            [
+                binding("credentials-exchange", "Audit"),
+                binding("post-login", "Geo")
+            ]
+        );
+        let ours = triggers_json(&config).unwrap();
+        assert_eq!(dropped_bindings(&ours, &config).unwrap(), []);
+        config.decommission = true;
+        assert_eq!(
+            dropped_bindings(&ours, &config).unwrap(),
+            [],
+            "leaving the flow is no loss"
+        );
+        assert!(dropped_bindings("[]", &config).is_err());
+        assert!(dropped_bindings(r#"{"post-login": [{}]}"#, &config).is_err());
+        config.action = None;
+        assert_eq!(
+            dropped_bindings(existing, &config).unwrap(),
+            [],
+            "no file written, none dropped"
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub use config::{
     SettingsMode, TIMEOUT_RANGE_MS,
 };
 pub use layout::{
-    action_json, database_json, tenant_yaml, triggers_json, write_layout, DeployFormat, Written,
-    SETTING_KEYWORDS,
+    action_json, database_json, dropped_bindings, tenant_yaml, triggers_json, write_layout,
+    Binding, DeployFormat, Written, SETTING_KEYWORDS,
 };
 pub use render::{
     render, render_action, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES,

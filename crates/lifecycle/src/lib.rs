@@ -31,4 +31,4 @@ pub mod unmark;
 pub use drift::{compare_scripts, Drift};
 pub use realm::{RealmCheck, RealmOutcome};
 pub use secret::Secret;
-pub use tenant::{Credentials, TenantError};
+pub use tenant::{Credentials, TenantError, WaitNotice};

@@ -16,13 +16,10 @@ impl Secret {
     }
 
     /// `text` with every occurrence of the secret masked (for messages that
-    /// quote an answer, in case a server ever echoes it).
+    /// quote an answer, in case a server ever echoes it): as sent, and
+    /// URL-encoded, JSON-escaped or in base64 (`trickle_transfer::mask`).
     pub fn redact(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "***")
-        }
+        trickle_transfer::mask_secret(text, &self.0)
     }
 }
 
@@ -48,5 +45,24 @@ mod tests {
         assert_eq!(format!("{secret} {secret:?}"), "*** Secret(***)");
         assert_eq!(secret.redact("got hunter2 back"), "got *** back");
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn echoes_in_other_forms_are_masked_too() {
+        let secret = Secret::new("hunter/2+\"é");
+        for echo in [
+            "client_secret=hunter%2F2%2B%22%C3%A9",
+            "client_secret=hunter%2f2%2b%22%c3%a9",
+            r#"{"client_secret":"hunter\/2+\"\u00e9"}"#,
+            r#"{"client_secret":"hunter/2+\"é"}"#,
+            "Basic aHVudGVyLzIrIsOp",
+            "Basic YzpodW50ZXIvMisiw6k=",
+        ] {
+            let shown = secret.redact(echo);
+            assert!(shown.contains("***"), "{echo} → {shown}");
+            for piece in ["hunter", "aHVudGVy", "W50ZXIvMisiw6"] {
+                assert!(!shown.contains(piece), "{echo} → {shown}");
+            }
+        }
     }
 }

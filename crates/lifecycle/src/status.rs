@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::realm::{self, RealmCheck};
-use crate::tenant::{Credentials, Tenant, TenantError};
+use crate::tenant::{Credentials, Tenant, TenantError, WaitNotice};
 pub use verdict::{Tone, Verdict, VerdictKind};
 
 const SECONDS_PER_DAY: u64 = 86_400;
@@ -336,6 +336,8 @@ pub struct Request {
     pub export_deadline: Duration,
     pub policy: Policy,
     pub today: Day,
+    /// Told of each long wait for a rate limit (a line on stderr).
+    pub wait_notice: Option<WaitNotice>,
 }
 
 /// Progress text for a person watching (a spinner's message).
@@ -354,8 +356,14 @@ struct Session {
     token: String,
 }
 
-async fn session(credentials: Credentials) -> Result<Session, TenantError> {
-    let tenant = Tenant::new(credentials, Duration::from_secs(30))?;
+async fn session(
+    credentials: Credentials,
+    notice: Option<WaitNotice>,
+) -> Result<Session, TenantError> {
+    let mut tenant = Tenant::new(credentials, Duration::from_secs(30))?;
+    if let Some(notice) = notice {
+        tenant = tenant.with_wait_notice(notice);
+    }
     let token = tenant.management_token().await?;
     Ok(Session { tenant, token })
 }
@@ -363,11 +371,11 @@ async fn session(credentials: Credentials) -> Result<Session, TenantError> {
 /// Counts everything, from the old tenant (and the new one, if given):
 /// the realm checked, then counted by search totals or by exports.
 pub async fn gather(request: Request, watch: &Watch<'_>) -> Result<Status, TenantError> {
-    let old = session(request.old.clone()).await?;
+    let old = session(request.old.clone(), request.wait_notice.clone()).await?;
     (watch.step)("checking the realm (a password-realm grant for nobody)");
     let realm_check = realm::check(&old.tenant, &request.realm).await;
     let new = match request.new.clone() {
-        Some(credentials) => Some(session(credentials).await?),
+        Some(credentials) => Some(session(credentials, request.wait_notice.clone()).await?),
         None => None,
     };
     let mut findings = match request.method {

@@ -1,7 +1,10 @@
 //! HTTP to a tenant, as the scripts do it: the domain checked by the core,
 //! redirects never followed (they would carry the secret or the token
-//! elsewhere), every answer timed, 429 waited out.
+//! elsewhere), token requests to the custom domain when there is one, every
+//! answer timed, 429 waited out within a bound and each long wait told.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
@@ -76,12 +79,39 @@ impl Answer {
     }
 }
 
+/// Told, in a line for the operator, of every wait of a second or more.
+#[derive(Clone)]
+pub struct WaitNotice(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl WaitNotice {
+    pub fn new(tell: impl Fn(&str) + Send + Sync + 'static) -> WaitNotice {
+        WaitNotice(Arc::new(tell))
+    }
+
+    pub fn tell(&self, line: &str) {
+        (self.0)(line)
+    }
+}
+
+impl fmt::Debug for WaitNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WaitNotice")
+    }
+}
+
+/// A wait at least this long is told (a line on stderr).
+pub const LONG_WAIT: Duration = Duration::from_secs(1);
+
 pub struct Tenant {
     http: Client,
+    /// The canonical origin: the Management API, and its audience.
     pub base: String,
+    /// Where token requests go: the custom domain's origin, else `base`.
+    pub token_base: String,
     pub credentials: Credentials,
-    /// The longest wait for one rate limit.
+    /// The longest a rate-limited request is waited out, in all.
     pub max_wait: Duration,
+    notice: Option<WaitNotice>,
 }
 
 impl Tenant {
@@ -93,10 +123,42 @@ impl Tenant {
             .map_err(|e| TenantError::Unexpected(e.to_string()))?;
         Ok(Tenant {
             http,
+            token_base: base.clone(),
             base,
             credentials,
             max_wait: Duration::from_secs(30),
+            notice: None,
         })
+    }
+
+    /// Token requests go to `custom_domain` (checked as the scripts check
+    /// it), as the scripts send them when the setting is there; the
+    /// Management API and its audience stay on the canonical domain.
+    pub fn set_token_origin(&mut self, custom_domain: &str) -> Result<(), TenantError> {
+        self.token_base = base_url(custom_domain)
+            .map_err(|e| TenantError::Domain(e.message()))?
+            .to_owned();
+        Ok(())
+    }
+
+    /// `GET token_base + path` with no credentials (the custom domain's
+    /// discovery document).
+    pub async fn get_public_token_origin(&self, path: &str) -> Answer {
+        self.send(self.http.get(format!("{}{path}", self.token_base)))
+            .await
+    }
+
+    /// Long waits are told to `notice`.
+    pub fn with_wait_notice(mut self, notice: WaitNotice) -> Tenant {
+        self.notice = Some(notice);
+        self
+    }
+
+    /// Tells of a wait, when it is a long one.
+    pub fn tell_wait(&self, wait: Duration, why: &str) {
+        if let (Some(notice), true) = (&self.notice, wait >= LONG_WAIT) {
+            notice.tell(&format!("{why}: waiting {:.1} s", wait.as_secs_f64()));
+        }
     }
 
     fn redact(&self, text: &str) -> String {
@@ -142,13 +204,14 @@ impl Tenant {
             .await
     }
 
-    /// `POST /oauth/token` with the client's id and secret added to `fields`.
+    /// `POST /oauth/token` (on the custom domain, when there is one) with
+    /// the client's id and secret added to `fields`.
     pub async fn token_request(&self, mut fields: Value) -> Answer {
         fields["client_id"] = json!(self.credentials.client_id);
         fields["client_secret"] = json!(self.credentials.secret.expose());
         self.send(
             self.http
-                .post(format!("{}/oauth/token", self.base))
+                .post(format!("{}/oauth/token", self.token_base))
                 .json(&fields),
         )
         .await
@@ -171,6 +234,11 @@ impl Tenant {
         });
         match (classify_management_answer(answer.status, None), token) {
             (ManagementOutcome::Ok, Some(token)) => Ok(token),
+            _ if answer.status == 0 => Err(TenantError::Unreachable(format!(
+                "{}/oauth/token: {}",
+                self.token_base,
+                answer.transport.as_deref().unwrap_or("no answer")
+            ))),
             _ => Err(self.refusal("the Management API token", &answer)),
         }
     }
@@ -179,7 +247,7 @@ impl Tenant {
     pub fn refusal(&self, what: &str, answer: &Answer) -> TenantError {
         if answer.status == 0 {
             return TenantError::Unreachable(format!(
-                "{}: {}",
+                "{} ({what}): {}",
                 self.base,
                 answer.transport.as_deref().unwrap_or("no answer")
             ));
@@ -188,7 +256,7 @@ impl Tenant {
             return TenantError::Unexpected(format!(
                 "{what}: HTTP {} redirect to {} (never followed: the domain must be the tenant's own)",
                 answer.status,
-                answer.header("location").unwrap_or("?")
+                self.redact(answer.header("location").unwrap_or("?"))
             ));
         }
         let (code, description) = answer.error();
@@ -201,7 +269,8 @@ impl Tenant {
     }
 
     /// A Management API call with a bearer token; a 429 is waited out (as
-    /// long as `x-ratelimit-reset` says, at most `max_wait` in all).
+    /// long as `x-ratelimit-reset` says, at most `max_wait` in all), each
+    /// long wait told. A 429 still is what comes back after that.
     pub async fn management(
         &self,
         method: reqwest::Method,
@@ -222,8 +291,17 @@ impl Tenant {
             if answer.status != 429 || waited >= self.max_wait {
                 return answer;
             }
-            let wait = rate_limit_wait(&answer.headers);
+            let wait = rate_limit_wait(&answer.headers).min(self.max_wait - waited);
             waited += wait;
+            self.tell_wait(
+                wait,
+                &format!(
+                    "{} {path} answered 429 (rate limit; {} s of at most {} s)",
+                    method,
+                    waited.as_secs(),
+                    self.max_wait.as_secs()
+                ),
+            );
             tokio::time::sleep(wait).await;
         }
     }

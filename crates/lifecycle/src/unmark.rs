@@ -24,7 +24,7 @@ use trickle_core::{
 };
 use trickle_transfer::{is_retryable_status, RetryPolicy};
 
-use crate::tenant::{Answer, Tenant};
+use crate::tenant::{Answer, Tenant, WaitNotice};
 use crate::{Credentials, TenantError};
 
 /// A line of the plan's list (`trickle_bulk::MarkedUser`, read back).
@@ -48,6 +48,8 @@ pub struct UnmarkOptions {
     /// Tries of a read that found no answer, a 429 or a 5xx, and rounds of
     /// read-and-clear for a user whose clearing went unanswered.
     pub retry: RetryPolicy,
+    /// Told of every long wait (rate limits, retries).
+    pub notice: Option<WaitNotice>,
 }
 
 impl UnmarkOptions {
@@ -60,6 +62,7 @@ impl UnmarkOptions {
                 attempts: 6,
                 ..RetryPolicy::default()
             },
+            notice: None,
         }
     }
 }
@@ -139,24 +142,28 @@ enum Outcome {
 pub const UNANSWERED_IN_A_ROW_TO_STOP: u32 = 5;
 
 /// Clears the listed markers; `progress(done, total)` after each user.
+/// Reads the whole list first (a bad line stops the run before any
+/// write), then settles the users one at a time.
 pub async fn unmark(
     credentials: Credentials,
     options: &UnmarkOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<UnmarkReport, UnmarkError> {
-    let list_error = |source| UnmarkError::List {
-        path: options.list.clone(),
-        source,
-    };
-    // Read once to check every line and count them, before any write.
     let total = check_list(&options.list)?;
-    let tenant = Tenant::new(credentials, options.timeout)?;
+    let mut tenant = Tenant::new(credentials, options.timeout)?;
+    if let Some(notice) = &options.notice {
+        tenant = tenant.with_wait_notice(notice.clone());
+    }
     let mut token = tenant.management_token().await?;
     let mut report = UnmarkReport {
         list: options.list.display().to_string(),
         dry_run: options.dry_run,
         in_list: total,
         ..UnmarkReport::default()
+    };
+    let list_error = |source| UnmarkError::List {
+        path: options.list.clone(),
+        source,
     };
     let reader = BufReader::new(File::open(&options.list).map_err(list_error)?);
     let mut unanswered_in_a_row = 0;
@@ -166,37 +173,18 @@ pub async fn unmark(
             continue;
         }
         let listed = parse_line(&options.list, index as u64 + 1, &line)?;
-        let outcome = loop {
-            match unmark_one(&tenant, &token, &listed, options).await {
-                Err(Refusal::TokenExpired) => token = tenant.management_token().await?,
-                Err(Refusal::Forbidden { what, status }) => {
-                    return Err(UnmarkError::Forbidden { what, status })
-                }
-                Ok(outcome) => break outcome,
+        let outcome = match settle(&tenant, &mut token, &listed, options).await? {
+            Settled::User(outcome) => outcome,
+            Settled::Stop(why) => {
+                report.stopped = Some(why);
+                break;
             }
         };
-        report.tried += 1;
         unanswered_in_a_row = match outcome {
             Outcome::Unanswered(_) => unanswered_in_a_row + 1,
             _ => 0,
         };
-        match outcome {
-            Outcome::Cleared => report.cleared += 1,
-            Outcome::AlreadyClear => report.already_clear += 1,
-            Outcome::MarkedAgain => report.marked_again += 1,
-            Outcome::NotInOldTenant => report.not_in_old_tenant += 1,
-            Outcome::Failed(reason) | Outcome::Unanswered(reason) => {
-                report.failed += 1;
-                if report.failures.len() < FAILURES_LISTED {
-                    report.failures.push(UnmarkFailure {
-                        line: index as u64 + 1,
-                        export_line: listed.line,
-                        user_id: listed.user_id.clone(),
-                        reason,
-                    });
-                }
-            }
-        }
+        count(&mut report, outcome, index as u64 + 1, &listed);
         progress(report.tried, total);
         if unanswered_in_a_row >= UNANSWERED_IN_A_ROW_TO_STOP && report.tried < total {
             report.stopped = Some(
@@ -207,6 +195,65 @@ pub async fn unmark(
         }
     }
     Ok(report)
+}
+
+/// What became of one user, or why the run cannot go on.
+enum Settled {
+    User(Outcome),
+    Stop(String),
+}
+
+/// One user, the token renewed once if the tenant refuses it: refused
+/// again right after its renewal, the run stops (renewing again would only
+/// loop on the token endpoint).
+async fn settle(
+    tenant: &Tenant,
+    token: &mut String,
+    listed: &Listed,
+    options: &UnmarkOptions,
+) -> Result<Settled, UnmarkError> {
+    let mut renewed = false;
+    loop {
+        match unmark_one(tenant, token, listed, options).await {
+            Ok(outcome) => return Ok(Settled::User(outcome)),
+            Err(Refusal::Forbidden { what, status }) => {
+                return Err(UnmarkError::Forbidden { what, status })
+            }
+            Err(Refusal::TokenRefused { .. }) if !renewed => {
+                renewed = true;
+                *token = tenant.management_token().await?;
+            }
+            Err(Refusal::TokenRefused { what, detail }) => {
+                return Ok(Settled::Stop(format!(
+                    "the old tenant refused a Management API token it had just issued ({what}: {detail}), after it was renewed once: \
+                     check that the client is authorized for the old tenant's Management API and that --domain is its canonical domain, \
+                     then run the same command again (nothing is cleared twice)"
+                )))
+            }
+        }
+    }
+}
+
+/// Counts one user's outcome in the report.
+fn count(report: &mut UnmarkReport, outcome: Outcome, line: u64, listed: &Listed) {
+    report.tried += 1;
+    match outcome {
+        Outcome::Cleared => report.cleared += 1,
+        Outcome::AlreadyClear => report.already_clear += 1,
+        Outcome::MarkedAgain => report.marked_again += 1,
+        Outcome::NotInOldTenant => report.not_in_old_tenant += 1,
+        Outcome::Failed(reason) | Outcome::Unanswered(reason) => {
+            report.failed += 1;
+            if report.failures.len() < FAILURES_LISTED {
+                report.failures.push(UnmarkFailure {
+                    line,
+                    export_line: listed.line,
+                    user_id: listed.user_id.clone(),
+                    reason,
+                });
+            }
+        }
+    }
 }
 
 /// Counts the list's users, refusing a line that is not one.
@@ -242,8 +289,15 @@ fn parse_line(path: &Path, line: u64, text: &str) -> Result<Listed, UnmarkError>
 
 /// Why a user's request cannot settle that user alone.
 enum Refusal {
-    TokenExpired,
-    Forbidden { what: &'static str, status: u16 },
+    /// 401: the token is expired, or not accepted at all.
+    TokenRefused {
+        what: &'static str,
+        detail: String,
+    },
+    Forbidden {
+        what: &'static str,
+        status: u16,
+    },
 }
 
 /// Reads the user, and clears the marker if it is still the listed one. A
@@ -312,7 +366,10 @@ async fn unmark_one(
 fn outcome_of(answer: &Answer, what: &'static str) -> Result<Option<ManagementOutcome>, Refusal> {
     let reset = answer.header("x-ratelimit-reset");
     match classify_management_answer(answer.status, reset) {
-        ManagementOutcome::Unauthorized => Err(Refusal::TokenExpired),
+        ManagementOutcome::Unauthorized => Err(Refusal::TokenRefused {
+            what,
+            detail: answer_words(answer),
+        }),
         ManagementOutcome::Forbidden => Err(Refusal::Forbidden {
             what,
             status: answer.status,
@@ -337,21 +394,33 @@ async fn read_patiently(
         if !worth_again || options.retry.exhausted(tries) {
             return answer;
         }
-        tokio::time::sleep(options.retry.wait_after(&answer.headers, tries)).await;
+        let wait = options.retry.wait_after(&answer.headers, tries);
+        tenant.tell_wait(
+            wait,
+            &format!("reading a user: try {tries} found no answer"),
+        );
+        tokio::time::sleep(wait).await;
         tries += 1;
     }
 }
 
 /// What an answer that settles nothing says, in a few words.
 fn describe(what: &str, answer: &Answer) -> String {
+    format!("{what}: {}", answer_words(answer))
+}
+
+/// An answer in a few words: `HTTP 401 invalid_token Expired token…`, or
+/// why there was none.
+fn answer_words(answer: &Answer) -> String {
     if answer.status == 0 {
-        return format!(
-            "{what}: {}",
-            answer.transport.as_deref().unwrap_or("no answer")
-        );
+        return answer
+            .transport
+            .as_deref()
+            .unwrap_or("no answer")
+            .to_owned();
     }
     let (code, description) = answer.error();
-    let mut text = format!("{what}: HTTP {}", answer.status);
+    let mut text = format!("HTTP {}", answer.status);
     for part in [code, description] {
         if !part.is_empty() {
             text.push(' ');

@@ -15,11 +15,14 @@
 //! - [`transport`]: a failed request in a few words.
 //! - [`http`]: the one constructor of every HTTP client (no redirects,
 //!   deadlines, user agent).
+//! - [`mask`]: a secret masked in text a server sent back, in every form
+//!   an echo may take (as sent, URL-encoded, JSON-escaped, base64).
 //!
 //! It knows nothing of Auth0 or Connect2id beyond header names.
 
 pub mod http;
 pub mod journal;
+pub mod mask;
 pub mod progress;
 pub mod retry;
 pub mod submit;
@@ -27,6 +30,7 @@ pub mod transport;
 
 pub use http::{client as http_client, ClientOptions};
 pub use journal::{Journal, JournalError};
+pub use mask::{mask_secret, SecretForms};
 pub use progress::{thousands, Display, PhaseProgress, Unit};
 pub use retry::{is_retryable_status, server_wait, RetryPolicy};
 pub use submit::{submit_bounded, Submitted};

@@ -10,7 +10,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
-use trickle_transfer::{describe_transport_error, ClientOptions, RetryPolicy};
+use trickle_transfer::{describe_transport_error, ClientOptions, RetryPolicy, SecretForms};
 
 use super::journal::JobSummary;
 
@@ -32,6 +32,10 @@ pub enum ApiError {
     /// The tenant refused the client's credentials or grant.
     #[error("the tenant refused the client credentials: {0}")]
     Credentials(String),
+    /// The token endpoint answered with a redirect (never followed: it
+    /// would carry the client secret to wherever it points).
+    #[error("{0}")]
+    Redirected(String),
     /// Could not get an answer after retrying.
     #[error("{0}")]
     Unreachable(String),
@@ -135,6 +139,8 @@ pub struct Api {
     base: String,
     client_id: String,
     client_secret: String,
+    /// The secret's forms, masked in every message quoting an answer.
+    masks: SecretForms,
     token: Option<(String, Instant)>,
     /// The longest single wait for a rate limit.
     pub max_wait: Duration,
@@ -168,13 +174,15 @@ impl Api {
             base: base.trim_end_matches('/').to_owned(),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
+            masks: SecretForms::new(client_secret),
             token: None,
             max_wait: Duration::from_secs(60),
         })
     }
 
     /// A Management API token, fetched with client credentials and reused
-    /// until a minute before it expires.
+    /// until a minute before it expires. A 429, a 5xx or no answer is tried
+    /// again at most [`CONNECT_RETRIES`] times each; anything else ends it.
     pub async fn token(&mut self) -> Result<String, ApiError> {
         if let Some((token, until)) = &self.token {
             if Instant::now() < *until {
@@ -187,7 +195,7 @@ impl Api {
             "client_secret": self.client_secret,
             "audience": format!("{}/api/v2/", self.base),
         });
-        let mut failures = 0;
+        let (mut failures, mut rate_limited) = (0, 0);
         loop {
             let answer = self
                 .http
@@ -211,6 +219,13 @@ impl Api {
             };
             let status = response.status();
             if status == StatusCode::TOO_MANY_REQUESTS {
+                rate_limited += 1;
+                if rate_limited > CONNECT_RETRIES {
+                    return Err(ApiError::Unreachable(format!(
+                        "the token endpoint of {} still answers HTTP 429 (rate limit) after {rate_limited} tries: run the same command again later",
+                        self.base
+                    )));
+                }
                 let wait = rate_limit_wait(response.headers(), backoff(1), self.max_wait);
                 tokio::time::sleep(wait).await;
                 continue;
@@ -222,22 +237,56 @@ impl Api {
                 .await?;
                 continue;
             }
+            let headers = response.headers().clone();
             let text = response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                return Err(ApiError::Credentials(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )));
-            }
-            let answer: TokenAnswer = serde_json::from_str(&text).map_err(|_| {
-                ApiError::Credentials("the token answer has no access_token".to_owned())
-            })?;
-            let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
-            let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
-            self.token = Some((answer.access_token.clone(), until));
-            return Ok(answer.access_token);
+            return self.keep_token(status, &headers, &text);
         }
+    }
+
+    /// The token endpoint's final answer: the token (kept for reuse), or
+    /// why there is none.
+    fn keep_token(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        text: &str,
+    ) -> Result<String, ApiError> {
+        if status.is_redirection() {
+            return Err(ApiError::Redirected(format!(
+                "{}/oauth/token answered {}: --domain must be the tenant's own domain (a redirect would carry the client secret elsewhere)",
+                self.base,
+                self.describe(status, headers, text)
+            )));
+        }
+        if !status.is_success() {
+            return Err(ApiError::Credentials(self.describe(status, headers, text)));
+        }
+        let answer: TokenAnswer = serde_json::from_str(text).map_err(|_| {
+            ApiError::Credentials("the token answer has no access_token".to_owned())
+        })?;
+        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+        let until = Instant::now() + lifetime.saturating_sub(Duration::from_secs(60));
+        self.token = Some((answer.access_token.clone(), until));
+        Ok(answer.access_token)
+    }
+
+    /// An answer that is not what was asked, in a few words: a redirect
+    /// names where it pointed (never followed), anything else Auth0's
+    /// message; whatever the server echoed of the secret is masked.
+    fn describe(&self, status: StatusCode, headers: &HeaderMap, text: &str) -> String {
+        let said = if status.is_redirection() {
+            let location = headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            format!(
+                "HTTP {} redirect to {location} (never followed)",
+                status.as_u16()
+            )
+        } else {
+            format!("HTTP {}: {}", status.as_u16(), error_message(text))
+        };
+        self.masks.mask(&said)
     }
 
     /// Uploads one import file. Connection failures (nothing was sent) are
@@ -305,28 +354,11 @@ impl Api {
                     self.token = None;
                     continue;
                 }
-                status if status.is_success() => {
-                    match serde_json::from_str::<JobAnswer>(&text)
-                        .ok()
-                        .and_then(|job| job.id)
-                    {
-                        Some(id) if !id.is_empty() => Submitted::Created(id),
-                        _ => Submitted::Uncertain(format!(
-                            "HTTP {} without a job id",
-                            status.as_u16()
-                        )),
-                    }
+                status if status.is_success() => job_created(status, &text),
+                status if status.is_server_error() => {
+                    Submitted::Uncertain(self.describe(status, &headers, &text))
                 }
-                status if status.is_server_error() => Submitted::Uncertain(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )),
-                status => Submitted::Refused(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )),
+                status => Submitted::Refused(self.describe(status, &headers, &text)),
             });
         }
     }
@@ -354,17 +386,15 @@ impl Api {
                 },
                 Err(_) => Polled::Transient("a job answer that is not JSON".to_owned()),
             },
-            status => Polled::Transient(format!(
-                "HTTP {}: {}",
-                status.as_u16(),
-                error_message(&text)
-            )),
+            status => Polled::Transient(self.describe(status, &headers, &text)),
         })
     }
 
     /// `GET /api/v2/jobs/{id}/errors`: the failed users (an empty list when
-    /// there are none). `Err(message)` when no usable answer came.
+    /// there are none). `Err(message)` when no usable answer came (a 429
+    /// is waited out at most [`CONNECT_RETRIES`] times).
     pub async fn job_errors(&mut self, job_id: &str) -> Result<Result<Value, String>, ApiError> {
+        let mut rate_limited = 0;
         loop {
             let (status, headers, text) = match self
                 .get(&format!("/api/v2/jobs/{job_id}/errors"), &[])
@@ -374,7 +404,8 @@ impl Api {
                 Err(message) => return Ok(Err(message)),
             };
             return Ok(match status {
-                StatusCode::TOO_MANY_REQUESTS => {
+                StatusCode::TOO_MANY_REQUESTS if rate_limited < CONNECT_RETRIES => {
+                    rate_limited += 1;
                     tokio::time::sleep(rate_limit_wait(&headers, backoff(2), self.max_wait)).await;
                     continue;
                 }
@@ -387,25 +418,21 @@ impl Api {
                             .map_err(|_| "an errors answer that is not JSON".to_owned())
                     }
                 }
-                status => Err(format!(
-                    "HTTP {}: {}",
-                    status.as_u16(),
-                    error_message(&text)
-                )),
+                status => Err(self.describe(status, &headers, &text)),
             });
         }
     }
 
     /// Whether the tenant holds the user of an import file line (`email`
     /// as the plan wrote it, lower-cased; `raw_user_id` without `auth0|`).
-    /// Needs `read:users`. Rate limits are waited out; transport failures
-    /// and 5xx are retried a few times.
+    /// Needs `read:users`. Rate limits are waited out, transport failures
+    /// and 5xx retried, each at most [`CONNECT_RETRIES`] times.
     pub async fn find_user(
         &mut self,
         email: &str,
         raw_user_id: Option<&str>,
     ) -> Result<Lookup, ApiError> {
-        let mut failures = 0;
+        let (mut failures, mut rate_limited) = (0, 0);
         loop {
             let answer = self
                 .get("/api/v2/users-by-email", &[("email", email)])
@@ -413,32 +440,23 @@ impl Api {
             let problem = match answer {
                 Err(message) => message,
                 Ok((status, headers, text)) => match status {
-                    StatusCode::TOO_MANY_REQUESTS => {
+                    StatusCode::TOO_MANY_REQUESTS if rate_limited < CONNECT_RETRIES => {
+                        rate_limited += 1;
                         let wait = rate_limit_wait(&headers, backoff(1), self.max_wait);
                         tokio::time::sleep(wait).await;
                         continue;
                     }
                     StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                        return Ok(Lookup::Refused(format!(
-                            "HTTP {}: {}",
-                            status.as_u16(),
-                            error_message(&text)
-                        )))
+                        return Ok(Lookup::Refused(self.describe(status, &headers, &text)))
                     }
                     status if status.is_success() => match holds(&text, email, raw_user_id) {
                         Some(true) => return Ok(Lookup::Present),
                         Some(false) => return Ok(Lookup::Absent),
                         None => "a users-by-email answer that is not a list of users".to_owned(),
                     },
-                    status if status.is_server_error() => {
-                        format!("HTTP {}: {}", status.as_u16(), error_message(&text))
-                    }
+                    status if status.is_server_error() => self.describe(status, &headers, &text),
                     status => {
-                        return Ok(Lookup::Unavailable(format!(
-                            "HTTP {}: {}",
-                            status.as_u16(),
-                            error_message(&text)
-                        )))
+                        return Ok(Lookup::Unavailable(self.describe(status, &headers, &text)))
                     }
                 },
             };
@@ -501,6 +519,17 @@ impl Api {
             };
             return Ok(Ok((status, headers, text)));
         }
+    }
+}
+
+/// A successful upload's answer: the job it made, or (no id) uncertain.
+fn job_created(status: StatusCode, text: &str) -> Submitted {
+    match serde_json::from_str::<JobAnswer>(text)
+        .ok()
+        .and_then(|job| job.id)
+    {
+        Some(id) if !id.is_empty() => Submitted::Created(id),
+        _ => Submitted::Uncertain(format!("HTTP {} without a job id", status.as_u16())),
     }
 }
 

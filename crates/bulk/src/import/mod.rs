@@ -158,7 +158,7 @@ impl ImportError {
             ImportError::BadPlan(_)
                 | ImportError::Mismatch(_)
                 | ImportError::Journal(JournalError::Locked | JournalError::Damaged { .. })
-                | ImportError::Api(ApiError::Credentials(_))
+                | ImportError::Api(ApiError::Credentials(_) | ApiError::Redirected(_))
         )
     }
 }
