@@ -13,6 +13,7 @@
 mod clock;
 mod connections;
 mod control;
+mod custom_hash;
 mod deploy;
 mod exports;
 mod jobs;

@@ -226,7 +226,7 @@ async fn try_password_realm(
     let right = match hash {
         Some(hash) => {
             let password = password.to_owned();
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            tokio::task::spawn_blocking(move || hash.verify(&password))
                 .await
                 .unwrap_or(false)
         }
