@@ -228,6 +228,8 @@ pub struct Tenant {
     pub job_order: Vec<String>,
     /// Users-export jobs, by id.
     pub exports: HashMap<String, ExportJob>,
+    /// Custom APIs (client-credentials audiences besides the Management API).
+    pub apis: Vec<crate::apis::SeedApi>,
 }
 
 impl Tenant {
@@ -281,6 +283,7 @@ impl Tenant {
             jobs: HashMap::new(),
             job_order: Vec::new(),
             exports: HashMap::new(),
+            apis: seed.apis.clone(),
         };
         for (user, password_hash) in seed.users.iter().zip(hashes) {
             let connection = user

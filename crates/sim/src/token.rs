@@ -323,6 +323,10 @@ fn client_credentials(
             "No audience parameter was provided, and no default audience has been configured",
         );
     };
+    if let Some(answer) = crate::apis::client_credentials(state, headers, &client, audience, fields)
+    {
+        return answer;
+    }
     if !state.management_audiences(headers).contains(audience) {
         return oauth_error(
             StatusCode::FORBIDDEN,
