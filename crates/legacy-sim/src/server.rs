@@ -337,7 +337,9 @@ impl Emulator for AppState {
     fn count(&self, method: &Method, path: &str, _headers: &HeaderMap, _body: Option<&[u8]>) {
         let mut stats = lock(&self.stats);
         stats.total += 1;
-        let path = path.strip_prefix(self.base_path.as_str()).unwrap_or(path);
+        let Some(path) = path.strip_prefix(self.base_path.as_str()) else {
+            return;
+        };
         if let Some(counter) = AppState::counter(&mut stats.requests, method, path) {
             *counter += 1;
         }
