@@ -41,10 +41,9 @@ fn with_user(status: StatusCode, user: &User) -> Response {
     json(status, json!({"user": user.to_json()}))
 }
 
-/// A JSON object body with these string members, or the 400 to send.
-fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8], shape: &str) -> Result<T, Response> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| invalid_request(&format!("the body must be {shape} ({e})")))
+/// A JSON object body with these string members, or why not.
+fn body<T: for<'de> Deserialize<'de>>(bytes: &[u8], shape: &str) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("the body must be {shape} ({e})"))
 }
 
 #[derive(Deserialize)]
@@ -57,7 +56,7 @@ struct Credentials {
 pub async fn verify(State(state): State<Arc<AppState>>, bytes: Bytes) -> Response {
     let credentials: Credentials = match body(&bytes, r#"{"username": "…", "password": "…"}"#) {
         Ok(credentials) => credentials,
-        Err(response) => return response,
+        Err(why) => return invalid_request(&why),
     };
     let found: Vec<User> = lock(&state.store)
         .by_login_name(&credentials.username)
@@ -124,15 +123,16 @@ pub async fn by_id(State(state): State<Arc<AppState>>, Path(id): Path<String>) -
     }
 }
 
-fn may_write(state: &AppState, claims: &Claims) -> Result<(), Response> {
-    match &state.write_scope {
-        Some(scope) if !claims.has_scope(scope) => Err(error(
+/// The 403 for a token that may not write, if it may not.
+fn refused_write(state: &AppState, claims: &Claims) -> Option<Response> {
+    let scope = state.write_scope.as_ref()?;
+    (!claims.has_scope(scope)).then(|| {
+        error(
             StatusCode::FORBIDDEN,
             "forbidden",
             &format!("The token may not write: it lacks the scope {scope}"),
-        )),
-        _ => Ok(()),
-    }
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -147,12 +147,12 @@ pub async fn mark(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    if let Err(response) = may_write(&state, &claims) {
+    if let Some(response) = refused_write(&state, &claims) {
         return response;
     }
     let mark: Mark = match body(&bytes, r#"{"migrated_at": "<RFC 3339>"}"#) {
         Ok(mark) => mark,
-        Err(response) => return response,
+        Err(why) => return invalid_request(&why),
     };
     let Ok(at) = parse_time(&mark.migrated_at) else {
         return invalid_request("migrated_at must be an RFC 3339 time");
@@ -187,12 +187,12 @@ pub async fn unmark(
     Path(id): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    if let Err(response) = may_write(&state, &claims) {
+    if let Some(response) = refused_write(&state, &claims) {
         return response;
     }
     let unmark: Unmark = match body(&bytes, r#"{"expected_migrated_at": "<RFC 3339>"}"#) {
         Ok(unmark) => unmark,
-        Err(response) => return response,
+        Err(why) => return invalid_request(&why),
     };
     let Ok(expected) = parse_time(&unmark.expected_migrated_at) else {
         return invalid_request("expected_migrated_at must be an RFC 3339 time");

@@ -213,8 +213,7 @@ fn the_seed_names_bad_grants() {
     }
     seed["apis"] = json!([{"identifier": API, "grants": []}]);
     let message = Seed::from_json(&seed.to_string())
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(message.contains("grants"), "{message}");
 }
