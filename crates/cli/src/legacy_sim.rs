@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use trickle_legacy_sim::{LegacySim, Options, Seed, StartError, Store};
+use trickle_legacy_sim::{LegacySim, Options, Seed, StartError, Store, User};
 
 use crate::serve::{announce_reach, announce_ready, stopped, ServeArgs, Serving};
 use crate::EXIT_BAD_INPUT;
@@ -65,29 +65,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let bad_input = |message: String| {
-        eprintln!("{NAME}: {message}");
-        ExitCode::from(EXIT_BAD_INPUT)
-    };
-    let Serving {
-        ip,
-        faults,
-        public_url,
-    } = match args.serve.checked() {
-        Ok(serving) => serving,
-        Err(message) => return bad_input(message),
-    };
     let started = Instant::now();
-    let users = match Seed::from_path(&args.seed).and_then(|seed| seed.users()) {
-        Ok(users) => users,
-        Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
-    };
-    let issuer_ca = match &args.issuer_ca {
-        Some(path) => match std::fs::read(path) {
-            Ok(pem) => Some(pem),
-            Err(error) => return bad_input(format!("--issuer-ca {}: {error}", path.display())),
-        },
-        None => None,
+    let (users, options, addr) = match prepare(&args) {
+        Ok(prepared) => prepared,
+        Err(message) => return bad_input(message),
     };
     let summary = format!(
         "{} users; tokens from {} for {}",
@@ -95,18 +76,6 @@ pub fn run(args: Args) -> ExitCode {
         args.issuer,
         args.audience
     );
-    let options = Options {
-        issuer: args.issuer.clone(),
-        audience: args.audience.clone(),
-        issuer_ca,
-        write_scope: args.write_scope.clone(),
-        base_path: args.base_path.clone(),
-        rate_limit: args.rate_limit,
-        faults,
-        log_requests: !args.serve.quiet,
-        tls: args.serve.reach.tls(),
-        public_url: public_url.clone(),
-    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -117,8 +86,8 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = SocketAddr::new(ip, args.serve.port);
     let code = runtime.block_on(async {
+        let public_url = options.public_url.clone();
         let sim = match LegacySim::start(Store::new(users), options, addr).await {
             Ok(sim) => sim,
             Err(error @ (StartError::Options(_) | StartError::Faults(_))) => {
@@ -146,4 +115,42 @@ pub fn run(args: Args) -> ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+fn bad_input(message: String) -> ExitCode {
+    eprintln!("{NAME}: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// The flags and files read and checked: the users (hashed), the
+/// emulator's options, the address; or what is wrong with them.
+fn prepare(args: &Args) -> Result<(Vec<User>, Options, SocketAddr), String> {
+    let Serving {
+        ip,
+        faults,
+        public_url,
+    } = args.serve.checked()?;
+    let users = Seed::from_path(&args.seed)
+        .and_then(|seed| seed.users())
+        .map_err(|error| format!("{}: {error}", args.seed.display()))?;
+    let issuer_ca = match &args.issuer_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|error| format!("--issuer-ca {}: {error}", path.display()))?,
+        ),
+        None => None,
+    };
+    let options = Options {
+        issuer: args.issuer.clone(),
+        audience: args.audience.clone(),
+        issuer_ca,
+        write_scope: args.write_scope.clone(),
+        base_path: args.base_path.clone(),
+        rate_limit: args.rate_limit,
+        faults,
+        log_requests: !args.serve.quiet,
+        tls: args.serve.reach.tls(),
+        public_url,
+    };
+    Ok((users, options, SocketAddr::new(ip, args.serve.port)))
 }

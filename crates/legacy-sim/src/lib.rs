@@ -21,5 +21,5 @@ mod store;
 pub use hashes::{HashSpec, StoredHash, ALGORITHMS};
 pub use seed::{Seed, SeedError, SeedUser, DEFAULT_BCRYPT_COST, MAX_SEED_BYTES};
 pub use server::{Counters, LegacySim, Options, StartError, Stats, ROUTES};
-pub use store::Store;
+pub use store::{Store, User};
 pub use trickle_emulator::Faults;
