@@ -574,12 +574,16 @@ pub fn plan(
     });
     if report.records_read > 0 && users_parsed == 0 {
         return Err(PlanError::Unusable(format!(
-            "none of the {} records of {} is a user: is it an export ({} format)?",
+            "none of the {} records of {} is a user: is it an export ({} format, {})?",
             report.records_read,
             options.input.display(),
             match options.format {
                 InputFormat::Json => "NDJSON",
                 InputFormat::Csv => "CSV",
+            },
+            match source_kind {
+                SourceKind::Api => "read as a legacy store's export: --source-kind api",
+                _ => "read as an Auth0 export: --source-kind auth0",
             }
         )));
     }

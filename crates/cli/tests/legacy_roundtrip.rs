@@ -412,3 +412,40 @@ fn a_broken_legacy_hash_leaves_its_user_out_by_line() {
         .collect();
     assert_eq!(lines, [2, 3]);
 }
+
+#[test]
+fn the_wrong_source_kind_says_which_it_read_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trickle.toml");
+    fs::write(
+        &config,
+        format!("[connection]\nname = \"{NEW_CONNECTION}\"\n[source]\nrealm = \"Legacy\"\n"),
+    )
+    .unwrap();
+    let input = dir.path().join("auth0-export.ndjson");
+    fs::write(
+        &input,
+        json!({"user_id": "auth0|1", "email": "a@x.example"}).to_string() + "\n",
+    )
+    .unwrap();
+    let out = dir.path().join("plan");
+    let planned = trickle(
+        &[
+            "bulk",
+            "plan",
+            "--config",
+            config.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--source-kind",
+            "api",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&planned.stderr);
+    assert_eq!(planned.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--source-kind api"), "{stderr}");
+    assert!(!out.exists());
+}
