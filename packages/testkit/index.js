@@ -11,10 +11,13 @@
 //     Auth0 runs it: a module with Node built-ins only, a v3 event, an api
 //     whose requests are recorded and applied at the end of the flow.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
+//   startLegacySim — Trickle's emulated legacy user-store API
+//     (`trickle legacy-sim`), checking tokens of the tenant `startSim` plays.
 
 const { loadScript, call, lateCalls, checkOneFunction, Container } = require('./sandbox');
 const { ImportModeTenant, TenantError } = require('./tenant');
 const { startSim, Sim } = require('./sim');
+const { startLegacySim, LegacySim } = require('./legacy-sim');
 const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
 
 module.exports = {
@@ -27,6 +30,8 @@ module.exports = {
   TenantError,
   startSim,
   Sim,
+  startLegacySim,
+  LegacySim,
   loadAction,
   postLoginEvent,
   postLoginApi,

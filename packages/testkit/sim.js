@@ -8,7 +8,6 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 
-const READY = /^trickle sim listening on (https?:\/\/\S+)\s*$/m;
 const START_TIMEOUT_MS = 15000;
 
 /**
@@ -35,7 +34,18 @@ async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args
     tlsDir = typeof tls === 'object' && tls.dir ? tls.dir : path.join(temp(), 'tls');
     args = ['--tls-dir', tlsDir, ...args];
   }
-  const child = spawn(bin, ['sim', '--seed', seedPath, '--port', '0', '--exit-on-stdin-close', ...args], {
+  const { child, baseUrl, stderr } = await spawnEmulator(bin, ['sim', '--seed', seedPath, ...args], 'trickle sim');
+  const caCertPath = tlsDir ? path.join(tlsDir, 'ca.pem') : undefined;
+  return new Sim(child, baseUrl, tempDir, stderr, caCertPath);
+}
+
+/**
+ * Runs `bin argv… --port 0 --exit-on-stdin-close` and waits for its ready line, `NAME listening on URL`.
+ * Shared by the emulators' starters (`startSim`, `startLegacySim`).
+ * @returns {Promise<{child: import('node:child_process').ChildProcess, baseUrl: string, stderr: Buffer[]}>}
+ */
+async function spawnEmulator(bin, argv, name) {
+  const child = spawn(bin, [...argv, '--port', '0', '--exit-on-stdin-close'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const stderr = [];
@@ -43,28 +53,28 @@ async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args
     stderr.push(chunk);
     if (stderr.length > 200) stderr.shift();
   });
+  const ready = new RegExp(`^${name} listening on (https?:\\/\\/\\S+)\\s*$`, 'm');
   const baseUrl = await new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`trickle sim did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(new Error(`${name} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     function fail(error) {
       clearTimeout(timer);
       child.kill();
       reject(new Error(`${error.message}\n${Buffer.concat(stderr).toString()}`));
     }
     child.on('error', fail);
-    child.on('exit', (code) => fail(new Error(`trickle sim exited with code ${code}`)));
+    child.on('exit', (code) => fail(new Error(`${name} exited with code ${code}`)));
     child.stdout.on('data', (chunk) => {
       out += chunk;
-      const ready = READY.exec(out);
-      if (ready) {
+      const found = ready.exec(out);
+      if (found) {
         clearTimeout(timer);
         child.removeAllListeners('exit');
-        resolve(ready[1]);
+        resolve(found[1]);
       }
     });
   });
-  const caCertPath = tlsDir ? path.join(tlsDir, 'ca.pem') : undefined;
-  return new Sim(child, baseUrl, tempDir, stderr, caCertPath);
+  return { child, baseUrl, stderr };
 }
 
 class Sim {
@@ -146,4 +156,4 @@ function requestTrusting(ca, url, method, headers, payload) {
   });
 }
 
-module.exports = { startSim, Sim };
+module.exports = { startSim, Sim, spawnEmulator };

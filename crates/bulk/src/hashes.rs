@@ -342,6 +342,88 @@ fn password_field(entry: HashLine) -> Result<PasswordField, String> {
     Ok(PasswordField::Custom(custom))
 }
 
+/// A legacy export's `password_hash` object (the legacy API contract):
+/// `algorithm` and `value`, and for the digests `encoding`, `salt`,
+/// `salt_encoding`, `salt_position`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportHash {
+    algorithm: String,
+    value: String,
+    encoding: Option<String>,
+    salt: Option<String>,
+    salt_encoding: Option<String>,
+    salt_position: Option<String>,
+}
+
+/// The algorithms a legacy export's `password_hash` may name.
+pub const EXPORT_ALGORITHMS: [&str; 7] = [
+    "bcrypt", "argon2", "pbkdf2", "md5", "sha1", "sha256", "sha512",
+];
+
+/// The password field for a legacy export's `password_hash` (an object,
+/// or its JSON text from a CSV column), mapped as the hashes file's lines
+/// are; a digest must have its algorithm's length in its encoding.
+pub fn from_export(hash: &Value) -> Result<PasswordField, String> {
+    let parsed = match hash {
+        Value::String(text) => serde_json::from_str(text),
+        other => ExportHash::deserialize(other),
+    };
+    let hash = parsed.map_err(|error| format!("password_hash: {error}"))?;
+    let algorithm = hash.algorithm.to_ascii_lowercase();
+    if !EXPORT_ALGORITHMS.contains(&algorithm.as_str()) {
+        return Err(format!(
+            "password_hash.algorithm `{}` is not one of {}",
+            hash.algorithm,
+            EXPORT_ALGORITHMS.join(", ")
+        ));
+    }
+    check_digest_length(&algorithm, &hash.value, hash.encoding.as_deref())?;
+    password_field(HashLine {
+        user_id: None,
+        email: None,
+        hash: Some(hash.value),
+        algorithm: Some(algorithm),
+        encoding: hash.encoding,
+        salt: hash.salt,
+        salt_encoding: hash.salt_encoding,
+        salt_position: hash.salt_position,
+        digest: None,
+        key: None,
+        custom_password_hash: None,
+    })
+}
+
+/// A digest written in hex (the default) or base64 must decode to its
+/// algorithm's size: a cut or mangled value would import a user who can
+/// never log in.
+fn check_digest_length(algorithm: &str, value: &str, encoding: Option<&str>) -> Result<(), String> {
+    let bytes = match algorithm {
+        "md5" => 16,
+        "sha1" => 20,
+        "sha256" => 32,
+        "sha512" => 64,
+        _ => return Ok(()),
+    };
+    let fits = match encoding.unwrap_or("hex") {
+        "hex" => value.len() == bytes * 2 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+        "base64" => {
+            let data = value.trim_end_matches('=');
+            let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+            data.len() == (bytes * 4).div_ceil(3) && data.bytes().all(alphabet)
+        }
+        _ => true, // refused by the schema check, with its own message
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "password_hash.value is not a {algorithm} digest ({bytes} bytes) in {}",
+            encoding.unwrap_or("hex")
+        ))
+    }
+}
+
 /// The algorithm a self-describing hash names.
 fn detect(hash: &str) -> Option<&'static str> {
     if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
@@ -643,6 +725,44 @@ mod tests {
         assert!(field(json!({"email": "a@x", "algorithm": "sha256", "hash": "abcd", "salt_position": "middle", "salt": "s"})).is_err());
         assert!(field(json!({"email": "a@x", "algorithm": "rot13", "hash": "abcd"})).is_err());
         assert!(field(json!({"email": "a@x", "algorithm": "scrypt", "hash": "abcd"})).is_err());
+    }
+
+    #[test]
+    fn legacy_export_hashes_map_to_the_import_schema() {
+        assert_eq!(
+            from_export(&json!({"algorithm": "bcrypt", "value": BCRYPT_10})),
+            Ok(PasswordField::Bcrypt(BCRYPT_10.to_owned()))
+        );
+        let md5 = "5f4dcc3b5aa765d61d8327deb882cf99";
+        assert_eq!(
+            from_export(&json!({"algorithm": "md5", "value": md5})),
+            Ok(PasswordField::Custom(
+                json!({"algorithm": "md5", "hash": {"value": md5, "encoding": "hex"}})
+            ))
+        );
+        let text =
+            json!({"algorithm": "sha256", "value": "OM/b6u6+pxnK1QPcloAlb4eo2b6a675VD8xyT9LMvqY=",
+                          "encoding": "base64", "salt": "NaCl", "salt_position": "suffix"})
+            .to_string();
+        assert_eq!(
+            from_export(&Value::String(text)),
+            Ok(PasswordField::Custom(json!({
+                "algorithm": "sha256",
+                "hash": {"value": "OM/b6u6+pxnK1QPcloAlb4eo2b6a675VD8xyT9LMvqY=", "encoding": "base64"},
+                "salt": {"value": "NaCl", "encoding": "utf8", "position": "suffix"}
+            })))
+        );
+        for bad in [
+            json!({"algorithm": "md5", "value": "5f4dcc3b"}),
+            json!({"algorithm": "sha1", "value": "zz".repeat(20)}),
+            json!({"algorithm": "sha256", "value": "AAAA", "encoding": "base64"}),
+            json!({"algorithm": "hmac", "value": "ab"}),
+            json!({"algorithm": "md5", "value": md5, "pepper": "x"}),
+            json!({"algorithm": "argon2", "value": "$argon2id$v=19$x", "encoding": "hex"}),
+            json!("not json"),
+        ] {
+            assert!(from_export(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //!   get the same `user_id`, email and metadata. Users already migrated
 //!   (the lazy-migration marker, or present in the new tenant's export),
 //!   duplicates and unusable records are left out and reported by line;
-//!   legacy password hashes can be joined in ([`hashes`]).
+//!   legacy password hashes can be joined in ([`hashes`]). A legacy
+//!   store's export (the legacy API contract's users, with their hashes)
+//!   is read too ([`legacy`], [`source`]).
 //! - [`import`] submits a plan's files to the new tenant as import jobs
 //!   (`POST /api/v2/jobs/users-imports`), at most two at a time, follows
 //!   them to the end, records their errors, and resumes from a state file
@@ -25,8 +27,10 @@ mod idset;
 pub mod import;
 pub mod input;
 mod keys;
+pub mod legacy;
 pub mod plan;
 pub mod record;
+pub mod source;
 
 pub use idset::IdSet;
 pub use input::InputFormat;
@@ -36,3 +40,4 @@ pub use plan::{
     SKIPS_LISTED_PER_REASON,
 };
 pub use record::SkipReason;
+pub use source::SourceKind;

@@ -18,13 +18,13 @@ use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use trickle_core::{raw_user_id, Policy, SourceUser};
 
 use crate::hashes::{HashFileProblem, HashIndex, PasswordField};
 use crate::input::{self, InputFormat, Record};
 use crate::keys::{email_identity, username_identity, KeySet, EMAIL_SEED, ID_SEED, USERNAME_SEED};
 use crate::record::{candidate, ImportRecord, Skip, SkipReason};
+use crate::source::{read_record, SourceKind};
 
 /// Auth0 refuses import files over this many bytes (413).
 pub const IMPORT_FILE_LIMIT_BYTES: usize = 500_000;
@@ -68,6 +68,8 @@ pub struct PlanOptions {
     pub exclude_format: InputFormat,
     /// Legacy password hashes (see [`crate::hashes`]).
     pub hashes: Option<PathBuf>,
+    /// An Auth0 export or a legacy store's (see [`crate::source`]).
+    pub source_kind: SourceKind,
     /// The plan folder to create.
     pub out: PathBuf,
     /// The old tenant's connection the users come from (`source.realm`).
@@ -103,6 +105,7 @@ impl PlanOptions {
             exclude: None,
             exclude_format: InputFormat::Json,
             hashes: None,
+            source_kind: SourceKind::Auto,
             out,
             realm,
             target_connection,
@@ -212,6 +215,9 @@ pub struct MarkedUser {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PlanReport {
     pub input: String,
+    /// `auth0` or `api` (a legacy store's export), as given or told by the
+    /// first record.
+    pub source_kind: &'static str,
     /// Physical lines of the export: blank ones, a CSV header and the lines
     /// inside quoted CSV fields included.
     pub lines_read: u64,
@@ -375,31 +381,19 @@ pub fn plan(
     let mut record_buffer = Vec::with_capacity(4096);
 
     let file_bytes = export.file_bytes;
+    let mut source_kind = options.source_kind;
     while let Some((line, record)) = export.next_record().map_err(input_error)? {
         if stop.load(Ordering::Relaxed) {
             return Err(PlanError::Interrupted);
         }
         report.records_read += 1;
-        let parsed: Result<SourceUser<Value>, Skip> = match record {
-            Record::Json(bytes) => {
-                serde_json::from_slice(bytes).map_err(|error| json_skip(line, &error))
-            }
-            Record::Object(value) => {
-                serde_json::from_value(value).map_err(|error| json_skip(line, &error))
-            }
-            Record::Unreadable(message) => Err(Skip {
-                line,
-                reason: SkipReason::Unreadable,
-                detail: Some(message),
-                user_id: None,
-                email: None,
-            }),
-        };
-        let outcome = parsed.and_then(|user| {
+        let parsed = read_record(&mut source_kind, line, record);
+        let outcome = parsed.and_then(|source| {
             users_parsed += 1;
             let candidate = candidate(
                 line,
-                user,
+                source.user,
+                source.marked_at,
                 &options.realm,
                 &options.policy,
                 options.skip_blocked,
@@ -455,8 +449,12 @@ pub fn plan(
                     ),
                 ));
             }
-            let password =
-                match &mut hashes {
+            let password = match source.password {
+                Some(Ok(field)) => Some(field),
+                Some(Err(problem)) => {
+                    return Err(skip(SkipReason::InvalidPasswordHash, Some(problem)))
+                }
+                None => match &mut hashes {
                     Some((path, index)) => match index
                         .lookup(&profile.user_id, &profile.email)
                         .map_err(|source| PlanError::Input {
@@ -471,7 +469,8 @@ pub fn plan(
                         Err(error) => return Ok(Err(error)),
                     },
                     None => None,
-                };
+                },
+            };
             record_buffer.clear();
             let record = ImportRecord {
                 profile,
@@ -579,6 +578,10 @@ pub fn plan(
         }
     }
     report.lines_read = export.lines_read();
+    report.source_kind = match source_kind {
+        SourceKind::Auto => SourceKind::Auth0.name(),
+        kind => kind.name(),
+    };
     progress(Progress {
         phase: Phase::Users,
         bytes_read: export.bytes_read(),
@@ -588,12 +591,16 @@ pub fn plan(
     });
     if report.records_read > 0 && users_parsed == 0 {
         return Err(PlanError::Unusable(format!(
-            "none of the {} records of {} is a user: is it an export ({} format)?",
+            "none of the {} records of {} is a user: is it an export ({} format, {})?",
             report.records_read,
             options.input.display(),
             match options.format {
                 InputFormat::Json => "NDJSON",
                 InputFormat::Csv => "CSV",
+            },
+            match source_kind {
+                SourceKind::Api => "read as a legacy store's export: --source-kind api",
+                _ => "read as an Auth0 export: --source-kind auth0",
             }
         )));
     }
@@ -659,20 +666,6 @@ fn cap_listed_text(text: &mut String) {
         let cut = text.len() - end;
         text.truncate(end);
         text.push_str(&format!("… ({cut} more bytes)"));
-    }
-}
-
-fn json_skip(line: u64, error: &serde_json::Error) -> Skip {
-    let reason = match error.classify() {
-        serde_json::error::Category::Data => SkipReason::InvalidUser,
-        _ => SkipReason::Unreadable,
-    };
-    Skip {
-        line,
-        reason,
-        detail: Some(error.to_string()),
-        user_id: None,
-        email: None,
     }
 }
 

@@ -5,8 +5,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use trickle_core::{
-    import_profile, is_valid_metadata_key, migrated_at, raw_user_id, Policy, Profile, ProfileValue,
-    SourceUser, UserError, RESERVED_APP_METADATA_KEYS,
+    import_profile, is_valid_metadata_key, raw_user_id, Policy, Profile, ProfileValue, SourceUser,
+    UserError, RESERVED_APP_METADATA_KEYS,
 };
 
 use crate::hashes::PasswordField;
@@ -24,7 +24,8 @@ pub enum SkipReason {
     /// An email Auth0 would refuse (no `@`, blanks).
     InvalidEmail,
     MissingUserId,
-    /// Carries `app_metadata.trickle_migrated_at`: the scripts migrated it.
+    /// Carries the marker (`app_metadata.trickle_migrated_at`, or a legacy
+    /// record's `migrated_at`): the scripts migrated it.
     AlreadyMigrated,
     /// The new tenant's export already has this user id or email.
     AlreadyInTarget,
@@ -98,12 +99,14 @@ pub struct Candidate {
     pub stripped: Vec<&'static str>,
 }
 
-/// Per-record checks and normalisation. With `honour_marker` a marked user
-/// is left out as migrated; without (the new tenant's export is given and
-/// decides), it goes on, its marker noted.
+/// Per-record checks and normalisation. `marked_at`: the record's
+/// migration marker. With `honour_marker` a marked user is left out as
+/// migrated; without (the new tenant's export is given and decides), it
+/// goes on, its marker noted.
 pub fn candidate(
     line: u64,
     user: SourceUser<Value>,
+    marked_at: Option<String>,
     realm: &str,
     policy: &Policy,
     skip_blocked: bool,
@@ -118,7 +121,6 @@ pub fn candidate(
         user_id: user_id.clone(),
         email: email.clone(),
     };
-    let marked_at = migrated_at(&user);
     let source_user_id = user.user_id.clone();
     if let (Some(at), true) = (&marked_at, honour_marker) {
         return Err(skip(

@@ -12,8 +12,8 @@ use clap::{Subcommand, ValueEnum};
 use trickle_bulk::import::journal::FileState;
 use trickle_bulk::import::{run_import, Event, Halt, ImportError, ImportOptions, ImportOutcome};
 use trickle_bulk::{
-    plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, MARKED_FILE,
-    REPORT_FILE,
+    plan, InputFormat, Phase, PlanError, PlanOptions, PlanReport, Progress, SourceKind,
+    MARKED_FILE, REPORT_FILE,
 };
 use trickle_generator::parse_config;
 use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions, UnmarkReport};
@@ -42,6 +42,16 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SourceKindArg {
+    /// Told by the first record.
+    Auto,
+    /// An Auth0 users export (`users-exports` job).
+    Auth0,
+    /// A legacy store's export (the legacy API contract's users).
+    Api,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// `.csv` / `.csv.gz` names are CSV, everything else NDJSON.
     Auto,
@@ -50,9 +60,10 @@ enum Format {
     Csv,
 }
 
-/// Turn an old-tenant export into Auth0 import files (JSON arrays of at
-/// most 500,000 bytes), normalised as the lazy-migration scripts normalise,
-/// with a report (report.json) of every user left out and why.
+/// Turn an old-tenant export (or a legacy store's export, see
+/// --source-kind) into Auth0 import files (JSON arrays of at most 500,000
+/// bytes), normalised as the lazy-migration scripts normalise, with a
+/// report (report.json) of every user left out and why.
 #[derive(clap::Args)]
 struct PlanArgs {
     /// The Trickle config (TOML) the scripts were generated from.
@@ -77,6 +88,15 @@ struct PlanArgs {
     /// The export's format.
     #[arg(long, value_enum, default_value = "auto")]
     format: Format,
+    /// Whose export --input is: an Auth0 users export, or a legacy store's
+    /// (the legacy API contract's User records, see
+    /// docs/legacy-api.openapi.yaml: "id", "email", … and an optional
+    /// "password_hash" {"algorithm", "value", "encoding", "salt",
+    /// "salt_encoding", "salt_position"}, mapped to Auth0's password_hash or
+    /// custom_password_hash; "migrated_at" is the marker). auto: a first
+    /// record with "id" and no "user_id" is a legacy export.
+    #[arg(long, value_enum, default_value = "auto", value_name = "KIND")]
+    source_kind: SourceKindArg,
     /// Leave blocked users out (by default they are imported, still blocked;
     /// the scripts never migrate them).
     #[arg(long)]
@@ -395,6 +415,11 @@ fn run_plan(args: PlanArgs) -> ExitCode {
     if let Some(exclude) = &args.exclude_export {
         options.exclude_format = InputFormat::from_path(exclude);
     }
+    options.source_kind = match args.source_kind {
+        SourceKindArg::Auto => SourceKind::Auto,
+        SourceKindArg::Auth0 => SourceKind::Auth0,
+        SourceKindArg::Api => SourceKind::Api,
+    };
     options.exclude = args.exclude_export;
     options.hashes = args.hashes;
     options.skip_blocked = args.skip_blocked;
@@ -524,6 +549,9 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
         out.display(),
         out.join(REPORT_FILE).display()
     );
+    if report.source_kind == SourceKind::Api.name() {
+        eprintln!("  read as a legacy store's export (the legacy API contract's users)");
+    }
     eprintln!("  lines read       {:>12}", thousands(report.lines_read));
     eprintln!("  records read     {:>12}", thousands(report.records_read));
     eprintln!("  users planned    {:>12}", thousands(report.users_written));

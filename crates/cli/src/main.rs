@@ -5,6 +5,7 @@
 mod bulk;
 mod c2id;
 mod generate;
+mod legacy_sim;
 mod preflight;
 mod serve;
 mod sim;
@@ -46,6 +47,7 @@ enum Command {
     Status(status::Args),
     Bulk(bulk::Args),
     Sim(sim::Args),
+    LegacySim(legacy_sim::Args),
     C2id(c2id::Args),
 }
 
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::run(args),
         Command::Bulk(args) => bulk::run(args),
         Command::Sim(args) => sim::run(args),
+        Command::LegacySim(args) => legacy_sim::run(args),
         Command::C2id(args) => c2id::run(args),
     }
 }

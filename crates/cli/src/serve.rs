@@ -1,4 +1,5 @@
-//! What the emulator commands (`trickle sim`, `trickle c2id sim`) share:
+//! What the emulator commands (`trickle sim`, `trickle c2id sim`,
+//! `trickle legacy-sim`) share:
 //! the loopback-only listening address, the fault flags, HTTPS and the
 //! public URL, and waiting for the signal (or the end of stdin) that stops
 //! them.

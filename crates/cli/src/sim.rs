@@ -24,7 +24,9 @@ use crate::EXIT_BAD_INPUT;
 #[derive(clap::Args)]
 pub struct Args {
     /// The seed (a JSON object of at most 256 MiB): connections, clients and
-    /// users; e.g. examples/old-tenant-users.json.
+    /// users, and custom APIs ("apis" with "client_grants", to play the new
+    /// tenant of a migration from your own database); e.g.
+    /// examples/old-tenant-users.json.
     #[arg(long, value_name = "FILE")]
     seed: PathBuf,
     /// Management API requests per second before 429 (0 turns the limit off).

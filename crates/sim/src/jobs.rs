@@ -12,6 +12,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use crate::clock;
+use crate::custom_hash::PasswordHash;
 use crate::management::authorize;
 use crate::reply::{api_error, json};
 use crate::seed::is_email;
@@ -505,6 +506,9 @@ fn validate(user: &Value) -> Result<&Map<String, Value>, Vec<Value>> {
                 "custom_password_hash.hash.value",
             ));
         }
+        for (code, message, path) in crate::custom_hash::import_problems(custom) {
+            problems.push(problem(code, message, &path));
+        }
     }
     if let Some(Value::Object(metadata)) = object.get("app_metadata") {
         for key in metadata
@@ -559,20 +563,10 @@ fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
     object.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-/// The bcrypt hash a user can log in with: `password_hash`, or a
-/// `custom_password_hash` of algorithm bcrypt. Other algorithms are
-/// accepted but not verifiable here (such users cannot log in).
-fn login_hash(object: &Map<String, Value>) -> Option<String> {
-    if let Some(hash) = text(object, "password_hash") {
-        return Some(hash);
-    }
-    let custom = object.get("custom_password_hash")?;
-    if custom.get("algorithm").and_then(Value::as_str) != Some("bcrypt") {
-        return None;
-    }
-    let value = custom.get("hash")?.get("value")?.as_str()?;
-    // bcrypt's verifier reads $2a$/$2b$/$2y$ alike.
-    Some(value.to_owned())
+/// What a user logs in with: `password_hash` or `custom_password_hash`
+/// (see `custom_hash` for which algorithms verify).
+fn login_hash(object: &Map<String, Value>) -> Option<PasswordHash> {
+    crate::custom_hash::from_import(object)
 }
 
 fn duplicated(message: &str) -> Vec<Value> {

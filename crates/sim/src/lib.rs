@@ -10,9 +10,11 @@
 //! search totals. It is a rehearsal and test double, not a security product: its
 //! signing key is fixed and public.
 
+mod apis;
 mod clock;
 mod connections;
 mod control;
+mod custom_hash;
 mod deploy;
 mod exports;
 mod jobs;
@@ -26,6 +28,7 @@ mod state;
 mod store;
 mod token;
 
+pub use apis::{SeedApi, SeedClientGrant, DEFAULT_API_TOKEN_LIFETIME};
 pub use deploy::DeployError;
 pub use keys::KEY_ID;
 pub use seed::{

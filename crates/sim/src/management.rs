@@ -315,7 +315,7 @@ pub async fn patch_user(
         }
     }
     if let Some(hash) = new_hash {
-        user.password_hash = Some(hash);
+        user.password_hash = Some(crate::custom_hash::PasswordHash::Bcrypt(hash));
     }
     user.touch();
     json(StatusCode::OK, user.to_json())

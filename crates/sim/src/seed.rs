@@ -46,6 +46,9 @@ pub struct Seed {
     /// The users, with their passwords in plain text (hashed at load).
     #[serde(default)]
     pub users: Vec<SeedUser>,
+    /// Custom APIs and the clients granted tokens for them (see `apis`).
+    #[serde(default)]
+    pub apis: Vec<crate::apis::SeedApi>,
 }
 
 /// A database connection.
@@ -391,6 +394,7 @@ impl Seed {
             }
         }
 
+        problems.extend(crate::apis::problems(&self.apis, &self.clients));
         if problems.is_empty() {
             Ok(())
         } else {

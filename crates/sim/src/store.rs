@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
+use crate::custom_hash::PasswordHash;
 use crate::exports::ExportJob;
 use crate::jobs::Job;
 use crate::seed::Seed;
@@ -51,7 +52,7 @@ impl Client {
     }
 }
 
-/// A stored user. `password_hash` is a bcrypt hash (`$2a$`/`$2b$`/`$2y$`).
+/// A stored user. `password_hash` is what they log in with (see `custom_hash`).
 #[derive(Clone)]
 pub struct User {
     pub raw_id: String,
@@ -68,7 +69,7 @@ pub struct User {
     pub user_metadata: Map<String, Value>,
     pub blocked: bool,
     pub mfa: bool,
-    pub password_hash: Option<String>,
+    pub password_hash: Option<PasswordHash>,
     pub created_at: String,
     pub updated_at: String,
     pub last_login: Option<String>,
@@ -91,7 +92,7 @@ pub struct NewUser {
     pub user_metadata: Map<String, Value>,
     pub blocked: bool,
     pub mfa: bool,
-    pub password_hash: Option<String>,
+    pub password_hash: Option<PasswordHash>,
 }
 
 impl User {
@@ -227,6 +228,8 @@ pub struct Tenant {
     pub job_order: Vec<String>,
     /// Users-export jobs, by id.
     pub exports: HashMap<String, ExportJob>,
+    /// Custom APIs (client-credentials audiences besides the Management API).
+    pub apis: Vec<crate::apis::SeedApi>,
 }
 
 impl Tenant {
@@ -280,6 +283,7 @@ impl Tenant {
             jobs: HashMap::new(),
             job_order: Vec::new(),
             exports: HashMap::new(),
+            apis: seed.apis.clone(),
         };
         for (user, password_hash) in seed.users.iter().zip(hashes) {
             let connection = user
@@ -301,7 +305,7 @@ impl Tenant {
                 user_metadata: user.user_metadata.clone(),
                 blocked: user.blocked,
                 mfa: user.mfa,
-                password_hash,
+                password_hash: password_hash.map(PasswordHash::Bcrypt),
             }));
         }
         tenant
@@ -418,7 +422,9 @@ mod tests {
         let tenant = Tenant::from_seed(&seed);
         let jane = tenant.user(0);
         assert_eq!(jane.email, "jane@example.com");
-        let hash = jane.password_hash.as_deref().expect("hashed");
+        let Some(PasswordHash::Bcrypt(hash)) = &jane.password_hash else {
+            panic!("hashed with bcrypt")
+        };
         assert!(hash.starts_with("$2b$04$"));
         assert!(bcrypt::verify("secret", hash).expect("verifies"));
         assert!(tenant.user(1).password_hash.is_none());

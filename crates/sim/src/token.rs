@@ -226,7 +226,7 @@ async fn try_password_realm(
     let right = match hash {
         Some(hash) => {
             let password = password.to_owned();
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            tokio::task::spawn_blocking(move || hash.verify(&password))
                 .await
                 .unwrap_or(false)
         }
@@ -323,6 +323,10 @@ fn client_credentials(
             "No audience parameter was provided, and no default audience has been configured",
         );
     };
+    if let Some(answer) = crate::apis::client_credentials(state, headers, &client, audience, fields)
+    {
+        return answer;
+    }
     if !state.management_audiences(headers).contains(audience) {
         return oauth_error(
             StatusCode::FORBIDDEN,
