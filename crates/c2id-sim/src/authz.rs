@@ -11,11 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::api::{self, answer, error, json_object, query, random_token, refusal};
-use crate::seed::now_seconds;
-use crate::server::AppState;
+use trickle_emulator::unix_seconds;
+
+use crate::api::{self, answer, error, json_object, query, refusal};
+use crate::state::AppState;
 use crate::store::{authorization_key, AuthzKey};
 use crate::stream::{self, AuthzFilter, Part};
+use crate::tokens::random_token;
 
 fn invalid_request(description: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request", description)
@@ -90,7 +92,7 @@ pub async fn create(
     let import =
         state.version.supports_import() && params.get("import").map(String::as_str) == Some("true");
     if !import {
-        object.insert("iat".to_owned(), Value::from(now_seconds()));
+        object.insert("iat".to_owned(), Value::from(unix_seconds()));
         object.insert("iss".to_owned(), Value::from(state.issuer.as_str()));
     }
     let stored = Value::Object(object);

@@ -11,11 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::api::{self, answer, bearer, error, json_object, random_token, refusal, Refusal};
-use crate::seed::now_seconds;
-use crate::server::AppState;
+use trickle_emulator::unix_seconds;
+
+use crate::api::{self, answer, bearer, error, json_object, refusal, Refusal};
+use crate::state::AppState;
 use crate::store::{client_metadata, is_client_id, needs_secret, Client, MetadataError, Store};
 use crate::stream::{self, Part};
+use crate::tokens::random_token;
 
 fn metadata_error(refused: MetadataError) -> Response {
     error(StatusCode::BAD_REQUEST, refused.error, &refused.description)
@@ -110,7 +112,7 @@ pub async fn register(
     });
     let client = Client {
         secret,
-        issued_at: now_seconds(),
+        issued_at: unix_seconds(),
         registration_token: random_token(&mut rng),
         metadata: Value::Object(metadata).to_string().into(),
     };

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::stream::{self, AuthzFilter, Part};
 
 pub fn routes(state: Arc<AppState>) -> Router {

@@ -21,8 +21,10 @@ mod keys;
 mod seed;
 mod server;
 mod sessions;
+mod state;
 mod store;
 mod stream;
+mod tokens;
 mod version;
 
 pub use generate::{
@@ -30,5 +32,6 @@ pub use generate::{
 };
 pub use keys::{canonical, MAX_SID_KEY_LEN};
 pub use seed::{Seed, SeedError};
-pub use server::{C2idSim, Counters, Options, Snapshot, StartError, Stats};
+pub use server::{C2idSim, Options, Snapshot, StartError};
+pub use state::{Counters, Stats};
 pub use trickle_emulator::Faults;

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -14,15 +14,14 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trickle_emulator::{
-    control_routes, listen, lock, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
+    control_routes, listen, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
     TlsError, TlsOptions,
 };
 
 use crate::api::error;
-use crate::keys::KeySet;
-use crate::seed::{check_context_path, ApiTokens, Seed};
+use crate::seed::{check_context_path, Seed};
+use crate::state::{AppState, Parts, Stats};
 use crate::store::Store;
-use crate::version::Version;
 use crate::{authz, clients, control, discovery, sessions};
 
 const AUTHZ_V2: &str = "/authz-store/rest/v2/authorizations";
@@ -64,35 +63,6 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: io::Error },
 }
 
-/// Requests to the emulated APIs, faulted ones included.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Every request outside `/__sim/`, whatever its path.
-    pub total: u64,
-    pub requests: Counters,
-}
-
-/// Per endpoint and method.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    pub clients_list: u64,
-    pub client_register: u64,
-    pub client_read: u64,
-    pub client_update: u64,
-    pub client_delete: u64,
-    pub authz_v3_list: u64,
-    pub authz_v3_create: u64,
-    pub authz_v3_delete: u64,
-    pub authz_v2_list: u64,
-    pub authz_v2_create: u64,
-    pub authz_v2_delete: u64,
-    pub sessions_list: u64,
-    pub session_create: u64,
-    pub session_delete: u64,
-    /// The splash page, the OpenID provider metadata and the JWK set.
-    pub discovery: u64,
-}
-
 /// The whole state, as `GET /__sim/state` shows it (secrets included).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -104,25 +74,6 @@ pub struct Snapshot {
     pub authorizations: Vec<Value>,
     /// Keyed by SID.
     pub sessions: Map<String, Value>,
-}
-
-pub struct AppState {
-    pub version: Version,
-    /// `http(s)://127.0.0.1:PORT` (or the public URL) plus the context
-    /// path: fixed, as a Connect2id server's configured issuer is.
-    pub issuer: String,
-    pub context_path: String,
-    pub keys: KeySet,
-    pub tokens: ApiTokens,
-    store: Mutex<Store>,
-    controls: Controls,
-    stats: Mutex<Stats>,
-}
-
-impl AppState {
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
-    }
 }
 
 /// A running emulated Connect2id server. Dropping it (or
@@ -158,16 +109,15 @@ impl C2idSim {
             .map_err(StartError::PublicUrl)?;
         let base_url = origins.bound().to_owned();
         let issuer_base = origins.public().unwrap_or(&base_url);
-        let state = Arc::new(AppState {
+        let state = Arc::new(AppState::new(Parts {
             version: seed.version,
             issuer: format!("{issuer_base}{context_path}"),
             context_path,
             keys: seed.keys,
             tokens: seed.tokens,
-            store: Mutex::new(seed.store),
             controls,
-            stats: Mutex::new(Stats::default()),
-        });
+            store: seed.store,
+        }));
         let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;
         Ok(C2idSim {
@@ -214,7 +164,7 @@ impl C2idSim {
 
     /// The request counters, as `GET /__sim/stats` shows them.
     pub fn stats(&self) -> Stats {
-        lock(&self.state.stats).clone()
+        self.state.counters().clone()
     }
 
     /// As `PUT /__sim/faults`.
@@ -371,7 +321,7 @@ impl Emulator for AppState {
     }
 
     fn count(&self, method: &Method, path: &str, _headers: &HeaderMap, _body: Option<&[u8]>) {
-        let mut stats = lock(&self.stats);
+        let mut stats = self.counters();
         stats.total += 1;
         let Some(path) = path.strip_prefix(self.context_path.as_str()) else {
             return;
@@ -437,10 +387,10 @@ impl Emulator for AppState {
     }
 
     fn stats(&self) -> Value {
-        serde_json::to_value(lock(&self.stats).clone()).expect("plain data")
+        serde_json::to_value(self.counters().clone()).expect("plain data")
     }
 
     fn reset_stats(&self) {
-        *lock(&self.stats) = Stats::default();
+        *self.counters() = Stats::default();
     }
 }

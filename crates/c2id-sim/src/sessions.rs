@@ -11,10 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
+use trickle_emulator::unix_seconds;
+
 use crate::api::{self, answer, error, json_object, query, refusal};
 use crate::keys::{is_sid_key, new_sid_key};
-use crate::seed::now_seconds;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::check_session;
 use crate::stream::{self, Part};
 
@@ -88,7 +89,7 @@ pub async fn create(
         Some(_) => return invalid_request("SID-Key must be 1 to 256 base64url characters"),
         None => new_sid_key(&mut fastrand::Rng::new()),
     };
-    let now = now_seconds();
+    let now = unix_seconds();
     for field in ["creation_time", "auth_time"] {
         object.entry(field).or_insert_with(|| Value::from(now));
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::store::{session_subject, AuthzKey, Store};
 
 /// A chunk is sent once it holds this much.
