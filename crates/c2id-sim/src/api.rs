@@ -105,10 +105,12 @@ pub fn json_object(body: &Bytes) -> Result<Map<String, Value>, &'static str> {
 
 /// The query string as a map (last value wins).
 pub fn query(raw: Option<&str>) -> HashMap<String, String> {
-    raw.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
+    raw.map(|q| form(q.as_bytes())).unwrap_or_default()
+}
+
+/// A URL-encoded form (a body or a query string) as a map (last value wins).
+pub fn form(encoded: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(encoded)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }

@@ -167,8 +167,10 @@ pub async fn read(
     }
 }
 
-/// `PUT /clients/{id}`: replaces the metadata (RFC 7592); the credentials,
-/// issue time and registration access token stay.
+/// `PUT /clients/{id}`: replaces the metadata (RFC 7592: the body holds
+/// every field to keep, and the client's `client_id`); the credentials and
+/// issue time stay, the registration access token too unless the server
+/// rotates it on update.
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -196,6 +198,9 @@ pub async fn update(
     let Some(client) = store.clients.get_mut(id.as_str()) else {
         return not_found();
     };
+    if !request.contains_key("client_id") {
+        return bad_metadata("The body must hold the client's client_id (RFC 7592)");
+    }
     if let Some(given) = request.get("client_secret") {
         if given.as_str() != client.secret.as_deref() {
             return bad_metadata("The client_secret in the body does not match");
@@ -207,6 +212,9 @@ pub async fn update(
         );
     }
     client.metadata = Value::Object(metadata).to_string().into();
+    if state.rotate_registration_token {
+        client.registration_token = random_token(&mut fastrand::Rng::new());
+    }
     answer(
         StatusCode::OK,
         Store::client_json(&id, client, &state.issuer),

@@ -13,7 +13,8 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::state::AppState;
-use crate::stream::{self, AuthzFilter, Part};
+use crate::store::AuthzFilter;
+use crate::stream::{self, Part};
 
 pub fn routes(state: Arc<AppState>) -> Router {
     Router::new()

@@ -18,12 +18,14 @@ mod control;
 mod discovery;
 mod generate;
 mod keys;
+mod paths;
 mod seed;
 mod server;
 mod sessions;
 mod state;
 mod store;
 mod stream;
+mod sweep;
 mod tokens;
 mod version;
 

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::{self, Next};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,14 +19,14 @@ use trickle_emulator::{
 };
 
 use crate::api::error;
+use crate::paths::{
+    self, AUTHZ_V2, AUTHZ_V3, CLIENT, CLIENTS, DISCOVERY, JWKS, REVOCATION_V2, REVOCATION_V3,
+    SESSIONS,
+};
 use crate::seed::{check_context_path, Seed};
 use crate::state::{AppState, Parts, Stats};
 use crate::store::Store;
 use crate::{authz, clients, control, discovery, sessions};
-
-const AUTHZ_V2: &str = "/authz-store/rest/v2/authorizations";
-const AUTHZ_V3: &str = "/authz-store/rest/v3/authorizations";
-const SESSIONS: &str = "/session-store/rest/v2/sessions";
 
 /// How the emulator runs (the seed says what it holds).
 #[derive(Clone, Debug, Default)]
@@ -46,6 +46,10 @@ pub struct Options {
     /// The origin clients use when a proxy stands in front
     /// (`https://host[:port]`): the issuer is it plus the context path.
     pub public_url: Option<String>,
+    /// A client update (`PUT /clients/{id}`) issues a new registration
+    /// access token, as the real server's `op.reg.refreshAccessTokenOnUpdate`
+    /// does (off by default here).
+    pub rotate_registration_token_on_update: bool,
 }
 
 /// Why the emulator could not start.
@@ -115,6 +119,7 @@ impl C2idSim {
             context_path,
             keys: seed.keys,
             tokens: seed.tokens,
+            rotate_registration_token: options.rotate_registration_token_on_update,
             controls,
             store: seed.store,
         }));
@@ -216,14 +221,11 @@ impl C2idSim {
 fn router(state: Arc<AppState>) -> Router {
     let at = |path: &str| format!("{}{path}", state.context_path);
     let mut api = Router::new()
+        .route(&at(DISCOVERY), get(discovery::openid_configuration))
+        .route(&at(JWKS), get(discovery::jwks))
+        .route(&at(CLIENTS), get(clients::list).post(clients::register))
         .route(
-            &at("/.well-known/openid-configuration"),
-            get(discovery::openid_configuration),
-        )
-        .route(&at("/jwks.json"), get(discovery::jwks))
-        .route(&at("/clients"), get(clients::list).post(clients::register))
-        .route(
-            &at("/clients/{id}"),
+            &at(CLIENT),
             get(clients::read)
                 .put(clients::update)
                 .delete(clients::delete),
@@ -232,17 +234,21 @@ fn router(state: Arc<AppState>) -> Router {
             &at(AUTHZ_V2),
             get(authz::list).post(authz::create).delete(authz::delete),
         )
+        .route(&at(REVOCATION_V2), post(authz::revoke))
         .route(
             &at(SESSIONS),
             get(sessions::list)
                 .post(sessions::create)
+                .put(sessions::update)
                 .delete(sessions::delete),
         );
     if state.version.has_authz_store_v3() {
-        api = api.route(
-            &at(AUTHZ_V3),
-            get(authz::list).post(authz::create).delete(authz::delete),
-        );
+        api = api
+            .route(
+                &at(AUTHZ_V3),
+                get(authz::list).post(authz::create).delete(authz::delete),
+            )
+            .route(&at(REVOCATION_V3), post(authz::revoke));
     }
     let splash = if state.context_path.is_empty() {
         vec!["/".to_owned()]
@@ -320,47 +326,14 @@ impl Emulator for AppState {
         &self.controls
     }
 
-    fn count(&self, method: &Method, path: &str, _headers: &HeaderMap, _body: Option<&[u8]>) {
+    fn count(&self, method: &Method, path: &str, headers: &HeaderMap, _body: Option<&[u8]>) {
         let mut stats = self.counters();
         stats.total += 1;
         let Some(path) = path.strip_prefix(self.context_path.as_str()) else {
             return;
         };
-        let c = &mut stats.requests;
-        let counter = match (method, path) {
-            (&Method::GET, "/clients") => Some(&mut c.clients_list),
-            (&Method::POST, "/clients") => Some(&mut c.client_register),
-            (m, p) if p.starts_with("/clients/") && p.len() > "/clients/".len() => match *m {
-                Method::GET => Some(&mut c.client_read),
-                Method::PUT => Some(&mut c.client_update),
-                Method::DELETE => Some(&mut c.client_delete),
-                _ => None,
-            },
-            (m, AUTHZ_V3) => match *m {
-                Method::GET => Some(&mut c.authz_v3_list),
-                Method::POST => Some(&mut c.authz_v3_create),
-                Method::DELETE => Some(&mut c.authz_v3_delete),
-                _ => None,
-            },
-            (m, AUTHZ_V2) => match *m {
-                Method::GET => Some(&mut c.authz_v2_list),
-                Method::POST => Some(&mut c.authz_v2_create),
-                Method::DELETE => Some(&mut c.authz_v2_delete),
-                _ => None,
-            },
-            (m, SESSIONS) => match *m {
-                Method::GET => Some(&mut c.sessions_list),
-                Method::POST => Some(&mut c.session_create),
-                Method::DELETE => Some(&mut c.session_delete),
-                _ => None,
-            },
-            (&Method::GET, "" | "/" | "/jwks.json" | "/.well-known/openid-configuration") => {
-                Some(&mut c.discovery)
-            }
-            _ => None,
-        };
-        if let Some(counter) = counter {
-            *counter += 1;
+        if let Some(counter) = paths::counter(method, path, headers.contains_key("sid")) {
+            *counter(&mut stats.requests) += 1;
         }
     }
 

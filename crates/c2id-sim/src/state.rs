@@ -18,6 +18,11 @@ pub struct Stats {
     /// Every request outside `/__sim/`, whatever its path.
     pub total: u64,
     pub requests: Counters,
+    /// One-session reads that refreshed the session's last-used time (its
+    /// max idle expiry): every `GET` with `SID`, but those with
+    /// `skip_last_used_update=true` from 15.3. A migration's reads of the
+    /// source should leave this at 0.
+    pub session_last_used_updates: u64,
 }
 
 /// Per endpoint and method.
@@ -31,11 +36,20 @@ pub struct Counters {
     pub authz_v3_list: u64,
     pub authz_v3_create: u64,
     pub authz_v3_delete: u64,
+    /// `POST …/v3/revocation`.
+    pub authz_v3_revoke: u64,
     pub authz_v2_list: u64,
     pub authz_v2_create: u64,
     pub authz_v2_delete: u64,
+    pub authz_v2_revoke: u64,
+    /// `GET` of every session or of one subject's (no `SID` header).
     pub sessions_list: u64,
+    /// `GET` of one session (`SID` header).
+    pub session_read: u64,
     pub session_create: u64,
+    /// `PUT` of one session (`SID` header).
+    pub session_update: u64,
+    /// `DELETE` of one session (`SID`) or of a subject's (`?subject=`).
     pub session_delete: u64,
     /// The splash page, the OpenID provider metadata and the JWK set.
     pub discovery: u64,
@@ -49,6 +63,9 @@ pub struct AppState {
     pub context_path: String,
     pub keys: KeySet,
     pub tokens: ApiTokens,
+    /// A client update issues a new registration access token (the real
+    /// server's `op.reg.refreshAccessTokenOnUpdate`).
+    pub rotate_registration_token: bool,
     /// Faults, rate limit and request logging (`trickle-emulator`'s).
     pub controls: Controls,
     store: Mutex<Store>,
@@ -62,6 +79,7 @@ pub struct Parts {
     pub context_path: String,
     pub keys: KeySet,
     pub tokens: ApiTokens,
+    pub rotate_registration_token: bool,
     pub controls: Controls,
     pub store: Store,
 }
@@ -74,6 +92,7 @@ impl AppState {
             context_path: parts.context_path,
             keys: parts.keys,
             tokens: parts.tokens,
+            rotate_registration_token: parts.rotate_registration_token,
             controls: parts.controls,
             store: Mutex::new(parts.store),
             stats: Mutex::new(Stats::default()),
