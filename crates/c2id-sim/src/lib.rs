@@ -13,12 +13,15 @@
 
 mod api;
 mod authz;
+mod changes;
+mod churn;
 mod clients;
 mod control;
 mod discovery;
 mod generate;
 mod keys;
 mod paths;
+mod pick;
 mod seed;
 mod server;
 mod sessions;
@@ -29,6 +32,7 @@ mod sweep;
 mod tokens;
 mod version;
 
+pub use churn::{ChurnBatch, ChurnDone, ChurnRates, ChurnStatus};
 pub use generate::{
     Generate, AUTHZ_STORE_TOKEN, CLIENT_REGISTRATION_TOKEN, EXAMPLE_JWKS, SESSION_STORE_TOKEN,
 };

@@ -19,6 +19,7 @@ use trickle_emulator::{
 };
 
 use crate::api::error;
+use crate::churn::{Churn, ChurnBatch, ChurnDone, ChurnRates, ChurnStatus};
 use crate::paths::{
     self, AUTHZ_V2, AUTHZ_V3, CLIENT, CLIENTS, DISCOVERY, JWKS, REVOCATION_V2, REVOCATION_V3,
     SESSIONS,
@@ -26,7 +27,7 @@ use crate::paths::{
 use crate::seed::{check_context_path, Seed};
 use crate::state::{AppState, Parts, Stats};
 use crate::store::Store;
-use crate::{authz, clients, control, discovery, sessions};
+use crate::{authz, changes, clients, control, discovery, sessions};
 
 /// How the emulator runs (the seed says what it holds).
 #[derive(Clone, Debug, Default)]
@@ -50,6 +51,12 @@ pub struct Options {
     /// access token, as the real server's `op.reg.refreshAccessTokenOnUpdate`
     /// does (off by default here).
     pub rotate_registration_token_on_update: bool,
+    /// Live churn from the start (changeable at run time via
+    /// `/__sim/churn`); all 0 by default.
+    pub churn: ChurnRates,
+    /// The churn's random seed: the same seed, store and changes asked for
+    /// give the same changes.
+    pub churn_seed: u64,
 }
 
 /// Why the emulator could not start.
@@ -61,6 +68,8 @@ pub enum StartError {
     ContextPath(String),
     #[error("{0}")]
     PublicUrl(String),
+    #[error("invalid churn: {0}")]
+    Churn(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
@@ -87,6 +96,16 @@ pub struct C2idSim {
     state: Arc<AppState>,
     serving: Serving,
     tls: Option<Tls>,
+    _churn: AbortOnDrop,
+}
+
+/// The churn task, stopped with the server.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl C2idSim {
@@ -101,6 +120,7 @@ impl C2idSim {
         check_context_path(&context_path).map_err(StartError::ContextPath)?;
         let controls = Controls::new(options.faults, options.rate_limit, options.log_requests)
             .map_err(StartError::Faults)?;
+        let churn = Churn::new(options.churn, options.churn_seed).map_err(StartError::Churn)?;
         if let Some(url) = &options.public_url {
             trickle_emulator::parse_public_url(url).map_err(StartError::PublicUrl)?;
         }
@@ -121,15 +141,18 @@ impl C2idSim {
             tokens: seed.tokens,
             rotate_registration_token: options.rotate_registration_token_on_update,
             controls,
+            churn,
             store: seed.store,
         }));
         let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;
+        let churn = AbortOnDrop(tokio::spawn(changes::run(Arc::downgrade(&state))));
         Ok(C2idSim {
             base_url,
             state,
             serving,
             tls,
+            _churn: churn,
         })
     }
 
@@ -180,6 +203,22 @@ impl C2idSim {
     /// As `PUT /__sim/rate-limit` (0 = off).
     pub fn set_rate_limit(&self, rps: u32) {
         self.state.controls.set_rate_limit(rps);
+    }
+
+    /// The churn's rates, seed and counters, as `GET /__sim/churn` shows them.
+    pub fn churn(&self) -> ChurnStatus {
+        self.state.churn.status()
+    }
+
+    /// As `PUT /__sim/churn`: replaces the rates (all 0: stop).
+    pub fn set_churn(&self, rates: ChurnRates) -> Result<(), String> {
+        self.state.churn.set(rates, None)
+    }
+
+    /// As `POST /__sim/churn/apply`: makes these changes now and says what
+    /// was done.
+    pub fn apply_churn(&self, batch: &ChurnBatch) -> ChurnDone {
+        changes::apply(&self.state, batch)
     }
 
     /// Everything stored, as `GET /__sim/state` shows it.

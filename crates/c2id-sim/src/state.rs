@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use trickle_emulator::{lock, Controls};
 
+use crate::churn::Churn;
 use crate::keys::KeySet;
 use crate::store::Store;
 use crate::tokens::ApiTokens;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub rotate_registration_token: bool,
     /// Faults, rate limit and request logging (`trickle-emulator`'s).
     pub controls: Controls,
+    /// Live churn: its rates, seed and counters.
+    pub churn: Churn,
     store: Mutex<Store>,
     stats: Mutex<Stats>,
 }
@@ -81,6 +84,7 @@ pub struct Parts {
     pub tokens: ApiTokens,
     pub rotate_registration_token: bool,
     pub controls: Controls,
+    pub churn: Churn,
     pub store: Store,
 }
 
@@ -94,6 +98,7 @@ impl AppState {
             tokens: parts.tokens,
             rotate_registration_token: parts.rotate_registration_token,
             controls: parts.controls,
+            churn: parts.churn,
             store: Mutex::new(parts.store),
             stats: Mutex::new(Stats::default()),
         }
