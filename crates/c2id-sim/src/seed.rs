@@ -402,7 +402,7 @@ fn session_id(keys: &KeySet, given: Box<str>) -> Result<Box<str>, &'static str> 
 
 /// Tokens of at least 32 ASCII letters and digits, as the real server
 /// requires; one API may have several (roll-over); an absent API is disabled.
-fn read_tokens(value: Option<Value>) -> Result<ApiTokens, Vec<String>> {
+pub(crate) fn read_tokens(value: Option<Value>) -> Result<ApiTokens, Vec<String>> {
     let mut problems = Vec::new();
     let mut tokens = ApiTokens::default();
     let Some(value) = value else {
