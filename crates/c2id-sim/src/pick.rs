@@ -1,16 +1,18 @@
 //! A record at random from an ordered map, without walking it (the store
 //! may hold a million): the key is chosen one character at a time, each
 //! uniformly among the characters that keys sharing the ones chosen so far
-//! have next (found by jumping through the tree, not by listing). Dense keys
+//! have next (drawn and checked by a tree look-up, not listed). Dense keys
 //! (`client-000123`) and random ones (SIDs) come out near uniform in a few
-//! hundred tree look-ups; the choice depends only on the map and the random
-//! stream, so a seed replays it.
+//! tree look-ups per character; the choice depends only on the map and the
+//! random stream, so a seed replays it.
 
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
 /// The deepest descent (then the smallest key left is taken).
 const MAX_DEPTH: usize = 300;
+/// Random characters tried at one level before listing the ones there.
+const DRAWS: usize = 16;
 /// Next characters looked for at one level (more: the first ones only).
 const MAX_BRANCHES: usize = 256;
 /// Keys sharing one text (one subject's authorisations) picked among.
@@ -36,13 +38,52 @@ pub fn pick<'m, K: Ord, V>(
         }
         // Every key here shares lo's and hi's common prefix: skip to it.
         prefix = common_prefix(lo, hi).to_owned();
-        let branches = next_chars(map, &prefix, &text, &key_at);
-        match branches[rng.usize(..branches.len())] {
+        // Codes: 0 for "the text ends here", else the character's plus one.
+        let code = |t: &str| {
+            t[prefix.len()..]
+                .chars()
+                .next()
+                .map_or(0, |c| u32::from(c) + 1)
+        };
+        let (from, to) = (code(lo), code(hi));
+        match random_branch(map, rng, &prefix, (from, to), &text, &key_at) {
             None => return one_of_text(map, rng, &prefix, &key_at),
             Some(c) => prefix.push(c),
         }
     }
     map.keys().next()
+}
+
+/// One of the characters keys starting with `prefix` have next (`None`:
+/// a key's text ends there), uniformly: codes drawn between the first and
+/// the last key's (`codes`: 0 for none, else the character's plus one)
+/// until one is there (one look-up
+/// each; dense alphabets such as digits or base64url hit at once), else,
+/// for a sparse alphabet, one of them all, listed.
+fn random_branch<K: Ord, V>(
+    map: &BTreeMap<K, V>,
+    rng: &mut fastrand::Rng,
+    prefix: &str,
+    (from, to): (u32, u32),
+    text: impl Fn(&K) -> &str,
+    key_at: impl Fn(&str) -> K,
+) -> Option<char> {
+    for _ in 0..DRAWS {
+        let code = rng.u32(from..=to);
+        if code == 0 {
+            return None; // from is 0 only when a key's text is the prefix
+        }
+        let Some(c) = char::from_u32(code - 1) else {
+            continue;
+        };
+        let probe = format!("{prefix}{c}");
+        let found = map.range((Included(key_at(&probe)), Unbounded)).next();
+        if found.is_some_and(|(k, _)| text(k).starts_with(&probe)) {
+            return Some(c);
+        }
+    }
+    let branches = next_chars(map, prefix, &text, &key_at);
+    branches[rng.usize(..branches.len())]
 }
 
 fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
@@ -152,7 +193,7 @@ mod tests {
         let one = ids(1);
         assert_eq!(pick_id(&one, &mut rng), "client-000000");
         // A key that is a prefix of another, empty and non-ASCII keys.
-        let map: BTreeMap<Box<str>, ()> = ["", "a", "ab", "abc", "é", "\u{10FFFF}"]
+        let map: BTreeMap<Box<str>, ()> = ["", "\0", "a", "a\0", "ab", "abc", "é", "\u{10FFFF}"]
             .into_iter()
             .map(|k| (k.into(), ()))
             .collect();
@@ -160,7 +201,7 @@ mod tests {
         for _ in 0..2000 {
             seen.insert(pick_id(&map, &mut rng));
         }
-        assert_eq!(seen.len(), 6, "{seen:?}");
+        assert_eq!(seen.len(), 8, "{seen:?}");
     }
 
     #[test]
