@@ -57,9 +57,9 @@ pub fn pick<'m, K: Ord, V>(
 /// One of the characters keys starting with `prefix` have next (`None`:
 /// a key's text ends there), uniformly: codes drawn between the first and
 /// the last key's (`codes`: 0 for none, else the character's plus one)
-/// until one is there (one look-up
-/// each; dense alphabets such as digits or base64url hit at once), else,
-/// for a sparse alphabet, one of them all, listed.
+/// until one is there, one look-up each (dense alphabets such as digits
+/// or base64url hit at once); for a sparse alphabet, one of them all,
+/// listed.
 fn random_branch<K: Ord, V>(
     map: &BTreeMap<K, V>,
     rng: &mut fastrand::Rng,
