@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use crate::seed::TokenDigests;
+use crate::tokens::TokenDigests;
 
 /// A JSON answer that no cache may keep (they carry secrets).
 pub fn answer(status: StatusCode, body: Value) -> Response {
@@ -29,14 +29,6 @@ pub fn error(status: StatusCode, code: &str, description: &str) -> Response {
         status,
         json!({"error": code, "error_description": description}),
     )
-}
-
-/// A new random token or secret: 43 letters and digits (about 256 bits).
-pub fn random_token(rng: &mut fastrand::Rng) -> Box<str> {
-    (0..43)
-        .map(|_| rng.alphanumeric())
-        .collect::<String>()
-        .into()
 }
 
 /// The bearer token of a request, if it has one (`Bearer` in any case).
@@ -113,10 +105,12 @@ pub fn json_object(body: &Bytes) -> Result<Map<String, Value>, &'static str> {
 
 /// The query string as a map (last value wins).
 pub fn query(raw: Option<&str>) -> HashMap<String, String> {
-    raw.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
+    raw.map(|q| form(q.as_bytes())).unwrap_or_default()
+}
+
+/// A URL-encoded form (a body or a query string) as a map (last value wins).
+pub fn form(encoded: &[u8]) -> HashMap<String, String> {
+    form_urlencoded::parse(encoded)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }

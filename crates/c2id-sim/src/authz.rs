@@ -11,11 +11,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use crate::api::{self, answer, error, json_object, query, random_token, refusal};
-use crate::seed::now_seconds;
-use crate::server::AppState;
+use trickle_emulator::unix_seconds;
+
+use crate::api::{self, answer, error, form, json_object, query, refusal};
+use crate::state::AppState;
+use crate::store::AuthzFilter;
 use crate::store::{authorization_key, AuthzKey};
-use crate::stream::{self, AuthzFilter, Part};
+use crate::stream::{self, Part};
+use crate::sweep;
+use crate::tokens::random_token;
 
 fn invalid_request(description: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request", description)
@@ -90,7 +94,7 @@ pub async fn create(
     let import =
         state.version.supports_import() && params.get("import").map(String::as_str) == Some("true");
     if !import {
-        object.insert("iat".to_owned(), Value::from(now_seconds()));
+        object.insert("iat".to_owned(), Value::from(unix_seconds()));
         object.insert("iss".to_owned(), Value::from(state.issuer.as_str()));
     }
     let stored = Value::Object(object);
@@ -148,4 +152,50 @@ pub async fn delete(
         ),
         None => not_found(),
     }
+}
+
+/// `POST …/revocation` with a form of `subject`, `client_id` or both:
+/// removes the matching long-lived authorisations (consent withdrawn);
+/// 200 with the removed ones as a JSON array in key order (`[]` when none
+/// matched), or 204 with `?quiet=true` (from 12.17).
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Some(refused) = refusal(&state.tokens.authz_store, &headers) {
+        return refused;
+    }
+    let quiet = state.version.supports_quiet_revocation()
+        && query(raw.as_deref()).get("quiet").map(String::as_str) == Some("true");
+    let params = form(&body);
+    let given = |name: &str| params.get(name).filter(|value| !value.is_empty());
+    let filter = match (given("subject"), given("client_id")) {
+        (Some(sub), Some(cid)) => Err((sub.as_str().into(), cid.as_str().into())),
+        (Some(sub), None) => Ok(AuthzFilter::Subject(sub.clone())),
+        (None, Some(cid)) => Ok(AuthzFilter::Client(cid.clone())),
+        (None, None) => return invalid_request("Revocation needs a subject, a client_id or both"),
+    };
+    let mut removed = Vec::new();
+    match filter {
+        Err(pair) => removed.extend(state.store().authorizations.remove::<AuthzKey>(&pair)),
+        Ok(filter) => {
+            sweep::remove_authorizations(&state, &filter, |_, json| {
+                if !quiet {
+                    removed.push(json)
+                }
+            });
+        }
+    }
+    let response = Response::builder();
+    let response = if quiet {
+        response.status(StatusCode::NO_CONTENT).body(Body::empty())
+    } else {
+        response
+            .status(StatusCode::OK)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(stream::array_of(removed))
+    };
+    api::no_store(response.expect("a valid response"))
 }

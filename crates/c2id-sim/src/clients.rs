@@ -11,11 +11,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value};
 
-use crate::api::{self, answer, bearer, error, json_object, random_token, refusal, Refusal};
-use crate::seed::now_seconds;
-use crate::server::AppState;
+use trickle_emulator::unix_seconds;
+
+use crate::api::{self, answer, bearer, error, json_object, refusal, Refusal};
+use crate::state::AppState;
 use crate::store::{client_metadata, is_client_id, needs_secret, Client, MetadataError, Store};
 use crate::stream::{self, Part};
+use crate::tokens::random_token;
 
 fn metadata_error(refused: MetadataError) -> Response {
     error(StatusCode::BAD_REQUEST, refused.error, &refused.description)
@@ -110,7 +112,7 @@ pub async fn register(
     });
     let client = Client {
         secret,
-        issued_at: now_seconds(),
+        issued_at: unix_seconds(),
         registration_token: random_token(&mut rng),
         metadata: Value::Object(metadata).to_string().into(),
     };
@@ -165,8 +167,10 @@ pub async fn read(
     }
 }
 
-/// `PUT /clients/{id}`: replaces the metadata (RFC 7592); the credentials,
-/// issue time and registration access token stay.
+/// `PUT /clients/{id}`: replaces the metadata (RFC 7592: the body holds
+/// every field to keep, and the client's `client_id`); the credentials and
+/// issue time stay, the registration access token too unless the server
+/// rotates it on update.
 pub async fn update(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -194,6 +198,9 @@ pub async fn update(
     let Some(client) = store.clients.get_mut(id.as_str()) else {
         return not_found();
     };
+    if !request.contains_key("client_id") {
+        return bad_metadata("The body must hold the client's client_id (RFC 7592)");
+    }
     if let Some(given) = request.get("client_secret") {
         if given.as_str() != client.secret.as_deref() {
             return bad_metadata("The client_secret in the body does not match");
@@ -205,6 +212,9 @@ pub async fn update(
         );
     }
     client.metadata = Value::Object(metadata).to_string().into();
+    if state.rotate_registration_token {
+        client.registration_token = random_token(&mut fastrand::Rng::new());
+    }
     answer(
         StatusCode::OK,
         Store::client_json(&id, client, &state.issuer),

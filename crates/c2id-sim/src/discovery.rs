@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// `GET [issuer]`: an HTML page whose heading is `Connect2id Server VERSION`.
 pub async fn splash(State(state): State<Arc<AppState>>) -> Response {

@@ -7,7 +7,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use crate::keys::{new_sid_key, KeySet};
-use crate::seed::{Builder, Seed, SeedError};
+use crate::seed::{read_tokens, Builder, Seed, SeedError};
 
 /// The example JWK set the generator uses unless given one. It is PUBLIC
 /// test material (in this repository), never a real server's keys.
@@ -34,6 +34,10 @@ pub struct Generate {
     pub random_seed: u64,
     /// The JWK set; `None`: [`EXAMPLE_JWKS`].
     pub jwks: Option<Value>,
+    /// The seed's `api_tokens`; `None`: the example tokens
+    /// ([`CLIENT_REGISTRATION_TOKEN`] and the others), the same in every
+    /// seed made so (see [`random_api_tokens`] for a set of its own).
+    pub api_tokens: Option<Value>,
 }
 
 impl Default for Generate {
@@ -46,6 +50,7 @@ impl Default for Generate {
             sessions: 0,
             random_seed: 1,
             jwks: None,
+            api_tokens: None,
         }
     }
 }
@@ -59,7 +64,7 @@ impl Generate {
             &self.version,
             &self.context_path,
             records.jwks.clone(),
-            tokens(),
+            self.tokens(),
         );
         for i in 0..self.clients {
             builder.add_client(i, records.client(i));
@@ -92,7 +97,7 @@ impl Generate {
             Value::from(self.context_path.as_str())
         )?;
         writeln!(out, "\"jwks\": {},", records.jwks)?;
-        writeln!(out, "\"api_tokens\": {},", tokens())?;
+        writeln!(out, "\"api_tokens\": {},", self.tokens())?;
         let mut written = 0u64;
         let mut tick = |written: &mut u64| {
             *written += 1;
@@ -128,11 +133,28 @@ impl Generate {
     }
 }
 
-fn tokens() -> Value {
+impl Generate {
+    fn tokens(&self) -> Value {
+        self.api_tokens.clone().unwrap_or_else(|| {
+            json!({
+                "client_registration": CLIENT_REGISTRATION_TOKEN,
+                "authz_store": AUTHZ_STORE_TOKEN,
+                "session_store": SESSION_STORE_TOKEN,
+            })
+        })
+    }
+}
+
+/// An `api_tokens` object of new tokens (40 letters and digits each, one
+/// per web API), from `random_seed`: a seed of its own, so a target made
+/// with it does not share the source's tokens. Test material all the same.
+pub fn random_api_tokens(random_seed: u64) -> Value {
+    let mut rng = fastrand::Rng::with_seed(random_seed ^ 0x7011_e115);
+    let mut token = || (0..40).map(|_| rng.alphanumeric()).collect::<String>();
     json!({
-        "client_registration": CLIENT_REGISTRATION_TOKEN,
-        "authz_store": AUTHZ_STORE_TOKEN,
-        "session_store": SESSION_STORE_TOKEN,
+        "client_registration": token(),
+        "authz_store": token(),
+        "session_store": token(),
     })
 }
 
@@ -158,6 +180,7 @@ impl<'a> Records<'a> {
             None => serde_json::from_str(EXAMPLE_JWKS).expect("the example JWK set is JSON"),
         };
         let keys = KeySet::from_jwks(&jwks).map_err(SeedError::Invalid)?;
+        read_tokens(Some(spec.tokens())).map_err(SeedError::Invalid)?;
         Ok(Records {
             spec,
             jwks,

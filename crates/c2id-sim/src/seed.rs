@@ -8,17 +8,17 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use trickle_emulator::unix_seconds;
 
 use crate::keys::{is_sid_key, KeySet};
 use crate::store::{
     authorization_key, check_session, client_metadata, is_client_id, needs_secret, Client, Store,
 };
+use crate::tokens::{random_token, ApiTokens};
 use crate::version::Version;
 
 /// At most this many problems are listed (then how many more there were).
@@ -34,31 +34,6 @@ pub enum SeedError {
     Json(#[from] serde_json::Error),
     #[error("the seed has {} problem(s):\n  {}", .0.len(), .0.join("\n  "))]
     Invalid(Vec<String>),
-}
-
-/// One web API's access tokens, kept as SHA-256 digests (as the real server
-/// is configured: `…apiAccessTokenSHA256`, extra ones for roll-over).
-#[derive(Clone, Default)]
-pub struct TokenDigests(Vec<[u8; 32]>);
-
-impl TokenDigests {
-    /// No token: the API is disabled.
-    pub fn is_disabled(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn accepts(&self, token: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.0.contains(&digest)
-    }
-}
-
-/// The three web APIs' tokens.
-#[derive(Clone, Default)]
-pub struct ApiTokens {
-    pub client_registration: TokenDigests,
-    pub authz_store: TokenDigests,
-    pub session_store: TokenDigests,
 }
 
 /// A loaded, checked seed, ready to start a server with.
@@ -123,14 +98,6 @@ impl Seed {
     }
 }
 
-/// Seconds since the UNIX epoch.
-pub fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// `""` or `/segment[/segment…]` of unreserved characters, not `/__sim`.
 pub fn check_context_path(path: &str) -> Result<(), String> {
     let ok = path.is_empty()
@@ -179,7 +146,7 @@ impl Builder {
             problems: Vec::new(),
             more_problems: 0,
             rng: fastrand::Rng::new(),
-            now: now_seconds(),
+            now: unix_seconds(),
         }
     }
 
@@ -237,7 +204,7 @@ impl Builder {
             })?,
         };
         let registration_token = match object.get("registration_access_token") {
-            None => crate::api::random_token(&mut self.rng),
+            None => random_token(&mut self.rng),
             Some(Value::String(s)) if !s.is_empty() => s.as_str().into(),
             Some(_) => {
                 return Err(described(
@@ -308,77 +275,15 @@ impl Builder {
         }
     }
 
+    /// The checks that need the whole seed, then the seed or every problem.
     pub(crate) fn finish(mut self) -> Result<Seed, SeedError> {
-        let version = match self.version.as_deref().map(Version::parse) {
-            Some(Ok(version)) => Some(version),
-            Some(Err(message)) => {
-                self.problem(message);
-                None
-            }
-            None => {
-                self.problem("version is required, e.g. \"12.3\"".to_owned());
-                None
-            }
-        };
-        let context_path = self.context_path.take().unwrap_or_default();
-        if let Err(message) = check_context_path(&context_path) {
-            self.problem(message);
-        }
-        let keys = match self.jwks.take().map(|jwks| KeySet::from_jwks(&jwks)) {
-            Some(Ok(keys)) => Some(keys),
-            Some(Err(problems)) => {
-                problems.into_iter().for_each(|p| self.problem(p));
-                None
-            }
-            None => {
-                self.problem("jwks is required: the server's JWK set, {\"keys\": [...]}".into());
-                None
-            }
-        };
-        let tokens = match read_tokens(self.api_tokens.take()) {
-            Ok(tokens) => tokens,
-            Err(problems) => {
-                problems.into_iter().for_each(|p| self.problem(p));
-                ApiTokens::default()
-            }
-        };
-        let unknown: Vec<String> = self
-            .store
-            .authorizations
-            .keys()
-            .filter(|(_, cid)| !self.store.clients.contains_key(cid))
-            .map(|(sub, cid)| {
-                format!("authorizations (sub {sub:?}, cid {cid:?}): cid is not a registered client")
-            })
-            .collect();
-        unknown.into_iter().for_each(|p| self.problem(p));
+        let version = self.take_version();
+        let context_path = self.take_context_path();
+        let keys = self.take_keys();
+        let tokens = self.take_tokens();
+        self.check_authorization_clients();
         if let Some(keys) = &keys {
-            let pending = std::mem::take(&mut self.pending_sessions);
-            for (index, (given, json)) in pending.into_iter().enumerate() {
-                let sid: Box<str> = if given.contains('.') {
-                    if !keys.verifies(&given) {
-                        self.problem(format!(
-                            "sessions entry {index}: its SID was not made with this JWK set \
-                             (the HMAC after the dot does not match its key)"
-                        ));
-                        continue;
-                    }
-                    given
-                } else if is_sid_key(&given) {
-                    keys.sid(&given).into()
-                } else {
-                    self.problem(format!(
-                        "sessions entry {index}: must be keyed by a SID or a session key \
-                         (1 to 256 base64url characters)"
-                    ));
-                    continue;
-                };
-                if self.store.sessions.insert(sid, json).is_some() {
-                    self.problem(format!(
-                        "sessions entry {index}: the same SID is there twice"
-                    ));
-                }
-            }
+            self.place_sessions(keys);
         }
         if self.more_problems > 0 {
             let more = self.more_problems;
@@ -395,11 +300,109 @@ impl Builder {
             _ => Err(SeedError::Invalid(self.problems)),
         }
     }
+
+    fn take_version(&mut self) -> Option<Version> {
+        match self.version.as_deref().map(Version::parse) {
+            Some(Ok(version)) => Some(version),
+            Some(Err(message)) => {
+                self.problem(message);
+                None
+            }
+            None => {
+                self.problem("version is required, e.g. \"12.3\"".to_owned());
+                None
+            }
+        }
+    }
+
+    fn take_context_path(&mut self) -> String {
+        let context_path = self.context_path.take().unwrap_or_default();
+        if let Err(message) = check_context_path(&context_path) {
+            self.problem(message);
+        }
+        context_path
+    }
+
+    fn take_keys(&mut self) -> Option<KeySet> {
+        match self.jwks.take().map(|jwks| KeySet::from_jwks(&jwks)) {
+            Some(Ok(keys)) => Some(keys),
+            Some(Err(problems)) => {
+                problems.into_iter().for_each(|p| self.problem(p));
+                None
+            }
+            None => {
+                self.problem("jwks is required: the server's JWK set, {\"keys\": [...]}".into());
+                None
+            }
+        }
+    }
+
+    fn take_tokens(&mut self) -> ApiTokens {
+        match read_tokens(self.api_tokens.take()) {
+            Ok(tokens) => tokens,
+            Err(problems) => {
+                problems.into_iter().for_each(|p| self.problem(p));
+                ApiTokens::default()
+            }
+        }
+    }
+
+    /// Every authorisation's client must be in the seed (records may come
+    /// in any order, so this waits for the end).
+    fn check_authorization_clients(&mut self) {
+        let unknown: Vec<String> = self
+            .store
+            .authorizations
+            .keys()
+            .filter(|(_, cid)| !self.store.clients.contains_key(cid))
+            .map(|(sub, cid)| {
+                format!("authorizations (sub {sub:?}, cid {cid:?}): cid is not a registered client")
+            })
+            .collect();
+        unknown.into_iter().for_each(|p| self.problem(p));
+    }
+
+    /// Stores the sessions under the SIDs this JWK set gives them: a full
+    /// SID must verify, a bare key gets its HMAC.
+    fn place_sessions(&mut self, keys: &KeySet) {
+        let pending = std::mem::take(&mut self.pending_sessions);
+        for (index, (given, json)) in pending.into_iter().enumerate() {
+            let sid = match session_id(keys, given) {
+                Ok(sid) => sid,
+                Err(why) => {
+                    self.problem(format!("sessions entry {index}: {why}"));
+                    continue;
+                }
+            };
+            if self.store.sessions.insert(sid, json).is_some() {
+                self.problem(format!(
+                    "sessions entry {index}: the same SID is there twice"
+                ));
+            }
+        }
+    }
+}
+
+/// The SID a seed's session key (a full SID or a bare key) is stored under.
+fn session_id(keys: &KeySet, given: Box<str>) -> Result<Box<str>, &'static str> {
+    if given.contains('.') {
+        if keys.verifies(&given) {
+            Ok(given)
+        } else {
+            Err("its SID was not made with this JWK set \
+                 (the HMAC after the dot does not match its key)")
+        }
+    } else if is_sid_key(&given) {
+        Ok(keys.sid(&given).into())
+    } else {
+        Err("must be keyed by a SID or a session key \
+             (1 to 256 base64url characters)")
+    }
 }
 
 /// Tokens of at least 32 ASCII letters and digits, as the real server
 /// requires; one API may have several (roll-over); an absent API is disabled.
-fn read_tokens(value: Option<Value>) -> Result<ApiTokens, Vec<String>> {
+pub(crate) fn read_tokens(value: Option<Value>) -> Result<ApiTokens, Vec<String>> {
     let mut problems = Vec::new();
     let mut tokens = ApiTokens::default();
     let Some(value) = value else {
@@ -433,7 +436,7 @@ fn read_tokens(value: Option<Value>) -> Result<ApiTokens, Vec<String>> {
         for (i, token) in list.iter().enumerate() {
             match token.as_str() {
                 Some(t) if t.len() >= 32 && t.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-                    slot.0.push(Sha256::digest(t.as_bytes()).into());
+                    slot.add(t);
                 }
                 _ => problems.push(format!(
                     "api_tokens.{name} (token {i}): must be at least 32 letters and digits"

@@ -3,31 +3,31 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use axum::middleware::{self, Next};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trickle_emulator::{
-    control_routes, listen, lock, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
+    control_routes, listen, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
     TlsError, TlsOptions,
 };
 
 use crate::api::error;
-use crate::keys::KeySet;
-use crate::seed::{check_context_path, ApiTokens, Seed};
+use crate::churn::{Churn, ChurnBatch, ChurnDone, ChurnRates, ChurnStatus};
+use crate::paths::{
+    self, AUTHZ_V2, AUTHZ_V3, CLIENT, CLIENTS, DISCOVERY, JWKS, REVOCATION_V2, REVOCATION_V3,
+    SESSIONS,
+};
+use crate::seed::{check_context_path, Seed};
+use crate::state::{AppState, Parts, Stats};
 use crate::store::Store;
-use crate::version::Version;
-use crate::{authz, clients, control, discovery, sessions};
-
-const AUTHZ_V2: &str = "/authz-store/rest/v2/authorizations";
-const AUTHZ_V3: &str = "/authz-store/rest/v3/authorizations";
-const SESSIONS: &str = "/session-store/rest/v2/sessions";
+use crate::{authz, changes, clients, control, discovery, sessions};
 
 /// How the emulator runs (the seed says what it holds).
 #[derive(Clone, Debug, Default)]
@@ -47,6 +47,16 @@ pub struct Options {
     /// The origin clients use when a proxy stands in front
     /// (`https://host[:port]`): the issuer is it plus the context path.
     pub public_url: Option<String>,
+    /// A client update (`PUT /clients/{id}`) issues a new registration
+    /// access token, as the real server's `op.reg.refreshAccessTokenOnUpdate`
+    /// does (off by default here).
+    pub rotate_registration_token_on_update: bool,
+    /// Live churn from the start (changeable at run time via
+    /// `/__sim/churn`); all 0 by default.
+    pub churn: ChurnRates,
+    /// The churn's random seed: the same seed, store and changes asked for
+    /// give the same changes.
+    pub churn_seed: u64,
 }
 
 /// Why the emulator could not start.
@@ -58,39 +68,12 @@ pub enum StartError {
     ContextPath(String),
     #[error("{0}")]
     PublicUrl(String),
+    #[error("invalid churn: {0}")]
+    Churn(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: io::Error },
-}
-
-/// Requests to the emulated APIs, faulted ones included.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Every request outside `/__sim/`, whatever its path.
-    pub total: u64,
-    pub requests: Counters,
-}
-
-/// Per endpoint and method.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    pub clients_list: u64,
-    pub client_register: u64,
-    pub client_read: u64,
-    pub client_update: u64,
-    pub client_delete: u64,
-    pub authz_v3_list: u64,
-    pub authz_v3_create: u64,
-    pub authz_v3_delete: u64,
-    pub authz_v2_list: u64,
-    pub authz_v2_create: u64,
-    pub authz_v2_delete: u64,
-    pub sessions_list: u64,
-    pub session_create: u64,
-    pub session_delete: u64,
-    /// The splash page, the OpenID provider metadata and the JWK set.
-    pub discovery: u64,
 }
 
 /// The whole state, as `GET /__sim/state` shows it (secrets included).
@@ -106,25 +89,6 @@ pub struct Snapshot {
     pub sessions: Map<String, Value>,
 }
 
-pub struct AppState {
-    pub version: Version,
-    /// `http(s)://127.0.0.1:PORT` (or the public URL) plus the context
-    /// path: fixed, as a Connect2id server's configured issuer is.
-    pub issuer: String,
-    pub context_path: String,
-    pub keys: KeySet,
-    pub tokens: ApiTokens,
-    store: Mutex<Store>,
-    controls: Controls,
-    stats: Mutex<Stats>,
-}
-
-impl AppState {
-    pub fn store(&self) -> MutexGuard<'_, Store> {
-        lock(&self.store)
-    }
-}
-
 /// A running emulated Connect2id server. Dropping it (or
 /// [`C2idSim::shutdown`]) stops it.
 pub struct C2idSim {
@@ -132,6 +96,16 @@ pub struct C2idSim {
     state: Arc<AppState>,
     serving: Serving,
     tls: Option<Tls>,
+    _churn: AbortOnDrop,
+}
+
+/// The churn task, stopped with the server.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl C2idSim {
@@ -146,6 +120,7 @@ impl C2idSim {
         check_context_path(&context_path).map_err(StartError::ContextPath)?;
         let controls = Controls::new(options.faults, options.rate_limit, options.log_requests)
             .map_err(StartError::Faults)?;
+        let churn = Churn::new(options.churn, options.churn_seed).map_err(StartError::Churn)?;
         if let Some(url) = &options.public_url {
             trickle_emulator::parse_public_url(url).map_err(StartError::PublicUrl)?;
         }
@@ -158,23 +133,26 @@ impl C2idSim {
             .map_err(StartError::PublicUrl)?;
         let base_url = origins.bound().to_owned();
         let issuer_base = origins.public().unwrap_or(&base_url);
-        let state = Arc::new(AppState {
+        let state = Arc::new(AppState::new(Parts {
             version: seed.version,
             issuer: format!("{issuer_base}{context_path}"),
             context_path,
             keys: seed.keys,
             tokens: seed.tokens,
-            store: Mutex::new(seed.store),
+            rotate_registration_token: options.rotate_registration_token_on_update,
             controls,
-            stats: Mutex::new(Stats::default()),
-        });
+            churn,
+            store: seed.store,
+        }));
         let serving = Serving::start(listener, router(state.clone()), state.clone(), tls.as_ref())
             .map_err(|source| StartError::Bind { addr, source })?;
+        let churn = AbortOnDrop(tokio::spawn(changes::run(Arc::downgrade(&state))));
         Ok(C2idSim {
             base_url,
             state,
             serving,
             tls,
+            _churn: churn,
         })
     }
 
@@ -214,7 +192,7 @@ impl C2idSim {
 
     /// The request counters, as `GET /__sim/stats` shows them.
     pub fn stats(&self) -> Stats {
-        lock(&self.state.stats).clone()
+        self.state.counters().clone()
     }
 
     /// As `PUT /__sim/faults`.
@@ -225,6 +203,22 @@ impl C2idSim {
     /// As `PUT /__sim/rate-limit` (0 = off).
     pub fn set_rate_limit(&self, rps: u32) {
         self.state.controls.set_rate_limit(rps);
+    }
+
+    /// The churn's rates, seed and counters, as `GET /__sim/churn` shows them.
+    pub fn churn(&self) -> ChurnStatus {
+        self.state.churn.status()
+    }
+
+    /// As `PUT /__sim/churn`: replaces the rates (all 0: stop).
+    pub fn set_churn(&self, rates: ChurnRates) -> Result<(), String> {
+        self.state.churn.set(rates, None)
+    }
+
+    /// As `POST /__sim/churn/apply`: makes these changes now and says what
+    /// was done.
+    pub fn apply_churn(&self, batch: &ChurnBatch) -> ChurnDone {
+        changes::apply(&self.state, batch)
     }
 
     /// Everything stored, as `GET /__sim/state` shows it.
@@ -266,14 +260,11 @@ impl C2idSim {
 fn router(state: Arc<AppState>) -> Router {
     let at = |path: &str| format!("{}{path}", state.context_path);
     let mut api = Router::new()
+        .route(&at(DISCOVERY), get(discovery::openid_configuration))
+        .route(&at(JWKS), get(discovery::jwks))
+        .route(&at(CLIENTS), get(clients::list).post(clients::register))
         .route(
-            &at("/.well-known/openid-configuration"),
-            get(discovery::openid_configuration),
-        )
-        .route(&at("/jwks.json"), get(discovery::jwks))
-        .route(&at("/clients"), get(clients::list).post(clients::register))
-        .route(
-            &at("/clients/{id}"),
+            &at(CLIENT),
             get(clients::read)
                 .put(clients::update)
                 .delete(clients::delete),
@@ -282,17 +273,21 @@ fn router(state: Arc<AppState>) -> Router {
             &at(AUTHZ_V2),
             get(authz::list).post(authz::create).delete(authz::delete),
         )
+        .route(&at(REVOCATION_V2), post(authz::revoke))
         .route(
             &at(SESSIONS),
             get(sessions::list)
                 .post(sessions::create)
+                .put(sessions::update)
                 .delete(sessions::delete),
         );
     if state.version.has_authz_store_v3() {
-        api = api.route(
-            &at(AUTHZ_V3),
-            get(authz::list).post(authz::create).delete(authz::delete),
-        );
+        api = api
+            .route(
+                &at(AUTHZ_V3),
+                get(authz::list).post(authz::create).delete(authz::delete),
+            )
+            .route(&at(REVOCATION_V3), post(authz::revoke));
     }
     let splash = if state.context_path.is_empty() {
         vec!["/".to_owned()]
@@ -370,47 +365,14 @@ impl Emulator for AppState {
         &self.controls
     }
 
-    fn count(&self, method: &Method, path: &str, _headers: &HeaderMap, _body: Option<&[u8]>) {
-        let mut stats = lock(&self.stats);
+    fn count(&self, method: &Method, path: &str, headers: &HeaderMap, _body: Option<&[u8]>) {
+        let mut stats = self.counters();
         stats.total += 1;
         let Some(path) = path.strip_prefix(self.context_path.as_str()) else {
             return;
         };
-        let c = &mut stats.requests;
-        let counter = match (method, path) {
-            (&Method::GET, "/clients") => Some(&mut c.clients_list),
-            (&Method::POST, "/clients") => Some(&mut c.client_register),
-            (m, p) if p.starts_with("/clients/") && p.len() > "/clients/".len() => match *m {
-                Method::GET => Some(&mut c.client_read),
-                Method::PUT => Some(&mut c.client_update),
-                Method::DELETE => Some(&mut c.client_delete),
-                _ => None,
-            },
-            (m, AUTHZ_V3) => match *m {
-                Method::GET => Some(&mut c.authz_v3_list),
-                Method::POST => Some(&mut c.authz_v3_create),
-                Method::DELETE => Some(&mut c.authz_v3_delete),
-                _ => None,
-            },
-            (m, AUTHZ_V2) => match *m {
-                Method::GET => Some(&mut c.authz_v2_list),
-                Method::POST => Some(&mut c.authz_v2_create),
-                Method::DELETE => Some(&mut c.authz_v2_delete),
-                _ => None,
-            },
-            (m, SESSIONS) => match *m {
-                Method::GET => Some(&mut c.sessions_list),
-                Method::POST => Some(&mut c.session_create),
-                Method::DELETE => Some(&mut c.session_delete),
-                _ => None,
-            },
-            (&Method::GET, "" | "/" | "/jwks.json" | "/.well-known/openid-configuration") => {
-                Some(&mut c.discovery)
-            }
-            _ => None,
-        };
-        if let Some(counter) = counter {
-            *counter += 1;
+        if let Some(counter) = paths::counter(method, path, headers.contains_key("sid")) {
+            *counter(&mut stats.requests) += 1;
         }
     }
 
@@ -437,10 +399,10 @@ impl Emulator for AppState {
     }
 
     fn stats(&self) -> Value {
-        serde_json::to_value(lock(&self.stats).clone()).expect("plain data")
+        serde_json::to_value(self.counters().clone()).expect("plain data")
     }
 
     fn reset_stats(&self) {
-        *lock(&self.stats) = Stats::default();
+        *self.counters() = Stats::default();
     }
 }

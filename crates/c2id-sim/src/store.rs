@@ -4,6 +4,7 @@
 //! web APIs, so a seed can only hold what the APIs would accept.
 
 use std::collections::BTreeMap;
+use std::ops::Bound::{self, Included, Unbounded};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -67,6 +68,34 @@ pub struct Client {
 
 /// Subject, then client ID: the authorisation store's key.
 pub type AuthzKey = (Box<str>, Box<str>);
+
+/// Which authorisations a listing or a revocation takes.
+#[derive(Clone, Debug)]
+pub enum AuthzFilter {
+    All,
+    Subject(String),
+    Client(String),
+}
+
+impl AuthzFilter {
+    /// Where a scan in key order starts.
+    pub fn first(&self) -> Bound<AuthzKey> {
+        match self {
+            AuthzFilter::Subject(sub) => Included((sub.as_str().into(), "".into())),
+            AuthzFilter::All | AuthzFilter::Client(_) => Unbounded,
+        }
+    }
+
+    /// Whether the scan takes `key`; `None` once it is past every key it
+    /// could take (a subject's keys are contiguous).
+    pub fn takes(&self, key: &AuthzKey) -> Option<bool> {
+        match self {
+            AuthzFilter::All => Some(true),
+            AuthzFilter::Subject(sub) => (*key.0 == **sub).then_some(true),
+            AuthzFilter::Client(cid) => Some(*key.1 == **cid),
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct Store {

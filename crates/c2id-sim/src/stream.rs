@@ -6,26 +6,18 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::ops::Bound::{Excluded, Included, Unbounded};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 
-use crate::server::AppState;
-use crate::store::{session_subject, AuthzKey, Store};
+use crate::state::AppState;
+use crate::store::{session_subject, AuthzFilter, AuthzKey, Store};
 
 /// A chunk is sent once it holds this much.
 const CHUNK_BYTES: usize = 64 * 1024;
 /// At most this many records are looked at per chunk (filtered listings).
 const SCAN_LIMIT: usize = 8192;
-
-/// Which authorisations a listing shows.
-#[derive(Clone)]
-pub enum AuthzFilter {
-    All,
-    Subject(String),
-    Client(String),
-}
 
 /// A piece of a streamed answer.
 pub enum Part {
@@ -53,6 +45,36 @@ pub fn body(state: Arc<AppState>, parts: Vec<Part>) -> Body {
             .next_chunk()
             .map(|chunk| (Ok::<Bytes, Infallible>(chunk), lister))
     }))
+}
+
+/// A JSON array of records already taken out of the store (e.g. revoked
+/// ones), sent chunk by chunk like the listings.
+pub fn array_of(records: Vec<Box<str>>) -> Body {
+    let mut records = records.into_iter();
+    let (mut opened, mut any, mut closed) = (false, false, false);
+    Body::from_stream(futures_util::stream::iter(std::iter::from_fn(move || {
+        if closed {
+            return None;
+        }
+        let mut out = Vec::with_capacity(CHUNK_BYTES + 4096);
+        if !opened {
+            out.push(b'[');
+            opened = true;
+        }
+        while out.len() < CHUNK_BYTES {
+            let Some(record) = records.next() else {
+                out.push(b']');
+                closed = true;
+                break;
+            };
+            if any {
+                out.push(b',');
+            }
+            any = true;
+            out.extend_from_slice(record.as_bytes());
+        }
+        Some(Ok::<Bytes, Infallible>(Bytes::from(out)))
+    })))
 }
 
 struct Lister {
@@ -139,10 +161,9 @@ impl Lister {
         self.open(out, b'[');
         let state = self.state.clone();
         let store = state.store();
-        let start = match (&self.after_authz, filter) {
-            (Some(after), _) => Excluded(after.clone()),
-            (None, AuthzFilter::Subject(sub)) => Included((sub.as_str().into(), "".into())),
-            (None, _) => Unbounded,
+        let start = match &self.after_authz {
+            Some(after) => Excluded(after.clone()),
+            None => filter.first(),
         };
         let range = store
             .authorizations
@@ -151,15 +172,8 @@ impl Lister {
             if out.len() >= CHUNK_BYTES || scanned >= SCAN_LIMIT {
                 return false;
             }
-            let shown = match filter {
-                AuthzFilter::All => true,
-                AuthzFilter::Subject(sub) => {
-                    if *key.0 != **sub {
-                        break;
-                    }
-                    true
-                }
-                AuthzFilter::Client(cid) => *key.1 == **cid,
+            let Some(shown) = filter.takes(key) else {
+                break;
             };
             if shown {
                 self.separate(out);

@@ -47,6 +47,17 @@ impl Version {
         self.at_least(2, 5)
     }
 
+    /// `?quiet=true` on a revocation: 204 instead of the removed
+    /// authorisations (from 12.17).
+    pub fn supports_quiet_revocation(&self) -> bool {
+        self.at_least(12, 17)
+    }
+
+    /// `?skip_last_used_update=true` on a one-session read (from 15.3).
+    pub fn supports_skip_last_used_update(&self) -> bool {
+        self.at_least(15, 3)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -72,6 +83,11 @@ mod tests {
         assert!(v("6.6").supports_import() && !v("6.5").supports_import());
         assert!(v("2.5").supports_preferred_credentials());
         assert!(!v("2.4").supports_preferred_credentials());
+        assert!(v("12.17").supports_quiet_revocation());
+        assert!(!v("12.16.9").supports_quiet_revocation());
+        assert!(v("15.3").supports_skip_last_used_update());
+        assert!(v("16.0").supports_skip_last_used_update());
+        assert!(!v("15.2").supports_skip_last_used_update());
         assert_eq!(v("12.3").to_string(), "12.3");
         for bad in ["12", "12.x", "", "1.2.3.4", "v12.3"] {
             assert!(Version::parse(bad).is_err(), "{bad}");

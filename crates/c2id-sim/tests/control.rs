@@ -247,9 +247,11 @@ async fn counters_count_each_endpoint_and_reset() {
         stats,
         json!({"total": 15, "requests": {
             "clients_list": 1, "client_register": 1, "client_read": 1, "client_update": 1, "client_delete": 1,
-            "authz_v3_list": 1, "authz_v3_create": 1, "authz_v3_delete": 0,
-            "authz_v2_list": 1, "authz_v2_create": 0, "authz_v2_delete": 0,
-            "sessions_list": 1, "session_create": 1, "session_delete": 1, "discovery": 3}})
+            "authz_v3_list": 1, "authz_v3_create": 1, "authz_v3_delete": 0, "authz_v3_revoke": 0,
+            "authz_v2_list": 1, "authz_v2_create": 0, "authz_v2_delete": 0, "authz_v2_revoke": 0,
+            "sessions_list": 1, "session_read": 0, "session_create": 1, "session_update": 0,
+            "session_delete": 1, "discovery": 3},
+            "session_last_used_updates": 0})
     );
     assert_eq!(
         env.sim.stats(),

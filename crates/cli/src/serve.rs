@@ -5,14 +5,58 @@
 //! them.
 
 use std::io::{Read, Write};
+use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use trickle_emulator::{Faults, TlsOptions};
 
-/// Where and how an emulator serves: the same flags for every emulator.
+/// The help texts that differ between the emulators sharing these flags
+/// (the flags and what they do are the same).
+pub trait EmulatorHelp: Send + Sync + 'static {
+    /// `--tls`.
+    const TLS: &'static str;
+    /// `--public-url`.
+    const PUBLIC_URL: &'static str;
+    /// `--faults-only`.
+    const FAULTS_ONLY: &'static str;
+}
+
+/// `trickle sim`'s help: the emulated Auth0 tenant.
+pub enum Auth0 {}
+
+impl EmulatorHelp for Auth0 {
+    const TLS: &'static str = "Serve HTTPS, with a certificate for localhost, 127.0.0.1 and ::1 \
+        from a local certificate authority made at start; its PEM file is named on stderr \
+        (trust it with NODE_EXTRA_CA_CERTS=FILE). URLs the emulator hands out (issuer, JWKS, \
+        audience) are then https://.";
+    const PUBLIC_URL: &'static str = "The URL clients reach the emulator at through a proxy \
+        (https://host[:port], nothing after): the issuer, JWKS URL and discovery document (and \
+        the Management API audience) name it.";
+    const FAULTS_ONLY: &'static str = "Fault only these requests: \"METHOD /path-prefix\" or \
+        \"/path-prefix\" (e.g. \"PATCH /api/v2/users/\"); by default every emulated endpoint.";
+}
+
+/// `trickle c2id sim`'s help: the emulated Connect2id server.
+pub enum Connect2id {}
+
+impl EmulatorHelp for Connect2id {
+    const TLS: &'static str = "Serve HTTPS, with a certificate for localhost, 127.0.0.1 and ::1 \
+        from a local certificate authority made at start; its PEM file is named on stderr \
+        (trust it with NODE_EXTRA_CA_CERTS=FILE). The issuer, the registration endpoint and the \
+        JWKS URL are then https://.";
+    const PUBLIC_URL: &'static str = "The URL clients reach the emulator at through a proxy \
+        (https://host[:port], nothing after): the issuer is it plus the context path, and the \
+        provider metadata (registration endpoint, JWKS URL) names it.";
+    const FAULTS_ONLY: &'static str = "Fault only these requests: \"METHOD /path-prefix\" or \
+        \"/path-prefix\", with the context path (e.g. \"POST /c2id/session-store/\" or \
+        \"GET /c2id/authz-store/rest/v3/authorizations\"); by default every emulated endpoint.";
+}
+
+/// Where and how an emulator serves: the same flags for every emulator;
+/// `H` words the help of the few whose effect names the product.
 #[derive(clap::Args)]
-pub struct ServeArgs {
+pub struct ServeArgs<H: EmulatorHelp = Auth0> {
     /// The address to listen on; must be loopback unless --allow-remote.
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     host: String,
@@ -25,9 +69,9 @@ pub struct ServeArgs {
     #[arg(long)]
     allow_remote: bool,
     #[command(flatten)]
-    pub reach: ReachArgs,
+    pub reach: ReachArgs<H>,
     #[command(flatten)]
-    faults: FaultArgs,
+    faults: FaultArgs<H>,
     /// Stop when standard input is closed (so a test that spawns the emulator never leaks it).
     #[arg(long)]
     pub exit_on_stdin_close: bool,
@@ -43,7 +87,7 @@ pub struct Serving {
     pub public_url: Option<String>,
 }
 
-impl ServeArgs {
+impl<H: EmulatorHelp> ServeArgs<H> {
     /// The listening address, the faults and the public URL, or why not.
     pub fn checked(&self) -> Result<Serving, String> {
         Ok(Serving {
@@ -56,12 +100,8 @@ impl ServeArgs {
 
 /// HTTPS and the URL clients use, the same flags for every emulator.
 #[derive(clap::Args)]
-pub struct ReachArgs {
-    /// Serve HTTPS, with a certificate for localhost, 127.0.0.1 and ::1
-    /// from a local certificate authority made at start; its PEM file is
-    /// named on stderr (trust it with NODE_EXTRA_CA_CERTS=FILE). URLs the
-    /// emulator hands out (issuer, JWKS, audience) are then https://.
-    #[arg(long)]
+pub struct ReachArgs<H: EmulatorHelp = Auth0> {
+    #[arg(long, help = H::TLS)]
     tls: bool,
     /// Keep the certificate authority in DIR (ca.pem, ca-key.pem): made on
     /// first use, reused after, so clients trust one file across runs.
@@ -69,14 +109,13 @@ pub struct ReachArgs {
     /// removed on exit.
     #[arg(long, value_name = "DIR")]
     tls_dir: Option<PathBuf>,
-    /// The URL clients reach the emulator at through a proxy
-    /// (https://host[:port], nothing after): the issuer, JWKS URL and
-    /// discovery document (and the Management API audience) name it.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", help = H::PUBLIC_URL)]
     public_url: Option<String>,
+    #[arg(skip)]
+    _help: PhantomData<H>,
 }
 
-impl ReachArgs {
+impl<H: EmulatorHelp> ReachArgs<H> {
     /// `Some` when HTTPS is asked for.
     pub fn tls(&self) -> Option<TlsOptions> {
         (self.tls || self.tls_dir.is_some()).then(|| TlsOptions {
@@ -117,7 +156,7 @@ pub fn announce_reach(name: &str, ca_cert: Option<&Path>, public_url: Option<&st
 
 /// Injected faults, the same flags for every emulator.
 #[derive(clap::Args)]
-pub struct FaultArgs {
+pub struct FaultArgs<H: EmulatorHelp = Auth0> {
     /// Fault: delay every emulated endpoint's answer by this many milliseconds.
     #[arg(long, default_value_t = 0, value_name = "MS")]
     latency_ms: u64,
@@ -133,13 +172,13 @@ pub struct FaultArgs {
     /// Fault: share of answers cut off mid-body (status and headers intact).
     #[arg(long, default_value_t = 0.0, value_name = "RATIO")]
     truncate_ratio: f64,
-    /// Fault only these requests: "METHOD /path-prefix" or "/path-prefix"
-    /// (e.g. "PATCH /api/v2/users/"); by default every emulated endpoint.
-    #[arg(long, value_name = "REQUESTS")]
+    #[arg(long, value_name = "REQUESTS", help = H::FAULTS_ONLY)]
     faults_only: Option<String>,
+    #[arg(skip)]
+    _help: PhantomData<H>,
 }
 
-impl FaultArgs {
+impl<H: EmulatorHelp> FaultArgs<H> {
     /// The faults, checked.
     pub fn faults(&self) -> Result<Faults, String> {
         let faults = Faults {

@@ -130,3 +130,19 @@ pub async fn answer(response: Response) -> (StatusCode, Value) {
 pub async fn send(request: RequestBuilder) -> (StatusCode, Value) {
     answer(request.send().await.expect("answered")).await
 }
+
+/// Every write request the web APIs counted.
+pub fn writes(r: &trickle_c2id_sim::Counters) -> u64 {
+    r.client_register
+        + r.client_update
+        + r.client_delete
+        + r.authz_v3_create
+        + r.authz_v3_delete
+        + r.authz_v3_revoke
+        + r.authz_v2_create
+        + r.authz_v2_delete
+        + r.authz_v2_revoke
+        + r.session_create
+        + r.session_update
+        + r.session_delete
+}
