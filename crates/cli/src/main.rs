@@ -2,6 +2,7 @@
 //! arguments, reading files and printing reports live here, one module per
 //! command; everything else is in the library crates.
 
+mod broken_pipe;
 mod bulk;
 mod c2id;
 mod generate;
@@ -50,6 +51,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    broken_pipe::end_quietly_when_the_reader_leaves();
     match Cli::parse().command {
         Command::Preflight(args) => preflight::run(args),
         Command::Generate(args) => generate::run(args),
