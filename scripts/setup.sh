@@ -26,7 +26,9 @@ fi
 have=$("$tools/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$wanted" ]; then
   step "wasm-bindgen-cli $wanted (one-time, about 5 minutes)"
-  cargo install --quiet --root "$tools" wasm-bindgen-cli --version "$wanted" --force
+  # --locked: the crate's own Cargo.lock (walrus, wasmparser), so every
+  # machine's wasm-bindgen writes the same bytes as the committed bundle.
+  cargo install --quiet --locked --root "$tools" wasm-bindgen-cli --version "$wanted" --force
 fi
 
 step "Node packages"

@@ -1,28 +1,66 @@
 #!/usr/bin/env bash
-# Every test: sets up (first time only), builds the WASM core, then runs the
-# Rust tests and lints, and the Node tests that run the generated scripts
-# the way Auth0 does.
+# Every test: sets up (first time only), rebuilds the WASM core and fails if
+# the committed bundle (crates/cli/wasm/) differs from it, then runs the Rust
+# tests and lints, and the Node tests that run the generated scripts the way
+# Auth0 does. Ends with each stage's wall time (also when a stage fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-scripts/setup.sh
-step "Build the WASM core"
-scripts/build-wasm.sh
-step "Rust: format, lints, tests"
-cargo fmt --all --check
-cargo clippy --quiet --workspace --all-targets -- -D warnings
-cargo test --quiet --workspace
-cargo build --quiet -p trickle-cli
+# Stage timing: `stage NAME COMMAND…` runs a stage and records its wall time;
+# the table is printed on exit, with the failed stage marked.
+stage_names=()
+stage_seconds=()
+current_stage=""
+current_start=""
+# Seconds since the epoch, with decimals where bash has them (5.0+).
+now() { local t=${EPOCHREALTIME:-$(date +%s)}; echo "${t/,/.}"; }
+suite_start=$(now)
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+stage() {
+  current_stage=$1
+  current_start=$(now)
+  step "$1"
+  shift
+  "$@"
+  stage_names+=("$current_stage")
+  stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+  current_stage=""
+}
+print_times() {
+  local status=$?
+  if [ -n "$current_stage" ]; then
+    stage_names+=("$current_stage (failed)")
+    stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+  fi
+  printf '\n%-58s %9s\n' "stage" "seconds" >&2
+  for i in "${!stage_names[@]}"; do
+    printf '%-58s %9s\n' "${stage_names[$i]}" "${stage_seconds[$i]}" >&2
+  done
+  printf '%-58s %9s\n' "total" "$(elapsed "$suite_start" "$(now)")" >&2
+  exit "$status"
+}
+trap print_times EXIT
+
+stage "Set up" scripts/setup.sh
+stage "WASM core: build, and check the committed bundle" scripts/build-wasm.sh --check
+stage "Rust: format" cargo fmt --all --check
+stage "Rust: lints" cargo clippy --quiet --workspace --all-targets -- -D warnings
+stage "Rust: tests" cargo test --quiet --workspace
+stage "Rust: the CLI the Node tests run" cargo build --quiet -p trickle-cli
 # The same Node tests on every runtime Auth0 offers (18, 22) and the
 # machine's own: a feature a runtime lacks fails here.
+node_tests() {
+  TRICKLE_BIN="$PWD/target/debug/trickle" "$1" --test tests/*.test.js tests/sdk/*.test.js examples/*.test.js
+}
 for node in $(scripts/node-runtimes.sh); do
-  step "Node $("$node" --version): generated scripts end to end"
-  TRICKLE_BIN="$PWD/target/debug/trickle" "$node" --test tests/*.test.js tests/sdk/*.test.js examples/*.test.js
+  stage "Node $("$node" --version): generated scripts end to end" node_tests "$node"
 done
 # The layouts through the real deploy-cli, once: it needs Node >= 20.19 (not
 # 18) and each deploy takes seconds, so on the pinned Node 22 only.
 node22="$(scripts/node-runtimes.sh --path "$(scripts/node-runtimes.sh --versions | tr ' ' '\n' | grep '^22\.')")"
-step "Node $("$node22" --version): the deploy layouts through deploy-cli"
-TRICKLE_BIN="$PWD/target/debug/trickle" "$node22" --test tests/deploy/*.test.js
+deploy_tests() {
+  TRICKLE_BIN="$PWD/target/debug/trickle" "$node22" --test tests/deploy/*.test.js
+}
+stage "Node $("$node22" --version): the deploy layouts through deploy-cli" deploy_tests

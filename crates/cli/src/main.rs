@@ -2,6 +2,7 @@
 //! arguments, reading files and printing reports live here, one module per
 //! command; everything else is in the library crates.
 
+mod broken_pipe;
 mod bulk;
 mod c2id;
 mod generate;
@@ -29,10 +30,22 @@ pub(crate) fn secret_from_env(name: &str) -> Result<trickle_lifecycle::Secret, S
     }
 }
 
+/// `trickle --version`: the version and the embedded WASM bundle's hashes
+/// (the first 12 hex digits of each file's SHA-256, from build.rs), so a
+/// binary names the core its scripts carry.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (wasm sha256:",
+    env!("TRICKLE_WASM_SHA256"),
+    ", glue sha256:",
+    env!("TRICKLE_GLUE_SHA256"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "trickle",
-    version,
+    version = VERSION,
     about = "Moves an identity server's data without its users noticing: users between Auth0 tenants (lazy migration, then bulk), Connect2id server data between servers"
 )]
 struct Cli {
@@ -52,6 +65,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    broken_pipe::end_quietly_when_the_reader_leaves();
     match Cli::parse().command {
         Command::Preflight(args) => preflight::run(args),
         Command::Generate(args) => generate::run(args),

@@ -136,8 +136,9 @@ impl<H: EmulatorHelp> ReachArgs<H> {
 /// URL`, flushed: what tests and scripts wait for.
 pub fn announce_ready(name: &str, url: &str) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{name} listening on {url}")?;
-    stdout.flush()
+    writeln!(stdout, "{name} listening on {url}")
+        .and_then(|()| stdout.flush())
+        .inspect_err(crate::broken_pipe::end_if_the_reader_left)
 }
 
 /// The stderr lines that say how to reach and trust a started emulator.
