@@ -1056,6 +1056,22 @@ fn the_report_lists_at_most_a_thousand_records_per_reason_and_counts_them_all() 
 }
 
 #[test]
+fn trickles_own_keys_are_not_in_the_import_files() {
+    // A user that reached this tenant through Trickle (A → B) carries B's
+    // post-login bookkeeping; the import into C must not carry it on.
+    let fixture = Fixture::new();
+    let mut carried = user("1", "ann@x.com");
+    carried["app_metadata"] = json!({"plan": "gold", "trickle_checked_at": "2026-01-01T00:00:00.000Z",
+                                     "trickle_marked_at": "2026-01-01T00:00:00.000Z"});
+    let input = fixture.write_lines("export.json", &lines(&[carried]));
+    let options = fixture.options(input, "plan");
+    let report = run(&options);
+    let written = records(&options.out, &report);
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["app_metadata"], json!({"plan": "gold"}));
+}
+
+#[test]
 fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
     let fixture = Fixture::new();
     let with_username = |id: &str, email: &str, username: &str| {
