@@ -49,6 +49,7 @@ const SEED = {
   users: [
     ...NAMES.map((name) => user(name)),
     user('linked', { primary_identity: { provider: 'google-oauth2', user_id: '1098765' } }),
+    user('linkedlogin', { primary_identity: { provider: 'google-oauth2', user_id: '2098765' } }),
     user('chain', { app_metadata: { ...META.app_metadata, ...EARLIER } }),
   ],
 };
@@ -266,6 +267,13 @@ describe('post-login Action (mark_migrated = "login"): backfill only', () => {
     assert.ok(stored.app_metadata.trickle_checked_at);
     assert.equal(stored.app_metadata.trickle_marked_at, undefined);
     assert.equal(stored.app_metadata.trickle_migrated_at, undefined, "the old tenant's marker stays there");
+  });
+
+  it('a linked account is migrated under its realm identity and marked by its root id', async () => {
+    const tenant = tenantFor(byLogin);
+    const { user: stored } = await tenant.login('linkedlogin@example.com', user('linkedlogin').password);
+    assert.equal(stored.user_id, 'auth0|linkedlogin');
+    assert.ok((await oldUser('linkedlogin', 'google-oauth2|2098765')).app_metadata.trickle_migrated_at);
   });
 });
 
