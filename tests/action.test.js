@@ -37,12 +37,21 @@ const user = (id, extra = {}) => ({
   ...META,
   ...extra,
 });
-const NAMES = ['interrupted', 'kept', 'plain', 'down', 'lost', 'other', 'loginmarks', 'custom', 'customaction'];
+const NAMES = ['interrupted', 'kept', 'plain', 'down', 'lost', 'other', 'loginmarks', 'custom', 'customaction', 'twice'];
+// Linked in the old tenant: its database identity is secondary, under a Google one.
+const LINKED_ROOT = 'google-oauth2|1098765';
+// Came into the old tenant through Trickle itself (A → B): B's bookkeeping keys.
+const EARLIER = { trickle_checked_at: '2025-01-01T00:00:00.000Z', trickle_marked_at: '2025-01-01T00:00:00.000Z' };
 const SEED = {
   bcrypt_cost: 4,
   connections: [{ name: REALM }],
   clients: [CLIENT],
-  users: NAMES.map((name) => user(name)),
+  users: [
+    ...NAMES.map((name) => user(name)),
+    user('linked', { primary_identity: { provider: 'google-oauth2', user_id: '1098765' } }),
+    user('linkedlogin', { primary_identity: { provider: 'google-oauth2', user_id: '2098765' } }),
+    user('chain', { app_metadata: { ...META.app_metadata, ...EARLIER } }),
+  ],
 };
 
 const config = (markMigrated, extra = '') =>
@@ -84,8 +93,8 @@ function tenantFor(scripts, container = new Container(), secrets = settings(), a
   });
 }
 
-async function oldUser(id) {
-  return (await sim.users()).find((u) => u.user_id === `auth0|${id}`);
+async function oldUser(id, rootId = `auth0|${id}`) {
+  return (await sim.users()).find((u) => u.user_id === rootId);
 }
 
 async function requests() {
@@ -187,6 +196,38 @@ describe('post-login Action (mark_migrated = "action")', () => {
     assert.deepEqual(delta(await requests(), again), {});
   });
 
+  it('a linked account (its realm identity secondary) is marked by the id the old tenant knows', async () => {
+    const tenant = tenantFor(byAction);
+    const first = await tenant.login('linked@example.com', user('linked').password, { interrupted: true });
+    assert.equal(first.user.user_id, 'auth0|linked', 'the realm identity\'s id, as the scripts return it');
+    const second = await tenant.login('linked@example.com', user('linked').password);
+    const old = await oldUser('linked', LINKED_ROOT);
+    assert.match(String(old.app_metadata.trickle_migrated_at), /^\d{4}-\d\d-\d\dT/, 'the old user is marked');
+    assert.ok(second.user.app_metadata.trickle_marked_at, 'recorded only after the marker was written');
+    assert.deepEqual(second.user.user_metadata, META.user_metadata, 'and its metadata came over');
+    assertNoSecret(tenant);
+  });
+
+  it("Trickle's own keys from an earlier migration (A → B) do not travel to C: the Action still does its work", async () => {
+    const tenant = tenantFor(byAction);
+    const { user: stored } = await tenant.login('chain@example.com', user('chain').password);
+    const { trickle_checked_at: checked, trickle_marked_at: marked, ...appMetadata } = stored.app_metadata;
+    assert.deepEqual(appMetadata, META.app_metadata, 'no trickle_* key of the old tenant');
+    assert.ok(checked && checked !== EARLIER.trickle_checked_at, 'checked by this Action');
+    assert.ok(marked && marked !== EARLIER.trickle_marked_at, 'marked by this Action');
+    assert.ok((await oldUser('chain')).app_metadata.trickle_migrated_at, 'the old user is marked');
+  });
+
+  it('two post-login runs at once write the same marker: the time the new tenant created the user', async () => {
+    const tenant = tenantFor(byAction);
+    const { user: stored } = await tenant.login('twice@example.com', user('twice').password, { interrupted: true });
+    stored.created_at = '2026-01-02T03:04:05.000Z';
+    const before = await requests();
+    await Promise.all([1, 2].map(() => tenant.login('twice@example.com', user('twice').password)));
+    assert.ok(delta(await requests(), before).patch_user >= 1);
+    assert.equal((await oldUser('twice')).app_metadata.trickle_migrated_at, stored.created_at);
+  });
+
   it('users of other connections and users the old tenant never had cost one look at most', async () => {
     const container = new Container();
     const action = container.loadAction(byAction.action);
@@ -226,6 +267,13 @@ describe('post-login Action (mark_migrated = "login"): backfill only', () => {
     assert.ok(stored.app_metadata.trickle_checked_at);
     assert.equal(stored.app_metadata.trickle_marked_at, undefined);
     assert.equal(stored.app_metadata.trickle_migrated_at, undefined, "the old tenant's marker stays there");
+  });
+
+  it('a linked account is migrated under its realm identity and marked by its root id', async () => {
+    const tenant = tenantFor(byLogin);
+    const { user: stored } = await tenant.login('linkedlogin@example.com', user('linkedlogin').password);
+    assert.equal(stored.user_id, 'auth0|linkedlogin');
+    assert.ok((await oldUser('linkedlogin', 'google-oauth2|2098765')).app_metadata.trickle_migrated_at);
   });
 });
 

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { describe, it, before, after } = require('node:test');
+const { describe, it, before, after, afterEach } = require('node:test');
 
 const { Container, ImportModeTenant } = require('../packages/testkit');
 const { startOldTenant } = require('./support/old-tenant');
@@ -39,6 +39,12 @@ const CASES = {
   'every PATCH is dropped': [['drop'], undefined, false, 2],
   'the PATCH is carried out, its answer lost, and the read-back fails too': [['lose-answer'], 'drop', true, 2],
   'every PATCH is dropped and the read-back fails too': [['drop'], 'drop', false, 2],
+  // A 408 or 499 (a proxy timed out, the client went away) says nothing of the write.
+  'the PATCH is carried out and answered 408': [[{ status: 408, carryOut: true }], undefined, true, 1],
+  'the PATCH is answered 408 without being carried out': [[{ status: 408 }, undefined], undefined, true, 2],
+  'the PATCH is carried out and answered 499': [[{ status: 499, carryOut: true }], undefined, true, 1],
+  // A 429 is retried as long as the time budget allows, not three times only.
+  'the PATCH is rate-limited four times, then written': [[{ status: 429 }, { status: 429 }, { status: 429 }, { status: 429 }, undefined], undefined, true, 5],
 };
 
 describe('a lost answer to the marker PATCH never strands the user', () => {
@@ -98,4 +104,57 @@ describe('a lost answer to the marker PATCH never strands the user', () => {
       assert.equal(tenant.users.size, 1);
     });
   }
+});
+
+describe('a refused marker write fails the login, worded by its cause', () => {
+  let tmp;
+  let scripts;
+  let stand;
+  const user = { id: 'refused1', email: 'refused1@example.com', password: 'Password-refused-right' };
+
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-marker-refused-'));
+    scripts = await generateScripts(tmp, 'marker', TOML, CONNECTION);
+  });
+
+  afterEach(async () => {
+    if (stand) await stand.close();
+    stand = null;
+  });
+
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  async function loginWithPatch(fate) {
+    stand = await startOldTenant({ users: [user], clients: [CLIENT] });
+    stand.setInterceptor((r) => (isPatch(r) ? fate : undefined));
+    const configuration = { domain: stand.baseUrl, ...CLIENT };
+    const container = new Container();
+    const tenant = new ImportModeTenant({
+      login: container.load(scripts.login, configuration),
+      getUser: container.load(scripts.getUser, configuration),
+    });
+    await assert.rejects(tenant.login(user.email, user.password), (error) => {
+      assert.equal(error.name, 'Error');
+      fate.check(error.message);
+      return true;
+    });
+    assert.equal(tenant.users.size, 0, 'not migrated: nothing was written');
+    assert.equal(stand.users.get(user.id).user.app_metadata[MARKER], undefined);
+  }
+
+  it('403: the client lacks update:users', () =>
+    loginWithPatch({
+      status: 403,
+      check: (message) => assert.match(message, /update:users.*\(forbidden\)/),
+    }));
+
+  it('429 past the time budget: rate-limited, not a missing scope', () =>
+    loginWithPatch({
+      status: 429,
+      headers: { 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600) },
+      check: (message) => {
+        assert.match(message, /\(rate_limited\)$/);
+        assert.doesNotMatch(message, /update:users/);
+      },
+    }));
 });

@@ -52,6 +52,9 @@ const USERS = {
   bob: user('bob01', 'bob@example.com'),
   blocked: user('blocked01', 'blocked@example.com', { blocked: true }),
   mfa: user('mfa01', 'mfa@example.com', { mfa: true, name: 'Multi Factor' }),
+  mfaName: user('mfaname01', 'mfaname@example.com', { mfa: true, username: 'multi.factor', name: 'Named Factor' }),
+  // The loose search for username:"multi.factor" finds this one too.
+  mfaDecoy: user('mfadecoy01', 'decoy@example.com', { username: 'multi.factor.decoy' }),
   aa: user('aa01', 'aa@example.com'),
   twin: user('twin-realm', 'twin@example.com', { name: 'Twin in the realm' }),
   twinOther: { ...user('twin-other', 'twin@example.com', { name: 'Twin elsewhere' }), connection: OTHER_REALM },
@@ -214,6 +217,16 @@ describe(`lazy migration scenarios against the emulated old tenant over ${SCHEME
     const { user } = await tenant.login(USERS.mfa.email, USERS.mfa.password);
     assert.equal(user.user_id, 'auth0|mfa01');
     assert.equal(user.profile.name, 'Multi Factor');
+  });
+
+  it('an MFA user signing in by username is migrated with mfa = "allow", on the right password only', async () => {
+    const tenant = newTenant(allow, sim.baseUrl);
+    const wrong = await rejection(tenant.login('multi.factor', 'wrong'));
+    assert.equal(wrong.name, 'WrongUsernameOrPasswordError');
+    const { user } = await tenant.login('Multi.Factor', USERS.mfaName.password);
+    assert.equal(user.user_id, 'auth0|mfaname01', 'the exact username, not the loose match');
+    assert.equal(user.profile.name, 'Named Factor');
+    assert.equal(user.profile.username, 'multi.factor');
   });
 
   it('an email in another case finds the same user, stored lower-cased', async () => {

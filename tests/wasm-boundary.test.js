@@ -109,7 +109,13 @@ describe('the WASM core under hostile values', () => {
       const revocable = Proxy.revocable([], {});
       revocable.revoke();
       const identities = { user_id: 'auth0|u1', email: 'a@x.com', identities: new Proxy([{}], { get(t, k) { if (k === '0') throw new Error('element'); return Reflect.get(t, k); } }) };
-      const inputs = [trap, getter, revocable.proxy, identities, [trap], [getter], { user_id: 'x', email: 'a@x.com', app_metadata: trap }];
+      // Metadata holding one of Trickle's own keys, behind traps: reading its
+      // entries throws, or reading the key itself does.
+      const ownKeys = new Proxy({ trickle_checked_at: 't', plan: 'gold' }, { ownKeys() { throw new Error('trap'); } });
+      const ownGetter = { plan: 'gold', get trickle_marked_at() { throw new Error('getter'); } };
+      const withMetadata = (app_metadata) => ({ user_id: 'auth0|u1', email: 'a@x.com', identities: [{ connection: '${REALM}', user_id: 'u1' }], app_metadata });
+      const inputs = [trap, getter, revocable.proxy, identities, [trap], [getter], { user_id: 'x', email: 'a@x.com', app_metadata: trap },
+        withMetadata(ownKeys), withMetadata(ownGetter), withMetadata(revocable.proxy)];
       const seen = new Set();
       const calls = [
         (v) => core.decideUser(v, '${REALM}', 0x1ff),
@@ -133,6 +139,30 @@ describe('the WASM core under hostile values', () => {
       return { seen: [...seen], healthy: stillHealthy(core) };
     }`);
     assert.deepEqual(result, { seen: ['Error'], healthy: true }, 'only plain Errors, and the instance still works');
+  });
+
+  it("leaves Trickle's own keys out of a profile, keeping every other key (a __proto__ one too) and the input as it was", async () => {
+    const result = await inWorker(`(core) => {
+      const text = '{"__proto__": {"x": 1}, "plan": "gold", "trickle_checked_at": "c", "trickle_marked_at": "m", "trickle_migrated_at": "t", "trickle_other": 2}';
+      const user = { user_id: 'auth0|u1', email: 'a@x.com', identities: [{ connection: '${REALM}', user_id: 'u1' }], app_metadata: JSON.parse(text) };
+      const clean = { user_id: 'auth0|u1', email: 'a@x.com', identities: [{ connection: '${REALM}', user_id: 'u1' }], app_metadata: { plan: 'gold' } };
+      const profile = core.decideUser(user, '${REALM}', 0x1ff).profile;
+      const kept = core.decideUser(clean, '${REALM}', 0x1ff).profile;
+      return {
+        keys: Object.keys(profile.metadata),
+        inherited: profile.metadata.x,
+        ownProto: JSON.stringify(profile.metadata.__proto__),
+        untouched: Object.keys(user.app_metadata),
+        same: kept.metadata === clean.app_metadata,
+      };
+    }`);
+    assert.deepEqual(result, {
+      keys: ['__proto__', 'plan', 'trickle_other'],
+      inherited: undefined,
+      ownProto: '{"x":1}',
+      untouched: ['__proto__', 'plan', 'trickle_checked_at', 'trickle_marked_at', 'trickle_migrated_at', 'trickle_other'],
+      same: true,
+    });
   });
 
   it('reads a marker write as written only when the user came back, and refuses absurd lists', async () => {

@@ -46,7 +46,7 @@ class ImportModeTenant {
     this.secrets = secrets;
     /** Every post-login execution: { user_id, recorded, error, ms } */
     this.actionRuns = [];
-    /** user_id ("auth0|…") → { user_id, profile, password: {salt, hash}, source } */
+    /** user_id ("auth0|…") → { user_id, profile, password: {salt, hash}, source, created_at } */
     this.users = new Map();
     /** Every script call made, in order: { script, args }. */
     this.scriptCalls = [];
@@ -85,6 +85,7 @@ class ImportModeTenant {
       user_metadata: metadata(profile.user_metadata),
       password: hashPassword(password),
       source,
+      created_at: new Date().toISOString(),
     };
     this.users.set(userId, user);
     return user;
@@ -93,7 +94,7 @@ class ImportModeTenant {
   /** The user as the Management API (and an Action's `event.user`) shows it. */
   view(user) {
     const { metadata, app_metadata, user_metadata, user_id, ...fields } = user.profile;
-    return { ...fields, user_id: user.user_id, app_metadata: user.app_metadata, user_metadata: user.user_metadata };
+    return { ...fields, user_id: user.user_id, created_at: user.created_at, app_metadata: user.app_metadata, user_metadata: user.user_metadata };
   }
 
   // The post-login flow: each Action in turn; a failing or denying one fails the login.

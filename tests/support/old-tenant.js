@@ -67,6 +67,11 @@ function mergeMetadata(current, patch) {
   return merged;
 }
 
+// A Management API error body for a status.
+function errorBody(status) {
+  return { statusCode: status, error: http.STATUS_CODES[status] || 'Error', message: http.STATUS_CODES[status] || 'Error' };
+}
+
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -112,6 +117,12 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
       // The request was carried out; its answer never arrives.
       res.socket.destroy();
       return;
+    }
+    if (res.trickleAnswerWith) {
+      // The request was carried out; another answer arrives (a proxy's 408, say).
+      const { status: replaced, headers: extra } = res.trickleAnswerWith;
+      res.trickleAnswerWith = null;
+      return send(res, replaced, errorBody(replaced), extra);
     }
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
@@ -272,6 +283,12 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
         req.socket.destroy();
         return;
       }
+      if (intercepted && intercepted.status) {
+        // A 429 resets at the current second unless told otherwise (a short wait).
+        const headers = intercepted.status === 429 ? { 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000)), ...intercepted.headers } : intercepted.headers;
+        if (!intercepted.carryOut) return send(res, intercepted.status, errorBody(intercepted.status), headers);
+        res.trickleAnswerWith = { status: intercepted.status, headers };
+      }
       if (intercepted && intercepted.redirect) {
         res.writeHead(intercepted.redirect, { location: intercepted.location, 'content-length': 0 });
         res.end();
@@ -311,7 +328,10 @@ async function startOldTenant({ users = [], clients = [] } = {}) {
     /**
      * `fn({method, path, body})` decides, per request: undefined (serve it),
      * 'drop' (cut the connection, do nothing), 'lose-answer' (do it, then cut
-     * the connection instead of answering), or `{redirect: 307, location}`.
+     * the connection instead of answering), `{redirect: 307, location}`, or
+     * `{status, headers?, carryOut?}` (answer that status with an error body,
+     * having done the request first when `carryOut`; a 429's
+     * x-ratelimit-reset is the current second unless `headers` say).
      * `null` turns it off.
      */
     setInterceptor(fn) {

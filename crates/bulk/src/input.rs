@@ -6,7 +6,8 @@
 //! CSV is read line by line through `csv_core`'s parser, not by the `csv`
 //! crate's reader: that one reads a quoted field to its closing quote however
 //! far away it is, so one unclosed quote made the rest of the file a single
-//! field (held in memory). Here a quoted field may span lines, but a record
+//! field (held in memory). Here a quoted field may span lines (its line
+//! breaks kept as they are, CRLF included), but a record
 //! is capped (in bytes and in physical lines); a quote still open at the cap
 //! or at the end of the file is reported as unterminated, with the line it
 //! started on, and reading resumes on the next line.
@@ -468,9 +469,9 @@ impl CsvReader {
         let Some(line) = lines.next(buffer)? else {
             return Ok(None);
         };
-        if buffer.last() == Some(&b'\r') {
-            buffer.pop();
-        }
+        // A CRLF's CR stays: inside a quoted field it is the field's own
+        // (byte for byte what a login hands Auth0); after the last field it
+        // is trimmed with the cell's other blanks.
         Ok(Some((line.number, line.too_long)))
     }
 
@@ -806,10 +807,11 @@ mod tests {
             bytes: 64,
             lines: 3,
         };
-        // Within both caps: one record of three lines; CRLF line breaks too.
+        // Within both caps: one record of three lines; CRLF line breaks too,
+        // kept as they are inside the quote.
         assert_eq!(
             csv("n\r\n\"a\r\nb\r\nc\"\r\n\"d\"\r\n", small),
-            pairs(&[(2, "\"a\\nb\\nc\""), (5, "\"d\"")])
+            pairs(&[(2, "\"a\\r\\nb\\r\\nc\""), (5, "\"d\"")])
         );
         // Four lines: over the line cap; the lines after the quote's first are read again.
         assert_eq!(
@@ -846,6 +848,28 @@ mod tests {
                 (3, "!the line is longer than 16777216 bytes"),
                 (4, "\"z\"")
             ])
+        );
+    }
+
+    #[test]
+    fn line_breaks_inside_a_quoted_field_are_kept_byte_for_byte() {
+        // What the old tenant holds is what a login hands Auth0: CRLF, LF and
+        // a lone CR inside a quote stay; the CR of a CRLF line end does not.
+        let text = "n,m\r\n\"one\r\ntwo\",x\r\n\"lf\nonly\",\"y\"\r\nz,\"cr\rhere\"\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.csv");
+        std::fs::write(&path, text).unwrap();
+        let got: Vec<(u64, Value)> = records(&path, InputFormat::Csv)
+            .into_iter()
+            .map(|(line, text)| (line, serde_json::from_str(&text).unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, serde_json::json!({"n": "one\r\ntwo", "m": "x"})),
+                (4, serde_json::json!({"n": "lf\nonly", "m": "y"})),
+                (6, serde_json::json!({"n": "z", "m": "cr\rhere"})),
+            ]
         );
     }
 

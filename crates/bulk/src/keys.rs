@@ -1,4 +1,4 @@
-//! Compact sets of user keys (emails, raw ids) for duplicate detection and
+//! Compact sets of user keys (emails, usernames, raw ids) for duplicate detection and
 //! exclusion: the 64-bit XXH3 of each key instead of the key itself, so a
 //! million users cost about 9 MB, not hundreds.
 //!
@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use trickle_core::email_key;
+use trickle_core::{email_key, to_lowercase};
 use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// The hash of a key. Seeds keep the id and email spaces apart.
@@ -40,16 +40,18 @@ pub(crate) fn email_identity(email: &str) -> Cow<'_, str> {
     nfc(lower)
 }
 
-/// The key two usernames are the same by: case is ignored.
+/// The key two usernames are the same by, as for emails: the core's
+/// lower-casing, then Unicode NFC (`josé` composed and decomposed is one name).
 pub(crate) fn username_identity(username: &str) -> Cow<'_, str> {
-    if username
+    let lower = if username
         .bytes()
         .any(|b| !b.is_ascii() || b.is_ascii_uppercase())
     {
-        Cow::Owned(username.to_lowercase())
+        Cow::Owned(to_lowercase(username))
     } else {
         Cow::Borrowed(username)
-    }
+    };
+    nfc(lower)
 }
 
 fn nfc(text: Cow<'_, str>) -> Cow<'_, str> {
@@ -193,6 +195,16 @@ mod tests {
         assert_eq!(composed, "jos\u{e9}@x.com");
         assert_eq!(email_identity("JOSE\u{301}@x.COM"), composed);
         assert_ne!(email_identity("jose@x.com"), composed);
+    }
+
+    #[test]
+    fn usernames_are_one_key_whatever_their_case_and_normal_form() {
         assert_eq!(username_identity("Ann"), username_identity("aNN"));
+        let composed = username_identity("Jos\u{e9}");
+        assert_eq!(composed, "jos\u{e9}");
+        assert_eq!(username_identity("JOSE\u{301}"), composed);
+        assert_ne!(username_identity("jose"), composed);
+        // The one lower-casing (std's, final sigma included), as for emails.
+        assert_eq!(username_identity("ΟΔΟΣ"), "οδος");
     }
 }

@@ -444,7 +444,8 @@ pub fn plan(
                 return Err(skip(
                     SkipReason::DuplicateUsername,
                     Some(
-                        "an earlier record has this username (ignoring case); the first is kept"
+                        "an earlier record has this username (ignoring case and Unicode normal \
+                         form); the first is kept"
                             .to_owned(),
                     ),
                 ));

@@ -1056,6 +1056,22 @@ fn the_report_lists_at_most_a_thousand_records_per_reason_and_counts_them_all() 
 }
 
 #[test]
+fn trickles_own_keys_are_not_in_the_import_files() {
+    // A user that reached this tenant through Trickle (A → B) carries B's
+    // post-login bookkeeping; the import into C must not carry it on.
+    let fixture = Fixture::new();
+    let mut carried = user("1", "ann@x.com");
+    carried["app_metadata"] = json!({"plan": "gold", "trickle_checked_at": "2026-01-01T00:00:00.000Z",
+                                     "trickle_marked_at": "2026-01-01T00:00:00.000Z"});
+    let input = fixture.write_lines("export.json", &lines(&[carried]));
+    let options = fixture.options(input, "plan");
+    let report = run(&options);
+    let written = records(&options.out, &report);
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["app_metadata"], json!({"plan": "gold"}));
+}
+
+#[test]
 fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
     let fixture = Fixture::new();
     let with_username = |id: &str, email: &str, username: &str| {
@@ -1075,6 +1091,8 @@ fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
             user("5", nfd),                 // same email, other normal form
             user("6", "JOSE\u{301}@X.COM"), // and other case too
             with_username("7", "carol@x.com", "carol"),
+            with_username("8", "dan@x.com", "jos\u{e9}"),
+            with_username("9", "eve@x.com", "JOSE\u{301}"), // same username, other form and case
         ]),
     );
     let options = fixture.options(input, "plan");
@@ -1083,7 +1101,7 @@ fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
         .into_iter()
         .map(|u| u["user_id"].clone())
         .collect();
-    assert_eq!(ids, [json!("1"), json!("4"), json!("7")]);
+    assert_eq!(ids, [json!("1"), json!("4"), json!("7"), json!("8")]);
     let got: Vec<(u64, String)> = skips(&options.out)
         .into_iter()
         .map(|(line, reason, _)| (line, reason))
@@ -1095,12 +1113,13 @@ fn duplicate_ids_usernames_and_emails_are_left_out_as_the_import_would() {
             (3, "duplicate_username".to_owned()),
             (5, "duplicate_email".to_owned()),
             (6, "duplicate_email".to_owned()),
+            (9, "duplicate_username".to_owned()),
         ]
     );
     let json = report_json(&options.out);
     assert_eq!(
         json["skipped_by_reason"],
-        json!({"duplicate_user_id": 1, "duplicate_username": 1, "duplicate_email": 2})
+        json!({"duplicate_user_id": 1, "duplicate_username": 2, "duplicate_email": 2})
     );
 
     // The new tenant's export is compared the same way.

@@ -11,6 +11,13 @@ pub fn email_key(email: &str) -> String {
     to_lowercase(email)
 }
 
+/// What a login name is: an email, or a username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Email,
+    Username,
+}
+
 /// The one candidate whose email equals `email` (ignoring case) and that has
 /// an identity in `realm`. Loose matches (`aa@x.com` for `a@x.com`, as a
 /// Lucene search returns them) and users of other connections never count.
@@ -19,14 +26,39 @@ pub fn select_by_email<M>(
     email: &str,
     realm: &str,
 ) -> Result<Option<SourceUser<M>>, UserError> {
-    let wanted = email_key(email);
+    select_by_name(candidates, email, NameKind::Email, realm)
+}
+
+/// The one candidate whose username equals `username` (ignoring case, as
+/// Auth0's database connections compare them) and that has an identity in
+/// `realm`; loose matches and other connections never count.
+pub fn select_by_username<M>(
+    candidates: Vec<SourceUser<M>>,
+    username: &str,
+    realm: &str,
+) -> Result<Option<SourceUser<M>>, UserError> {
+    select_by_name(candidates, username, NameKind::Username, realm)
+}
+
+/// The one candidate whose email or username (as `kind` says) equals
+/// `name`, ignoring case (an email's key is its lower-casing), and that has
+/// an identity in `realm`; two are an error, never a guess. One function
+/// for both, so the WASM carries one copy.
+pub fn select_by_name<M>(
+    candidates: Vec<SourceUser<M>>,
+    name: &str,
+    kind: NameKind,
+    realm: &str,
+) -> Result<Option<SourceUser<M>>, UserError> {
+    let wanted = to_lowercase(name);
     let mut found = None;
     for candidate in candidates {
-        let same_email = candidate
-            .email
-            .as_deref()
-            .is_some_and(|candidate_email| email_key(candidate_email) == wanted);
-        if same_email && candidate.identity_in(realm).is_some() {
+        let own = match kind {
+            NameKind::Email => candidate.email.as_deref(),
+            NameKind::Username => candidate.username.as_deref(),
+        };
+        let same = own.is_some_and(|own| to_lowercase(own) == wanted);
+        if same && candidate.identity_in(realm).is_some() {
             if found.is_some() {
                 return Err(UserError::Ambiguous);
             }
@@ -106,6 +138,32 @@ mod tests {
             candidate("2", "A@x.com", REALM),
         ];
         assert_eq!(select(candidates, "a@x.com"), Err(UserError::Ambiguous));
+    }
+
+    #[test]
+    fn a_username_is_taken_only_exactly_and_in_the_realm() {
+        let with_name = |id: &str, username: &str, connection: &str| {
+            let mut user = candidate(id, &format!("{id}@x.com"), connection);
+            user["username"] = json!(username);
+            user
+        };
+        let select = |candidates: Vec<Value>, username: &str| {
+            let candidates: Vec<SourceUser<Value>> =
+                serde_json::from_value(Value::Array(candidates)).unwrap();
+            select_by_username(candidates, username, REALM)
+                .map(|found| found.and_then(|user| user.user_id))
+        };
+        // A loose search's answer: the exact one is picked, whatever its case.
+        let loose = vec![
+            with_name("1", "multi.factor.two", REALM),
+            with_name("2", "Multi.Factor", REALM),
+            with_name("3", "multi.factor", "other-db"),
+            candidate("4", "multi.factor@x.com", REALM),
+        ];
+        assert_eq!(select(loose, "multi.FACTOR"), Ok(Some("auth0|2".into())));
+        assert_eq!(select(vec![with_name("1", "ann2", REALM)], "ann"), Ok(None));
+        let twins = vec![with_name("1", "ann", REALM), with_name("2", "ANN", REALM)];
+        assert_eq!(select(twins, "ann"), Err(UserError::Ambiguous));
     }
 
     #[test]

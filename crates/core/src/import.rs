@@ -2,7 +2,7 @@
 //! the profile it is given: the same [`normalise`] as the scripts, so a user
 //! imported in bulk and one migrated at login look alike.
 
-use crate::{normalise, AppMetadataKey, Policy, Profile, SourceUser, UserError};
+use crate::{normalise, AppMetadataKey, Metadata, Policy, Profile, SourceUser, UserError};
 
 /// The properties a user of an import file may have; nothing else is allowed.
 pub const IMPORT_FIELDS: [&str; 14] = [
@@ -76,7 +76,7 @@ pub const fn import_policy(policy: Policy) -> Policy {
 /// The profile of `user` for an import file: [`normalise`] under
 /// [`import_policy`], so ids, emails and metadata match what the scripts
 /// hand Auth0 for the same user.
-pub fn import_profile<M>(
+pub fn import_profile<M: Metadata>(
     user: SourceUser<M>,
     realm: &str,
     policy: &Policy,

@@ -24,7 +24,7 @@ mod token;
 mod user;
 
 pub use domain::{base_url, DomainError};
-pub use email::{email_key, select_by_email};
+pub use email::{email_key, select_by_email, select_by_name, select_by_username, NameKind};
 pub use import::{
     import_policy, import_profile, is_reserved_app_metadata_key, is_valid_metadata_key,
     IMPORT_FIELDS, IMPORT_FIELD_MFA_FACTORS, RESERVED_APP_METADATA_KEYS,
@@ -35,10 +35,11 @@ pub use marker::{
     check_marker, classify_marker_write, marker_clear, marker_patch, migrated_at, MarkerCheck,
     MarkerClear, MarkerPatch, MarkerWrite, MARKER_KEY,
 };
-pub use metadata::Metadata;
+pub use metadata::{is_own_key, Metadata, OWN_KEYS};
 pub use policy::{AppMetadataKey, Field, FieldSet, Policy};
 pub use profile::{
-    decide, decide_by_email, normalise, raw_user_id, Profile, ProfileValue, UserError, Verdict,
+    decide, decide_by_email, decide_by_name, normalise, raw_user_id, Profile, ProfileValue,
+    UserError, Verdict,
 };
 pub use token::{classify_token_answer, parse_ratelimit_reset, TokenBody, TokenOutcome};
 pub use user::{Identity, IdentityUserId, SourceUser};

@@ -66,8 +66,9 @@ pub enum MarkerWrite {
     Written,
     /// A refusal (a 3xx or 4xx, 429 included): certainly not written.
     Refused,
-    /// No answer, a 5xx, or a 2xx without a readable user: the old tenant
-    /// may have written it. Read the user back before deciding.
+    /// No answer, a 5xx, a 408 (a proxy gave up waiting) or 499 (the
+    /// request was closed early), or a 2xx without a readable user: the old
+    /// tenant may have written it. Read the user back before deciding.
     Uncertain,
 }
 
@@ -87,6 +88,7 @@ impl MarkerWrite {
 pub fn classify_marker_write(status: u16, answered_a_user: bool) -> MarkerWrite {
     match status {
         200..=299 if answered_a_user => MarkerWrite::Written,
+        408 | 499 => MarkerWrite::Uncertain,
         300..=499 => MarkerWrite::Refused,
         _ => MarkerWrite::Uncertain,
     }
@@ -161,7 +163,8 @@ mod tests {
         assert_eq!(classify_marker_write(200, true), MarkerWrite::Written);
         // A 200 whose body is an HTML page or cut short proves nothing.
         assert_eq!(classify_marker_write(200, false), MarkerWrite::Uncertain);
-        for status in [0, 500, 502, 503, 504] {
+        // No answer, a 5xx, a proxy's 408 or a client's 499: the write may have landed.
+        for status in [0, 408, 499, 500, 502, 503, 504] {
             assert_eq!(
                 classify_marker_write(status, false),
                 MarkerWrite::Uncertain,

@@ -6,9 +6,9 @@ use core::fmt;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
-use crate::email::email_key;
-use crate::email::select_by_email;
+use crate::email::{email_key, select_by_name, NameKind};
 use crate::marker::migrated_at;
+use crate::metadata::OWN_KEYS;
 use crate::{AppMetadataKey, Field, Metadata, Policy, SourceUser, AUTH0_PREFIX};
 
 /// The profile a custom-database script hands back to Auth0, the same for
@@ -116,8 +116,10 @@ pub fn raw_user_id<'a, M>(user: &'a SourceUser<M>, realm: &str) -> Option<&'a st
 }
 
 /// The profile for `user`, as `policy` shapes it. One function for every
-/// path, so login, get_user and bulk agree to the byte.
-pub fn normalise<M>(
+/// path, so login, get_user, the post-login Action and bulk agree to the
+/// byte. Trickle's own `app_metadata` keys ([`is_own_key`]) are left out:
+/// they describe this migration, not the user.
+pub fn normalise<M: Metadata>(
     user: SourceUser<M>,
     realm: &str,
     policy: &Policy,
@@ -144,7 +146,10 @@ pub fn normalise<M>(
         family_name: keep(Field::FamilyName, user.family_name),
         picture: keep(Field::Picture, user.picture),
         user_metadata: user.user_metadata.filter(|_| allowed(Field::UserMetadata)),
-        app_metadata: user.app_metadata.filter(|_| allowed(Field::AppMetadata)),
+        app_metadata: user
+            .app_metadata
+            .filter(|_| allowed(Field::AppMetadata))
+            .map(|metadata| metadata.without_keys(&OWN_KEYS)),
         app_metadata_key: policy.app_metadata_key,
     })
 }
@@ -170,14 +175,29 @@ pub fn decide<M: Metadata>(
 }
 
 /// [`decide`] for the user among `candidates` (a users-by-email answer)
-/// that [`select_by_email`] picks; [`Verdict::NotFound`] when none.
+/// that [`select_by_email`](crate::select_by_email) picks;
+/// [`Verdict::NotFound`] when none.
 pub fn decide_by_email<M: Metadata>(
     candidates: Vec<SourceUser<M>>,
     email: &str,
     realm: &str,
     policy: &Policy,
 ) -> Result<Verdict<M>, UserError> {
-    match select_by_email(candidates, email, realm)? {
+    decide_by_name(candidates, email, NameKind::Email, realm, policy)
+}
+
+/// [`decide`] for the user among `candidates` that
+/// [`select_by_name`] picks for `name` (an email from users-by-email, or a
+/// username from a user search: a login by username, where users-by-email
+/// cannot help); [`Verdict::NotFound`] when none.
+pub fn decide_by_name<M: Metadata>(
+    candidates: Vec<SourceUser<M>>,
+    name: &str,
+    kind: NameKind,
+    realm: &str,
+    policy: &Policy,
+) -> Result<Verdict<M>, UserError> {
+    match select_by_name(candidates, name, kind, realm)? {
         Some(user) => decide(user, realm, policy),
         None => Ok(Verdict::NotFound),
     }
@@ -385,6 +405,28 @@ mod tests {
         let profile = profile_json(source.clone(), &policy);
         assert_eq!(profile["app_metadata"], source["app_metadata"]);
         assert!(profile.get("metadata").is_none());
+    }
+
+    #[test]
+    fn trickles_own_app_metadata_keys_never_travel() {
+        // A user that came in through Trickle (A → B) carries B's bookkeeping;
+        // moving it on (B → C) must not take it along.
+        let mut source = full_user();
+        source["app_metadata"]["trickle_migrated_at"] = json!("2026-01-01T00:00:00.000Z");
+        source["app_metadata"]["trickle_checked_at"] = json!("2026-01-02T00:00:00.000Z");
+        source["app_metadata"]["trickle_marked_at"] = json!("2026-01-02T00:00:00.000Z");
+        source["user_metadata"]["trickle_note"] = json!("the user's own");
+        let keep = Policy {
+            skip_marked: false,
+            ..Policy::default()
+        };
+        let profile = profile_json(source.clone(), &keep);
+        assert_eq!(profile["metadata"], full_user()["app_metadata"]);
+        assert_eq!(profile["user_metadata"]["trickle_note"], "the user's own");
+        let only_own = json!({"user_id": "auth0|abc", "email": "a@x.com",
+                              "app_metadata": {"trickle_checked_at": "x"}});
+        assert_eq!(profile_json(only_own, &keep)["metadata"], json!({}));
+        assert!(crate::is_own_key("trickle_marked_at") && !crate::is_own_key("trickle_other"));
     }
 
     #[test]

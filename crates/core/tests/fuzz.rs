@@ -22,10 +22,10 @@ use serde_json::{json, Map, Value};
 use trickle_core::{
     base_url, check_marker, classify_management_answer, classify_marker_write,
     classify_token_answer, decide, decide_by_email, email_key, import_policy, import_profile,
-    is_reserved_app_metadata_key, is_valid_metadata_key, marker_patch, migrated_at, normalise,
-    parse_ratelimit_reset, raw_user_id, select_by_email, to_lowercase, AppMetadataKey, Field,
-    ManagementOutcome, MarkerWrite, Policy, SourceUser, TokenBody, TokenOutcome, UserError,
-    Verdict, MARKER_KEY,
+    is_own_key, is_reserved_app_metadata_key, is_valid_metadata_key, marker_patch, migrated_at,
+    normalise, parse_ratelimit_reset, raw_user_id, select_by_email, select_by_username,
+    to_lowercase, AppMetadataKey, Field, ManagementOutcome, MarkerWrite, Policy, SourceUser,
+    TokenBody, TokenOutcome, UserError, Verdict, MARKER_KEY,
 };
 
 const REALM: &str = "Username-Password-Authentication";
@@ -156,6 +156,9 @@ fn user_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             4 => json_value(),
             1 => text().prop_map(|at| json!({MARKER_KEY: at})),
+            1 => (text(), json_value()).prop_map(|(at, other)| {
+                json!({"trickle_checked_at": at, "trickle_": 1, "plan": other})
+            }),
         ]
         .boxed()
     };
@@ -279,6 +282,16 @@ fn users_of_any_shape_normalise_or_fail_cleanly() {
                             Some(profile.email.clone()),
                             email.as_deref().map(email_key)
                         );
+                        // Trickle's own keys never travel; every other key does, as it was.
+                        if let Some(Value::Object(kept)) = &profile.app_metadata {
+                            prop_assert!(kept.keys().all(|key| !is_own_key(key)));
+                            if let Some(Value::Object(source)) = value.get("app_metadata") {
+                                prop_assert!(source
+                                    .iter()
+                                    .filter(|(key, _)| !is_own_key(key))
+                                    .all(|(key, v)| kept.get(key) == Some(v)));
+                            }
+                        }
                         serde_json::to_value(&profile).expect("a profile serializes");
                     }
                     Err(UserError::MissingUserId) => prop_assert!(raw.is_none()),
@@ -369,6 +382,20 @@ fn email_lookups_take_exactly_one_exact_match_or_none() {
                 &email,
                 REALM,
             ));
+            // The same text as a username: only an exact one (ignoring case) is taken.
+            let wanted_name = to_lowercase(&email);
+            match call(select_by_username(
+                values.iter().filter_map(user_of).collect(),
+                &email,
+                REALM,
+            )) {
+                Ok(Some(user)) => prop_assert!(
+                    user.username.as_deref().map(to_lowercase) == Some(wanted_name)
+                        && user.identity_in(REALM).is_some()
+                ),
+                Ok(None) | Err(UserError::Ambiguous) => {}
+                Err(other) => prop_assert!(false, "{other}"),
+            }
             let verdict = call(decide_by_email(users, &email, REALM, &policy));
             match matches.as_slice() {
                 [] => {
@@ -440,7 +467,9 @@ fn answers_are_classified_totally_and_only_invalid_grant_is_a_wrong_password() {
                 }
             );
             let write = call(classify_marker_write(status, answered));
-            if (300..=499).contains(&status) {
+            if status == 408 || status == 499 {
+                prop_assert_eq!(write, MarkerWrite::Uncertain);
+            } else if (300..=499).contains(&status) {
                 prop_assert_eq!(write, MarkerWrite::Refused);
             }
             if write == MarkerWrite::Written {

@@ -306,12 +306,12 @@ mod tests {
         let mut config = config();
         let plain = &rendered(&config)[0].text;
         assert!(!plain.contains("markerPatch"));
-        assert!(!plain.contains("verdict = await verdictByEmail"));
+        assert!(!plain.contains("verdictByUsername"));
         config.mark_migrated = MarkMigrated::Login;
         config.mfa = MfaPolicy::Allow;
         let full = &rendered(&config)[0].text;
         assert!(full.contains("markerPatch"));
-        assert!(full.contains("verdict = await verdictByEmail"));
+        assert!(full.contains("verdictByUsername"));
     }
 
     #[test]

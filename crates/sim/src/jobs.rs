@@ -644,6 +644,7 @@ fn import_one(
             }
             if let Some(blocked) = object.get("blocked").and_then(Value::as_bool) {
                 user.blocked = blocked;
+                user.blocked_shown = true;
             }
             for (key, slot) in [
                 ("app_metadata", &mut user.app_metadata),
@@ -704,6 +705,7 @@ fn import_one(
                     .unwrap_or(false),
                 mfa,
                 password_hash: login_hash(object),
+                primary: None,
             }));
             Ok(Imported::Inserted)
         }

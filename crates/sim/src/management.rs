@@ -302,7 +302,10 @@ pub async fn patch_user(
             "user_metadata" => {
                 merge_metadata(&mut user.user_metadata, value.as_object().expect("checked"))
             }
-            "blocked" => user.blocked = value.as_bool().unwrap_or(false),
+            "blocked" => {
+                user.blocked = value.as_bool().unwrap_or(false);
+                user.blocked_shown = true;
+            }
             "email_verified" => user.email_verified = value.as_bool().unwrap_or(false),
             "email" => user.email = value.as_str().unwrap_or_default().to_lowercase(),
             "username" => user.username = text(value),

@@ -49,6 +49,42 @@ pub struct Seed {
     /// Custom APIs and the clients granted tokens for them (see `apis`).
     #[serde(default)]
     pub apis: Vec<crate::apis::SeedApi>,
+    /// How `/oauth/token` refuses a client that fails to authenticate
+    /// (unknown, wrong secret, or a body it could not read): `invalid_client`
+    /// (the default) or `access_denied`.
+    #[serde(default)]
+    pub client_auth_error: ClientAuthError,
+}
+
+/// The two refusals reported for a client that fails to authenticate at
+/// `/oauth/token`; both are 401.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthError {
+    /// `invalid_client`, as OAuth 2.0 (RFC 6749 5.2) names it.
+    #[default]
+    InvalidClient,
+    /// `access_denied` "Unauthorized", as Auth0's users report it.
+    AccessDenied,
+}
+
+/// The primary identity a database user is linked under (account linking):
+/// the user's root `user_id` is then `<provider>|<user_id>`, and the
+/// database identity is the secondary one.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrimaryIdentity {
+    /// e.g. `google-oauth2`; also the name of its connection.
+    pub provider: String,
+    /// The id within that provider.
+    pub user_id: String,
+}
+
+impl PrimaryIdentity {
+    /// `<provider>|<user_id>`.
+    pub fn root_user_id(&self) -> String {
+        format!("{}|{}", self.provider, self.user_id)
+    }
 }
 
 /// A database connection.
@@ -127,6 +163,10 @@ pub struct SeedUser {
     /// An MFA factor is enrolled: a right password answers `mfa_required`.
     #[serde(default)]
     pub mfa: bool,
+    /// Linked under another provider's identity: the root `user_id` is that
+    /// identity's, and the database id is no user of its own.
+    #[serde(default)]
+    pub primary_identity: Option<PrimaryIdentity>,
 }
 
 fn default_bcrypt_cost() -> u32 {
@@ -328,6 +368,7 @@ impl Seed {
         let mut user_ids: HashMap<String, usize> = HashMap::new();
         let mut emails: HashMap<(String, String), usize> = HashMap::new();
         let mut usernames: HashMap<(String, String), usize> = HashMap::new();
+        let mut primaries: HashMap<String, usize> = HashMap::new();
         for (index, user) in self.users.iter().enumerate() {
             let who = if user.email.is_empty() {
                 format!("users[{index}]")
@@ -392,6 +433,9 @@ impl Seed {
             if user.password.as_deref() == Some("") {
                 problems.push(format!("{who}: password must not be empty when given"));
             }
+            if let Some(primary) = &user.primary_identity {
+                check_primary(primary, &who, index, &mut primaries, &mut problems);
+            }
         }
 
         problems.extend(crate::apis::problems(&self.apis, &self.clients));
@@ -400,6 +444,31 @@ impl Seed {
         } else {
             Err(SeedError::Invalid(problems))
         }
+    }
+}
+
+/// A linked user's primary identity: both parts given, not a database
+/// identity, and no other user's.
+fn check_primary(
+    primary: &PrimaryIdentity,
+    who: &str,
+    index: usize,
+    primaries: &mut HashMap<String, usize>,
+    problems: &mut Vec<String>,
+) {
+    if primary.provider.trim().is_empty() || primary.user_id.trim().is_empty() {
+        problems.push(format!(
+            "{who}: primary_identity needs a provider and a user_id"
+        ));
+    } else if primary.provider == "auth0" {
+        problems.push(format!(
+            "{who}: primary_identity is another provider's identity (e.g. google-oauth2), not auth0"
+        ));
+    } else if let Some(first) = primaries.insert(primary.root_user_id(), index) {
+        problems.push(format!(
+            "{who}: duplicate primary_identity {:?} (also users[{first}])",
+            primary.root_user_id()
+        ));
     }
 }
 

@@ -11,7 +11,7 @@ use crate::clock;
 use crate::custom_hash::PasswordHash;
 use crate::exports::ExportJob;
 use crate::jobs::Job;
-use crate::seed::Seed;
+use crate::seed::{ClientAuthError, PrimaryIdentity, Seed};
 
 pub const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
@@ -68,8 +68,14 @@ pub struct User {
     pub app_metadata: Map<String, Value>,
     pub user_metadata: Map<String, Value>,
     pub blocked: bool,
+    /// Whether `blocked` was ever set (seeded, patched or imported): the
+    /// Management API shows it then, `false` included, and leaves it out
+    /// before.
+    pub blocked_shown: bool,
     pub mfa: bool,
     pub password_hash: Option<PasswordHash>,
+    /// Linked under another provider's identity (the root `user_id`).
+    pub primary: Option<PrimaryIdentity>,
     pub created_at: String,
     pub updated_at: String,
     pub last_login: Option<String>,
@@ -93,6 +99,7 @@ pub struct NewUser {
     pub blocked: bool,
     pub mfa: bool,
     pub password_hash: Option<PasswordHash>,
+    pub primary: Option<PrimaryIdentity>,
 }
 
 impl User {
@@ -118,8 +125,10 @@ impl User {
             app_metadata: new.app_metadata,
             user_metadata: new.user_metadata,
             blocked: new.blocked,
+            blocked_shown: new.blocked,
             mfa: new.mfa,
             password_hash: new.password_hash,
+            primary: new.primary,
             created_at: now.clone(),
             updated_at: now,
             last_login: None,
@@ -127,9 +136,31 @@ impl User {
         }
     }
 
-    /// `auth0|<raw id>`.
+    /// `auth0|<raw id>`, or the primary identity's id for a linked user.
     pub fn user_id(&self) -> String {
-        format!("auth0|{}", self.raw_id)
+        match &self.primary {
+            Some(primary) => primary.root_user_id(),
+            None => format!("auth0|{}", self.raw_id),
+        }
+    }
+
+    /// `identities[]`: the primary identity first, then the database one.
+    fn identities(&self) -> Value {
+        let database = json!({
+            "provider": "auth0",
+            "connection": self.connection,
+            "user_id": self.raw_id,
+            "isSocial": false,
+        });
+        match &self.primary {
+            Some(primary) => json!([{
+                "provider": primary.provider,
+                "connection": primary.provider,
+                "user_id": primary.user_id,
+                "isSocial": true,
+            }, database]),
+            None => json!([database]),
+        }
     }
 
     /// The user as `GET /api/v2/users/{id}` returns it.
@@ -141,12 +172,7 @@ impl User {
             "name": self.name,
             "nickname": self.nickname,
             "picture": self.picture,
-            "identities": [{
-                "provider": "auth0",
-                "connection": self.connection,
-                "user_id": self.raw_id,
-                "isSocial": false,
-            }],
+            "identities": self.identities(),
             "app_metadata": self.app_metadata,
             "user_metadata": self.user_metadata,
             "created_at": self.created_at,
@@ -165,8 +191,8 @@ impl User {
                 object.insert(key.to_owned(), Value::String(value.clone()));
             }
         }
-        if self.blocked {
-            object.insert("blocked".to_owned(), Value::Bool(true));
+        if self.blocked_shown {
+            object.insert("blocked".to_owned(), Value::Bool(self.blocked));
         }
         if self.mfa {
             object.insert("multifactor".to_owned(), json!(["guardian"]));
@@ -202,8 +228,12 @@ fn default_picture(email: &str, local: &str) -> String {
 
 /// Top-level merge as `PATCH /api/v2/users/{id}` does for metadata: a key
 /// set to `null` is removed, any other value replaces the old one whole
-/// (nested objects are not merged).
+/// (nested objects are not merged), and an empty object removes all of it
+/// (Auth0's "manage metadata with the Management API").
 pub fn merge_metadata(current: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    if patch.is_empty() {
+        current.clear();
+    }
     for (key, value) in patch {
         if value.is_null() {
             current.remove(key);
@@ -221,6 +251,8 @@ pub struct Tenant {
     by_user_id: HashMap<String, usize>,
     pub bcrypt_cost: u32,
     pub brute_force_threshold: u32,
+    /// How `/oauth/token` refuses a client that fails to authenticate.
+    pub client_auth_error: ClientAuthError,
     /// Failed logins in a row, by user (or by realm and name for unknown users).
     pub failures: HashMap<String, u32>,
     pub jobs: HashMap<String, Job>,
@@ -279,6 +311,7 @@ impl Tenant {
             by_user_id: HashMap::new(),
             bcrypt_cost: seed.bcrypt_cost,
             brute_force_threshold: seed.brute_force_threshold,
+            client_auth_error: seed.client_auth_error,
             failures: HashMap::new(),
             jobs: HashMap::new(),
             job_order: Vec::new(),
@@ -306,6 +339,7 @@ impl Tenant {
                 blocked: user.blocked,
                 mfa: user.mfa,
                 password_hash: password_hash.map(PasswordHash::Bcrypt),
+                primary: user.primary_identity.clone(),
             }));
         }
         tenant
@@ -406,9 +440,11 @@ mod tests {
             .expect("object");
         merge_metadata(&mut current, &patch);
         assert_eq!(
-            Value::Object(current),
+            Value::Object(current.clone()),
             json!({"a": 1, "b": {"x": 9}, "d": "new"})
         );
+        merge_metadata(&mut current, &Map::new());
+        assert!(current.is_empty(), "an empty object removes it all");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use alloc::borrow::ToOwned;
 use alloc::string::String;
 
 use js_sys::Reflect;
-use trickle_core::{Metadata, Policy};
+use trickle_core::{Metadata, NameKind, Policy};
 use wasm_bindgen::prelude::*;
 
 use crate::read::{optional_text_arg, source_user, source_users, text_arg, token_body};
@@ -47,7 +47,8 @@ fn trap_on_panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// A metadata object, kept as the very JavaScript value the old tenant sent.
+/// A metadata object, kept as the very JavaScript value the old tenant sent
+/// (or a copy of it without some keys).
 pub(crate) struct JsMetadata(JsValue);
 
 impl Metadata for JsMetadata {
@@ -55,6 +56,10 @@ impl Metadata for JsMetadata {
         Reflect::get(&self.0, &JsValue::from_str(key))
             .ok()?
             .as_string()
+    }
+
+    fn without_keys(self, keys: &[&'static str]) -> Self {
+        JsMetadata(read::without_keys(self.0, keys))
     }
 }
 
@@ -110,18 +115,26 @@ pub fn decide_user(user: JsValue, realm: JsValue, policy: u32) -> Result<JsValue
         .map_err(|error| js_error(error.message()))
 }
 
-/// `{kind, profile?, source_user_id?}` for a users-by-email answer (get_user).
+/// `{kind, profile?, source_user_id?}` for a users-by-email answer
+/// (get_user), or with `by_username` true for a user search's answer and a
+/// username (a login by username).
 #[wasm_bindgen(js_name = decideByEmail)]
 pub fn decide_by_email(
     candidates: JsValue,
-    email: JsValue,
+    name: JsValue,
     realm: JsValue,
     policy: u32,
+    by_username: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let email = text_arg(&email, "the email must be a string")?;
+    let name = text_arg(&name, "the email must be a string")?;
     let realm = text_arg(&realm, "the realm must be a string")?;
     let candidates = source_users(&candidates)?;
-    trickle_core::decide_by_email(candidates, &email, &realm, &Policy::decode(policy))
+    let kind = if by_username.as_bool() == Some(true) {
+        NameKind::Username
+    } else {
+        NameKind::Email
+    };
+    trickle_core::decide_by_name(candidates, &name, kind, &realm, &Policy::decode(policy))
         .map(|verdict| write::verdict(&verdict))
         .map_err(|error| js_error(error.message()))
 }

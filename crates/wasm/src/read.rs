@@ -22,6 +22,11 @@ extern "C" {
     // js-sys's `Array::isArray` is not `catch`, and a revoked Proxy throws.
     #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
     fn is_array_checked(value: &JsValue) -> Result<bool, JsValue>;
+    // Getters and Proxy traps run here: both `catch`.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = entries)]
+    fn entries_checked(value: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = fromEntries)]
+    fn from_entries_checked(entries: &JsValue) -> Result<JsValue, JsValue>;
 }
 
 fn is_array(value: &JsValue) -> bool {
@@ -156,6 +161,25 @@ fn identity(value: &JsValue) -> Result<Identity, JsValue> {
             None => None,
         }),
     })
+}
+
+/// `object` without `keys`: the object itself when it has none of them (or
+/// cannot be read: nothing is taken out of what cannot be read), else a
+/// copy without them. `fromEntries` makes each key an own data property of
+/// the copy, so even a `__proto__` key stays a key.
+pub(crate) fn without_keys(object: JsValue, keys: &[&'static str]) -> JsValue {
+    // JSON holds no `undefined`: a key that reads as one is not there.
+    if keys.iter().all(|name| field(&object, name).is_undefined()) {
+        return object;
+    }
+    let copy = entries_checked(&object).and_then(|entries| from_entries_checked(&entries));
+    let Ok(copy) = copy else {
+        return object;
+    };
+    for name in keys {
+        let _ = Reflect::delete_property(copy.unchecked_ref::<js_sys::Object>(), key(name));
+    }
+    copy
 }
 
 /// A user object of the Management API.
