@@ -70,7 +70,21 @@ impl ScriptKind {
     }
 }
 
-const RUNTIME_PARTIAL: &str = include_str!("../../../templates/partials/runtime.js.hbs");
+/// The partials, by the name the templates include them under.
+const PARTIALS: [(&str, &str); 3] = [
+    (
+        "runtime",
+        include_str!("../../../templates/partials/runtime.js.hbs"),
+    ),
+    (
+        "wasm_core",
+        include_str!("../../../templates/partials/wasm_core.js.hbs"),
+    ),
+    (
+        "http",
+        include_str!("../../../templates/partials/http.js.hbs"),
+    ),
+];
 
 /// Where a script's bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +144,11 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
     handlebars.set_strict_mode(true);
     // JavaScript, not HTML: values are JSON-encoded before they get here.
     handlebars.register_escape_fn(handlebars::no_escape);
-    handlebars
-        .register_partial("runtime", RUNTIME_PARTIAL)
-        .map_err(Box::new)?;
+    for (name, partial) in PARTIALS {
+        handlebars
+            .register_partial(name, partial)
+            .map_err(Box::new)?;
+    }
     for kind in ScriptKind::ALL {
         handlebars
             .register_template_string(kind.key(), kind.template())
@@ -165,6 +181,7 @@ fn common_data(config: &Config, bundle: &WasmBundle) -> serde_json::Value {
         "settings_object": "typeof configuration === 'object' && configuration !== null ? configuration : {}",
         "settings_name": "configuration.",
         "budget_ms": SCRIPT_BUDGET_MS,
+        "retry_after": false,
         "glue": indent(&bundle.glue, "    "),
         "payload": bundle.payload_base64,
     })
