@@ -10,12 +10,22 @@
 //   loadAction / runPostLogin / postLoginEvent — a post-login Action as
 //     Auth0 runs it: a module with Node built-ins only, a v3 event, an api
 //     whose requests are recorded and applied at the end of the flow.
+//   credentialsExchangeEvent / runCredentialsExchange /
+//     exchangeClientCredentials — a credentials-exchange Action (the
+//     Machine to Machine flow) as Auth0 runs it, and the token endpoint's
+//     answer once the flow has run.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
 
 const { loadScript, call, lateCalls, checkOneFunction, Container } = require('./sandbox');
 const { ImportModeTenant, TenantError } = require('./tenant');
 const { startSim, Sim } = require('./sim');
 const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
+const {
+  credentialsExchangeEvent,
+  credentialsExchangeApi,
+  runCredentialsExchange,
+  exchangeClientCredentials,
+} = require('./credentials-exchange');
 
 module.exports = {
   loadScript,
@@ -32,4 +42,8 @@ module.exports = {
   postLoginApi,
   runPostLogin,
   applyMetadata,
+  credentialsExchangeEvent,
+  credentialsExchangeApi,
+  runCredentialsExchange,
+  exchangeClientCredentials,
 };
