@@ -34,14 +34,28 @@ fn legacy_users(value: &JsValue) -> Result<Vec<LegacyUser<JsMetadata>>, JsValue>
     elements(value)?.iter().map(legacy_user).collect()
 }
 
+/// A member of an answer's body; none when the body is not an object (a
+/// read of `undefined` would throw, and each thrown read keeps a value).
+fn member(body: &JsValue, name: &'static str) -> JsValue {
+    if body.is_object() {
+        field(body, name)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
 /// The body's `error` code, when it is a string.
 fn error_code(body: &JsValue) -> Option<String> {
-    text(body, "error").ok().flatten()
+    if body.is_object() {
+        text(body, "error").ok().flatten()
+    } else {
+        None
+    }
 }
 
 /// The body's `user`, when it is one.
 fn body_user(body: &JsValue) -> Option<LegacyUser<JsMetadata>> {
-    legacy_user(&field(body, "user")).ok()
+    legacy_user(&member(body, "user")).ok()
 }
 
 /// The API's base URL from `configuration.api_url` (or the config's
@@ -59,7 +73,7 @@ pub fn api_url(url: JsValue) -> Result<String, JsValue> {
 /// for `Retry-After`.
 #[wasm_bindgen(js_name = classifyLegacy)]
 pub fn classify_legacy(status: u16, body: JsValue, retry_after: JsValue, now: u32) -> JsValue {
-    let has_payload = is_record(&field(&body, "user")) || is_array(&field(&body, "users"));
+    let has_payload = is_record(&member(&body, "user")) || is_array(&member(&body, "users"));
     let outcome = trickle_core::classify_legacy_answer(
         status,
         error_code(&body).as_deref(),
@@ -77,10 +91,10 @@ pub fn classify_legacy(status: u16, body: JsValue, retry_after: JsValue, now: u3
 pub fn decide_legacy(body: JsValue, email: JsValue, policy: u32) -> Result<JsValue, JsValue> {
     let policy = Policy::decode(policy);
     let verdict = if email.is_undefined() {
-        trickle_core::decide_legacy(legacy_user(&field(&body, "user"))?, &policy)
+        trickle_core::decide_legacy(legacy_user(&member(&body, "user"))?, &policy)
     } else {
         let email = text_arg(&email, "the email must be a string")?;
-        let users = legacy_users(&field(&body, "users"))?;
+        let users = legacy_users(&member(&body, "users"))?;
         trickle_core::decide_legacy_by_email(users, &email, &policy)
     };
     verdict
