@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use trickle_generator::{parse_config, render, WasmBundle};
+use trickle_generator::{parse_config, render, SourceKind, WasmBundle};
 use trickle_lifecycle::preflight::{self, NewTenant, Outcome, Report};
 use trickle_lifecycle::Credentials;
 
@@ -65,6 +65,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(error) => return bad(format!("{}: {error}", args.config.display())),
     };
+    if config.source_kind() == SourceKind::Api {
+        return bad(format!(
+            "{}: [source] kind = \"api\": preflight checks an old Auth0 tenant; for a user store behind an API, rehearse \
+             against trickle legacy-sim (README: Migrate from your own database)",
+            args.config.display()
+        ));
+    }
     config.decommission |= args.decommission;
     let secret = match secret_from_env("TRICKLE_CLIENT_SECRET") {
         Ok(secret) => secret,

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trickle_generator::parse_config;
+use trickle_generator::{parse_config, SourceKind};
 use trickle_lifecycle::status::{self, Day, Method, Policy};
 use trickle_lifecycle::{chart, Credentials};
 
@@ -84,6 +84,13 @@ pub fn run(args: Args) -> ExitCode {
         Ok(config) => config,
         Err(error) => return bad(format!("{}: {error}", args.config.display())),
     };
+    if config.source_kind() == SourceKind::Api {
+        return bad(format!(
+            "{}: [source] kind = \"api\": status counts the users of an old Auth0 tenant; for a user store behind an API, rehearse \
+             against trickle legacy-sim (README: Migrate from your own database)",
+            args.config.display()
+        ));
+    }
     let secret = match secret_from_env("TRICKLE_CLIENT_SECRET") {
         Ok(secret) => secret,
         Err(message) => return bad(message),
