@@ -83,6 +83,9 @@ describe('the WASM core under hostile values', () => {
         (v) => core.decideByEmail([user], 'a@x.com', v, 0x1ff),
         (v) => core.classifyToken(200, {}, v),
         (v) => core.classifyManagement(429, v),
+        (v) => core.apiUrl(v),
+        (v) => core.classifyLegacy(429, {}, v, 1),
+        (v) => core.decideLegacy({ users: [{ id: 'u1', email: 'a@x.com' }] }, v, 0x1ff),
       ];
       const seen = new Set();
       for (let round = 0; round < 200; round++) {
@@ -124,6 +127,12 @@ describe('the WASM core under hostile values', () => {
         (v) => core.classifyToken(403, v, undefined),
         (v) => core.markerWrite && core.markerWrite(200, v),
         (v) => core.markerCheck && core.markerCheck(200, v),
+        (v) => core.decideLegacy({ user: v }, undefined, 0x1ff),
+        (v) => core.decideLegacy({ users: v }, 'a@x.com', 0x1ff),
+        (v) => core.decideLegacy(v, 'a@x.com', 0x1ff),
+        (v) => core.classifyLegacy(200, v, undefined, 1),
+        (v) => core.legacyMarkerWrite(200, v),
+        (v) => core.legacyMarkerCheck(200, { user: v }),
       ];
       for (let round = 0; round < 600; round++) {
         for (const input of inputs) {

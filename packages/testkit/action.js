@@ -1,5 +1,6 @@
 'use strict';
-// Runs an Auth0 post-login Action file the way Auth0 does: a CommonJS
+// Runs an Auth0 post-login Action file the way Auth0 does (a
+// credentials-exchange one: credentials-exchange.js): a CommonJS
 // module (`exports.onExecutePostLogin = async (event, api) => …`) in a
 // sandbox that offers Node's globals and `require` of Node built-ins only
 // (no npm dependencies), its module scope and `global` kept per container;
@@ -50,7 +51,8 @@ function capturingConsole(logs) {
  * @param {string} filePath
  * @param {{global?: object, fetch?: Function, globals?: object}} [options] the same
  *   `global` for several loads shares it, as executions in one container do.
- * @returns {{onExecutePostLogin: Function, logs: string[], global: object}}
+ * @returns {{onExecutePostLogin?: Function, onExecuteCredentialsExchange?: Function, logs: string[], global: object}}
+ *   the handlers the module exports (post-login, credentials-exchange: see credentials-exchange.js)
  */
 function loadAction(filePath, { global: containerGlobal, fetch: fetchImpl = fetch, globals = {} } = {}) {
   const text = fs.readFileSync(filePath, 'utf8');
@@ -80,11 +82,11 @@ function loadAction(filePath, { global: containerGlobal, fetch: fetchImpl = fetc
     { filename: filePath },
   );
   wrapper.call(module.exports, module.exports, builtinRequire, module, '/data/action.js', '/data');
-  const onExecutePostLogin = module.exports.onExecutePostLogin;
-  if (typeof onExecutePostLogin !== 'function') {
-    throw new Error('the Action does not export onExecutePostLogin');
+  const { onExecutePostLogin, onExecuteCredentialsExchange } = module.exports;
+  if (typeof onExecutePostLogin !== 'function' && typeof onExecuteCredentialsExchange !== 'function') {
+    throw new Error('the Action exports neither onExecutePostLogin nor onExecuteCredentialsExchange');
   }
-  return { onExecutePostLogin, logs, global: sandbox.global };
+  return { onExecutePostLogin, onExecuteCredentialsExchange, logs, global: sandbox.global };
 }
 
 function deepFreeze(value) {

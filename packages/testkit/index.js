@@ -10,6 +10,10 @@
 //   loadAction / runPostLogin / postLoginEvent — a post-login Action as
 //     Auth0 runs it: a module with Node built-ins only, a v3 event, an api
 //     whose requests are recorded and applied at the end of the flow.
+//   credentialsExchangeEvent / runCredentialsExchange /
+//     exchangeClientCredentials — a credentials-exchange Action (the
+//     Machine to Machine flow) as Auth0 runs it, and the token endpoint's
+//     answer once the flow has run.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
 //   startLegacySim — Trickle's emulated legacy user-store API
 //     (`trickle legacy-sim`), checking tokens of the tenant `startSim` plays.
@@ -19,6 +23,12 @@ const { ImportModeTenant, TenantError } = require('./tenant');
 const { startSim, Sim } = require('./sim');
 const { startLegacySim, LegacySim } = require('./legacy-sim');
 const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
+const {
+  credentialsExchangeEvent,
+  credentialsExchangeApi,
+  runCredentialsExchange,
+  exchangeClientCredentials,
+} = require('./credentials-exchange');
 
 module.exports = {
   loadScript,
@@ -37,4 +47,8 @@ module.exports = {
   postLoginApi,
   runPostLogin,
   applyMetadata,
+  credentialsExchangeEvent,
+  credentialsExchangeApi,
+  runCredentialsExchange,
+  exchangeClientCredentials,
 };

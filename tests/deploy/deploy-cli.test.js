@@ -30,6 +30,19 @@ const NASTY = {
 };
 const DASHBOARD = { domain: 'https://from-the-dashboard.auth0.com', client_id: 'dashboard-id', client_secret: 'dashboard "secret" \\' };
 
+// A migration from the team's own database: the API source and its guard.
+const LEGACY = 'legacy-import';
+const GUARD = 'legacy-import-api-guard';
+const LEGACY_MAPPINGS = {
+  TRICKLE_NEW_TENANT_DOMAIN: 'https://new-tenant.eu.auth0.com',
+  TRICKLE_MIGRATION_CLIENT_ID: 'MigrationClient$1',
+  TRICKLE_MIGRATION_CLIENT_SECRET: 'se"cr\\et $& $1 ü 🎉',
+};
+const legacyConfig = (settings) =>
+  `[connection]\nname = "${LEGACY}"\nsettings = "${settings}"\nenabled_clients = ["${APP.name}"]\n` +
+  '[source]\nkind = "api"\nurl = "https://legacy.example.com/auth0-migration"\naudience = "https://legacy.example.com/api"\n' +
+  '[migration]\nmark_migrated = true\n';
+
 const config = (settings, customDomain = false) =>
   `[connection]\nname = "${CONNECTION}"\nsettings = "${settings}"\nenabled_clients = ["${APP.name}"]\n` +
   `[source]\nrealm = "Username-Password-Authentication"\ncustom_domain = ${customDomain}\n[migration]\nmark_migrated = "action"\n`;
@@ -80,13 +93,15 @@ let tmp;
 let layouts;
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-deploy-'));
-  const [dashboard, deployed, yamlDeployed, yamlDashboard] = await Promise.all([
+  const [dashboard, deployed, yamlDeployed, yamlDashboard, legacyDeployed, legacyYaml] = await Promise.all([
     generateScripts(tmp, 'dashboard', config('dashboard'), CONNECTION),
     generateScripts(tmp, 'deployed', config('deploy', true), CONNECTION),
     generateScripts(tmp, 'yaml-deployed', config('deploy', true), CONNECTION, ['--format', 'yaml']),
     generateScripts(tmp, 'yaml-dashboard', config('dashboard'), CONNECTION, ['--format', 'yaml']),
+    generateScripts(tmp, 'legacy-deployed', legacyConfig('deploy'), LEGACY),
+    generateScripts(tmp, 'legacy-yaml', legacyConfig('dashboard'), LEGACY, ['--format', 'yaml']),
   ]);
-  layouts = { dashboard, deployed, yamlDeployed, yamlDashboard };
+  layouts = { dashboard, deployed, yamlDeployed, yamlDashboard, legacyDeployed, legacyYaml };
 });
 after(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
@@ -170,6 +185,43 @@ describe('deploy-cli deploys the generated layouts', { concurrency: true }, () =
       assert.equal(action(api).secretValues.client_secret, NASTY.TRICKLE_OLD_TENANT_CLIENT_SECRET);
     } finally {
       await api.close();
+    }
+  });
+
+  it('an API source: its scripts and settings, and the guard Action bound to credentials-exchange, in both formats', async () => {
+    for (const [layout, input, mappings] of [
+      [layouts.legacyDeployed, layouts.legacyDeployed.out, LEGACY_MAPPINGS],
+      [layouts.legacyYaml, path.join(layouts.legacyYaml.out, 'tenant.yaml'), undefined],
+    ]) {
+      const api = await new FakeManagementApi({ clients: [APP] }).start();
+      try {
+        await deploy(api, input, mappings);
+        const yaml = input.endsWith('.yaml');
+        const dir = yaml ? path.join(layout.out, 'databases', LEGACY) : path.join(layout.out, 'database-connections', LEGACY);
+        const deployed = [...api.connections.values()].find((c) => c.name === LEGACY);
+        assert.equal(deployed.options.customScripts.login, read(dir, 'login.js'));
+        assert.equal(deployed.options.customScripts.get_user, read(dir, 'get_user.js'));
+        const guard = [...api.actions.values()].find((a) => a.name === GUARD);
+        assert.equal(guard.code, read(layout.out, 'actions', GUARD, 'code.js'), 'the guard arrives byte for byte');
+        assert.ok(guard.deployed);
+        assert.deepEqual(guard.supported_triggers, [{ id: 'credentials-exchange', version: 'v2' }]);
+        assert.deepEqual(api.bindings['credentials-exchange'].map((b) => api.actions.get(b.action_id).name), [GUARD]);
+        assert.deepEqual(api.bindings['post-login'], [], 'no post-login Action for an API source');
+        if (mappings) {
+          assert.deepEqual(deployed.settings, {
+            domain: LEGACY_MAPPINGS.TRICKLE_NEW_TENANT_DOMAIN,
+            client_id: LEGACY_MAPPINGS.TRICKLE_MIGRATION_CLIENT_ID,
+            client_secret: LEGACY_MAPPINGS.TRICKLE_MIGRATION_CLIENT_SECRET,
+            api_url: 'https://legacy.example.com/auth0-migration',
+            api_audience: 'https://legacy.example.com/api',
+          });
+          assert.deepEqual(guard.secretValues, { client_id: LEGACY_MAPPINGS.TRICKLE_MIGRATION_CLIENT_ID, api_audience: 'https://legacy.example.com/api' });
+        } else {
+          assert.equal(deployed.settings, undefined, 'dashboard mode: no settings sent');
+        }
+      } finally {
+        await api.close();
+      }
     }
   });
 });

@@ -136,7 +136,24 @@ function makeValues(r, throwing) {
   const text = () => (r.chance(0.85) ? string() : any(1));
   const tokenBody = () => (r.chance(0.8) ? { error: maybe(r.pick(['invalid_grant', 'mfa_required', 'unauthorized', string()])), access_token: maybe(string()), id_token: maybe(string()) } : any(1));
   const policy = () => (r.chance(0.85) ? r.int(2 ** 18) : any(1));
-  return { any, user, status, text, tokenBody, policy, string };
+  // A legacy store's `User` (its id under `id`, `migrated_at`) and the
+  // bodies its API answers with.
+  const legacyUser = () => {
+    const value = user();
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      value.id = maybe(string());
+      value.migrated_at = maybe(r.pick([null, '', '2026-01-01T00:00:00Z', string()]));
+    }
+    return value;
+  };
+  const legacyBody = () => {
+    const roll = r.next();
+    if (roll < 0.35) return { user: legacyUser() };
+    if (roll < 0.7) return { users: maybe(Array.from({ length: r.int(6) }, legacyUser)) };
+    if (roll < 0.9) return { error: maybe(r.pick(['invalid_credentials', 'user_not_found', 'user_blocked', 'already_migrated', string()])), user: maybe(legacyUser()) };
+    return any(1);
+  };
+  return { any, user, status, text, tokenBody, policy, string, number, legacyBody };
 }
 
 /** What each export is called with, most of the time (then anything). */
@@ -153,25 +170,33 @@ function argumentsFor(values, r) {
     markerPatch: () => [text()],
     markerWrite: () => [status(), r.chance(0.5) ? user() : values.any(1)],
     markerCheck: () => [status(), r.chance(0.5) ? user() : values.any(1)],
+    apiUrl: () => [text()],
+    classifyLegacy: () => [status(), values.legacyBody(), r.chance(0.7) ? r.pick(['1', '0', '60', 'soon']) : text(), r.chance(0.8) ? Date.now() / 1000 : values.number()],
+    decideLegacy: () => [values.legacyBody(), r.chance(0.5) ? undefined : text(), policy()],
+    legacyMarkerWrite: () => [status(), values.legacyBody()],
+    legacyMarkerCheck: () => [status(), values.legacyBody()],
   };
 }
 
 const KINDS = new Set([
   'authenticated', 'wrong_credentials', 'blocked', 'password_leaked', 'too_many_attempts', 'mfa_required', 'rate_limited',
   'misconfigured', 'redirected', 'transient', 'unexpected', 'ok', 'not_found', 'unauthorized', 'forbidden', 'migrate',
-  'already_migrated', 'written', 'refused', 'uncertain', 'marked', 'not_marked', 'unconfirmed',
+  'already_migrated', 'written', 'refused', 'uncertain', 'marked', 'not_marked', 'unconfirmed', 'malformed',
 ]);
 
 /** Whether an export's answer has its documented shape. */
 function wellFormed(name, answer) {
   switch (name) {
     case 'baseUrl':
+    case 'apiUrl':
     case 'emailKey':
       return typeof answer === 'string';
     case 'markerPatch':
       return typeof answer === 'object' && answer !== null && typeof answer.app_metadata === 'object';
     case 'markerWrite':
     case 'markerCheck':
+    case 'legacyMarkerWrite':
+    case 'legacyMarkerCheck':
       return typeof answer === 'string' && KINDS.has(answer);
     default:
       return typeof answer === 'object' && answer !== null && KINDS.has(answer.kind);
@@ -225,6 +250,30 @@ function largest(core) {
   }
   quietly(() => core.markerPatch('2026-01-01T00:00:00.000Z'));
   quietly(() => core.baseUrl('https://w.example.com'));
+  // The legacy store's answers, as large and as varied.
+  const legacy = { ...user, id: long, migrated_at: long };
+  const legacyFull = { ...full, id: 'w1', migrated_at: '2026-01-01T00:00:00.000Z' };
+  quietly(() => core.decideLegacy({ users: Array.from({ length: 6 }, () => ({ ...legacy })) }, long, ALL_FIELDS));
+  quietly(() => core.decideLegacy({ users: [legacy] }, long, ALL_FIELDS));
+  quietly(() => core.decideLegacy({ user: legacy }, undefined, ALL_FIELDS));
+  quietly(() => core.decideLegacy({ users: sparse }, long, ALL_FIELDS));
+  for (const policy of [ALL_FIELDS, ALL_FIELDS | (1 << 16), ALL_FIELDS | (1 << 17)]) {
+    for (const shape of [legacyFull, { ...legacyFull, migrated_at: null }, { ...legacyFull, blocked: true }]) {
+      quietly(() => core.decideLegacy({ user: shape }, undefined, policy));
+      quietly(() => core.decideLegacy({ users: [shape] }, 'w@x.com', policy));
+    }
+  }
+  for (const status of [0, 200, 302, 401, 403, 404, 409, 423, 429, 503]) {
+    for (const error of ['invalid_credentials', 'user_not_found', 'user_blocked', 'already_migrated', long, undefined]) {
+      for (const body of [{ error, user: legacyFull }, { error, users: [] }, { error }]) {
+        quietly(() => core.classifyLegacy(status, body, '12', 1700000000));
+        quietly(() => core.legacyMarkerWrite(status, body));
+        quietly(() => core.legacyMarkerCheck(status, body));
+      }
+    }
+  }
+  quietly(() => core.apiUrl('https://w.example.com/a/b'));
+  quietly(() => core.apiUrl(long));
 }
 
 /** JavaScript values the instance holds (its table's slots in use). */

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use trickle_generator::{
-    dropped_bindings, parse_config, render, render_action, write_layout, Binding, Config,
-    DeployFormat, RenderError, Script, SettingsMode, WasmBundle, Written, SCRIPT_LIMIT_BYTES,
-    SCRIPT_TARGET_BYTES,
+    dropped_bindings, parse_config, render, render_action, render_guard, setting_keywords,
+    write_layout, Binding, Config, DeployFormat, RenderError, Script, SettingsMode, SourceKind,
+    WasmBundle, Written, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
 };
 
 use crate::EXIT_BAD_INPUT;
@@ -17,10 +17,12 @@ pub(crate) const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle
 pub(crate) const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
 
 /// Generate the `login` and `get_user` custom-database scripts for a
-/// connection in import mode (and the post-login Action, when configured),
-/// laid out for deploy-cli and the GitHub Deployments extension:
-/// OUT/database-connections/<name>/ (+ OUT/actions/, OUT/triggers/), or
-/// with --format yaml OUT/tenant.yaml beside OUT/databases/<name>/.
+/// connection in import mode (and the post-login Action, when configured;
+/// with `[source] kind = "api"` the credentials-exchange Action guarding the
+/// user store's API), laid out for deploy-cli and the GitHub Deployments
+/// extension: OUT/database-connections/<name>/ (+ OUT/actions/,
+/// OUT/triggers/), or with --format yaml OUT/tenant.yaml beside
+/// OUT/databases/<name>/.
 #[derive(clap::Args)]
 pub struct Args {
     /// The Trickle config (TOML), e.g. examples/tenant-to-tenant.toml.
@@ -139,19 +141,24 @@ fn describe_bindings(bindings: &[Binding]) -> String {
 /// Renders and writes the layout, and reports it.
 fn write(config: &Config, out: &Path, format: DeployFormat) -> anyhow::Result<()> {
     let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
-    let rendered =
-        render(config, &bundle).and_then(|scripts| Ok((scripts, render_action(config, &bundle)?)));
-    let (scripts, action) = match rendered {
+    let rendered = render(config, &bundle).and_then(|scripts| {
+        let actions = render_action(config, &bundle)?
+            .into_iter()
+            .chain(render_guard(config)?)
+            .collect::<Vec<_>>();
+        Ok((scripts, actions))
+    });
+    let (scripts, actions) = match rendered {
         Ok(rendered) => rendered,
         Err(error @ RenderError::TooLarge(_)) => anyhow::bail!("{error}\nnothing was written"),
         Err(error) => return Err(error.into()),
     };
-    let written = write_layout(out, config, &scripts, action.as_ref(), format)
+    let written = write_layout(out, config, &scripts, &actions, format)
         .with_context(|| format!("cannot write the deploy layout under {}", out.display()))?;
     if config.decommission {
         print_end_state_report(&written, &scripts);
     } else {
-        print_report(config, &written, &bundle, &scripts, action.as_ref());
+        print_report(config, &written, &bundle, &scripts, &actions);
     }
     for warning in config.warnings() {
         eprintln!("trickle: warning: {warning}");
@@ -164,7 +171,7 @@ fn print_report(
     written: &Written,
     bundle: &WasmBundle,
     scripts: &[Script],
-    action: Option<&Script>,
+    actions: &[Script],
 ) {
     println!("wrote {}/", written.scripts_dir.display());
     println!(
@@ -173,18 +180,20 @@ fn print_report(
         bundle.compressed_bytes,
         bundle.payload_base64.len()
     );
-    for script in scripts.iter().chain(action) {
+    let action_names = written
+        .action_code
+        .iter()
+        .map(|code| code.display().to_string());
+    let names = scripts
+        .iter()
+        .map(|script| script.kind.file_name().to_owned())
+        .chain(action_names);
+    for (script, name) in scripts.iter().chain(actions).zip(names) {
         let sizes = script.sizes;
         let target = if sizes.total <= SCRIPT_TARGET_BYTES {
             "within"
         } else {
             "OVER"
-        };
-        let name = match (script.kind, &written.action_code) {
-            (trickle_generator::ScriptKind::PostLoginAction, Some(code)) => {
-                code.display().to_string()
-            }
-            _ => script.kind.file_name().to_owned(),
         };
         println!(
             "  {name:<12} {:>6} bytes = wasm {:>6} + glue {:>5} + template {:>5}  ({target} the {SCRIPT_TARGET_BYTES}-byte target; Auth0 limit {SCRIPT_LIMIT_BYTES})",
@@ -197,25 +206,40 @@ fn print_report(
     for file in &written.files {
         println!("  {}", file.display());
     }
+    print_settings(config);
+}
+
+/// Where the settings live and, deployed, which keywords every deploy must map.
+fn print_settings(config: &Config) {
+    let keywords: Vec<&str> = setting_keywords(config)
+        .into_iter()
+        .map(|(_, keyword)| keyword)
+        .collect();
     match config.settings {
         SettingsMode::Deploy => println!(
             "  settings = \"deploy\": the settings are @@KEYWORD@@ placeholders; every deploy must set AUTH0_KEYWORD_REPLACE_MAPPINGS \
-             (TRICKLE_OLD_TENANT_DOMAIN, {}TRICKLE_OLD_TENANT_CLIENT_ID, TRICKLE_OLD_TENANT_CLIENT_SECRET), or it wipes them",
-            if config.custom_domain {
-                "TRICKLE_OLD_TENANT_CUSTOM_DOMAIN, "
-            } else {
-                ""
-            }
+             ({}), or it wipes them",
+            keywords.join(", ")
         ),
         SettingsMode::Dashboard => println!(
             "  settings = \"dashboard\": no settings in the layout; set them in the dashboard{} (a deploy never touches them)",
-            if config.action.is_some() {
-                ", and the Action's secrets"
-            } else {
+            if !written_actions(config) {
                 ""
+            } else {
+                ", and the Actions' secrets"
             }
         ),
     }
+    if config.source_kind() == SourceKind::Api {
+        println!(
+            "  the settings are this tenant's domain and its migration client (client_id, client_secret); \
+             the guard Action's secret client_id must name that same client"
+        );
+    }
+}
+
+fn written_actions(config: &Config) -> bool {
+    config.action.is_some() || config.api.is_some()
 }
 
 fn print_end_state_report(written: &Written, scripts: &[Script]) {

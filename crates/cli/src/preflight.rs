@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use trickle_generator::{parse_config, render, render_action, Config, SettingsMode, WasmBundle};
+use trickle_generator::{
+    parse_config, render, render_action, Config, SettingsMode, SourceKind, WasmBundle,
+};
 use trickle_lifecycle::preflight::{self, ExpectedAction, NewTenant, Outcome, Report};
 use trickle_lifecycle::{Credentials, WaitNotice};
 
@@ -124,6 +126,13 @@ fn read_inputs(args: &Args) -> Result<(Config, Inputs), String> {
         .map_err(|error| format!("cannot read {}: {error}", args.config.display()))?;
     let mut config =
         parse_config(&text).map_err(|error| format!("{}: {error}", args.config.display()))?;
+    if config.source_kind() == SourceKind::Api {
+        return Err(format!(
+            "{}: [source] kind = \"api\": preflight checks an old Auth0 tenant; for a user store behind an API, rehearse \
+             against trickle legacy-sim (README: Migrate from your own database)",
+            args.config.display()
+        ));
+    }
     config.decommission |= args.decommission;
     check_custom_domain(&config, args)?;
     let old = Credentials {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trickle_generator::parse_config;
+use trickle_generator::{parse_config, SourceKind};
 use trickle_lifecycle::status::{self, Day, Method, Policy, Status, Watch};
 use trickle_lifecycle::{chart, Credentials, TenantError, WaitNotice};
 
@@ -118,6 +118,13 @@ fn request(args: &Args) -> Result<status::Request, String> {
         .map_err(|error| format!("cannot read {}: {error}", args.config.display()))?;
     let config =
         parse_config(&text).map_err(|error| format!("{}: {error}", args.config.display()))?;
+    if config.source_kind() == SourceKind::Api {
+        return Err(format!(
+            "{}: [source] kind = \"api\": status counts the users of an old Auth0 tenant; for a user store behind an API, rehearse \
+             against trickle legacy-sim (README: Migrate from your own database)",
+            args.config.display()
+        ));
+    }
     let secret = secret_from_env("TRICKLE_CLIENT_SECRET")?;
     let new = match (&args.new_domain, &args.new_client_id) {
         (Some(domain), Some(client_id)) => Some(Credentials {

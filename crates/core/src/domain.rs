@@ -12,6 +12,9 @@ pub enum DomainError {
     NotAnOrigin,
     BadHost,
     BadPort,
+    /// A path segment that is empty, `.`/`..`, or has characters beyond
+    /// the unreserved ones (and `%`); or a query, fragment or user part.
+    BadPath,
 }
 
 impl DomainError {
@@ -29,6 +32,9 @@ impl DomainError {
             }
             DomainError::BadHost => "configuration.domain has an invalid host name",
             DomainError::BadPort => "configuration.domain has an invalid port",
+            DomainError::BadPath => {
+                "configuration.domain may have a path (letters, digits, - . _ ~ %), but no query, fragment or user part"
+            }
         }
     }
 }
@@ -72,6 +78,34 @@ pub fn base_url(domain: &str) -> Result<&str, DomainError> {
         return Err(DomainError::PlainHttpNotLoopback);
     }
     Ok(domain.strip_suffix('/').unwrap_or(domain))
+}
+
+/// The legacy API's base URL (`scheme://host[:port][/path]`, no trailing
+/// slash): the origin as strict as [`base_url`]'s (https, or http for
+/// loopback only), then a path of plain segments.
+pub fn api_base_url(url: &str) -> Result<&str, DomainError> {
+    let url = url.strip_suffix('/').unwrap_or(url);
+    // `https:`, ``, the authority; then the path's segments.
+    let mut parts = url.split('/');
+    let origin_len: usize = parts.by_ref().take(3).map(|part| part.len() + 1).sum();
+    let origin = url.get(..origin_len.saturating_sub(1)).unwrap_or(url);
+    base_url(origin).map_err(|error| match error {
+        DomainError::NotAnOrigin => DomainError::BadPath,
+        other => other,
+    })?;
+    if parts.all(valid_path_segment) {
+        Ok(url)
+    } else {
+        Err(DomainError::BadPath)
+    }
+}
+
+/// Letters, digits, `-._~%`; not empty, not only dots (`.`, `..`).
+fn valid_path_segment(segment: &str) -> bool {
+    segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'))
+        && segment.bytes().any(|b| b != b'.')
 }
 
 fn split_port(authority: &str) -> Result<(&str, Option<&str>), DomainError> {
@@ -205,5 +239,47 @@ mod tests {
             Err(DomainError::BadPort)
         );
         assert_eq!(base_url("https://[::1"), Err(DomainError::BadHost));
+    }
+
+    #[test]
+    fn an_api_url_may_have_a_path_but_its_origin_is_as_strict() {
+        for (url, expected) in [
+            ("https://legacy.example.com", "https://legacy.example.com"),
+            (
+                "https://legacy.example.com/auth0-migration/",
+                "https://legacy.example.com/auth0-migration",
+            ),
+            (
+                "https://legacy.example.com:8443/v1/users_api",
+                "https://legacy.example.com:8443/v1/users_api",
+            ),
+            ("http://127.0.0.1:4010/api", "http://127.0.0.1:4010/api"),
+        ] {
+            assert_eq!(api_base_url(url), Ok(expected), "{url}");
+        }
+        for (url, error) in [
+            ("", DomainError::Missing),
+            ("legacy.example.com/api", DomainError::NoScheme),
+            (
+                "http://legacy.example.com/api",
+                DomainError::PlainHttpNotLoopback,
+            ),
+            (
+                "http://127.0.0.1.evil.com/api",
+                DomainError::PlainHttpNotLoopback,
+            ),
+            ("https://user@legacy.example.com/api", DomainError::BadPath),
+            ("https://legacy.example.com?x=1", DomainError::BadPath),
+            ("https://legacy.example.com/api?x=1", DomainError::BadPath),
+            ("https://legacy.example.com/api#top", DomainError::BadPath),
+            ("https://legacy.example.com//api", DomainError::BadPath),
+            ("https://legacy.example.com/a/../b", DomainError::BadPath),
+            ("https://legacy.example.com/a b", DomainError::BadPath),
+            ("https://legacy.example.com/a\\b", DomainError::BadPath),
+            ("https://bad_host/api", DomainError::BadHost),
+            ("https:///api", DomainError::BadHost),
+        ] {
+            assert_eq!(api_base_url(url), Err(error), "{url}");
+        }
     }
 }

@@ -14,6 +14,7 @@ extern crate alloc;
 mod domain;
 mod email;
 mod import;
+mod legacy;
 mod lowercase;
 mod management;
 mod marker;
@@ -23,11 +24,15 @@ mod profile;
 mod token;
 mod user;
 
-pub use domain::{base_url, DomainError};
+pub use domain::{api_base_url, base_url, DomainError};
 pub use email::{email_key, select_by_email, select_by_name, select_by_username, NameKind};
 pub use import::{
     import_policy, import_profile, is_reserved_app_metadata_key, is_valid_metadata_key,
     IMPORT_FIELDS, IMPORT_FIELD_MFA_FACTORS, RESERVED_APP_METADATA_KEYS,
+};
+pub use legacy::{
+    check_legacy_marker, classify_legacy_answer, classify_legacy_marker_write, decide_legacy,
+    decide_legacy_by_email, LegacyOutcome, LegacyUser,
 };
 pub use lowercase::to_lowercase;
 pub use management::{classify_management_answer, ManagementOutcome};

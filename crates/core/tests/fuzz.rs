@@ -20,12 +20,14 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
 use trickle_core::{
-    base_url, check_marker, classify_management_answer, classify_marker_write,
-    classify_token_answer, decide, decide_by_email, email_key, import_policy, import_profile,
-    is_own_key, is_reserved_app_metadata_key, is_valid_metadata_key, marker_patch, migrated_at,
-    normalise, parse_ratelimit_reset, raw_user_id, select_by_email, select_by_username,
-    to_lowercase, AppMetadataKey, Field, ManagementOutcome, MarkerWrite, Policy, SourceUser,
-    TokenBody, TokenOutcome, UserError, Verdict, MARKER_KEY,
+    api_base_url, base_url, check_legacy_marker, check_marker, classify_legacy_answer,
+    classify_legacy_marker_write, classify_management_answer, classify_marker_write,
+    classify_token_answer, decide, decide_by_email, decide_legacy, decide_legacy_by_email,
+    email_key, import_policy, import_profile, is_own_key, is_reserved_app_metadata_key,
+    is_valid_metadata_key, marker_patch, migrated_at, normalise, parse_ratelimit_reset,
+    raw_user_id, select_by_email, select_by_username, to_lowercase, AppMetadataKey, Field,
+    LegacyOutcome, LegacyUser, ManagementOutcome, MarkerWrite, Policy, SourceUser, TokenBody,
+    TokenOutcome, UserError, Verdict, MARKER_KEY,
 };
 
 const REALM: &str = "Username-Password-Authentication";
@@ -490,6 +492,180 @@ fn every_policy_number_decodes_to_one_policy() {
             import_policy(policy).app_metadata_key,
             AppMetadataKey::AppMetadata
         );
+        Ok(())
+    });
+}
+
+/// The legacy store's `User` as an API might send it, or garble it: a
+/// Management API user with its id under `id` and a `migrated_at`.
+fn legacy_user_value() -> impl Strategy<Value = Value> {
+    (
+        user_value(),
+        typed_or_not(prop_oneof![string_value(), Just(json!(null))].boxed()),
+    )
+        .prop_map(|(mut user, migrated_at)| {
+            if let Some(object) = user.as_object_mut() {
+                if let Some(id) = object.remove("user_id") {
+                    object.insert("id".to_owned(), id);
+                }
+                if let Some(at) = migrated_at {
+                    object.insert("migrated_at".to_owned(), at);
+                }
+            }
+            user
+        })
+}
+
+#[test]
+fn legacy_answers_say_the_user_only_through_the_named_errors() {
+    let error = prop::option::of(prop_oneof![
+        prop::sample::select(vec![
+            "invalid_credentials",
+            "user_not_found",
+            "user_blocked",
+            "already_migrated"
+        ])
+        .prop_map(str::to_owned),
+        text(),
+    ]);
+    let status = prop_oneof![
+        1 => any::<u16>(),
+        3 => prop::sample::select(vec![0u16, 200, 302, 307, 401, 403, 404, 408, 409, 423, 429, 499, 500, 503]),
+    ];
+    fuzz(
+        "legacy answers",
+        (
+            status,
+            error,
+            any::<bool>(),
+            prop::option::of(text()),
+            any::<u32>(),
+        ),
+        |(status, error, payload, retry_after, now)| {
+            let error = error.as_deref();
+            let outcome = call(classify_legacy_answer(
+                status,
+                error,
+                payload,
+                retry_after.as_deref(),
+                now,
+            ));
+            let named = |code, wanted| status == code && error == Some(wanted);
+            prop_assert_eq!(
+                outcome == LegacyOutcome::WrongCredentials,
+                named(403, "invalid_credentials")
+            );
+            prop_assert_eq!(
+                outcome == LegacyOutcome::NotFound,
+                named(404, "user_not_found")
+            );
+            prop_assert_eq!(
+                outcome == LegacyOutcome::Blocked,
+                named(423, "user_blocked")
+            );
+            if (300..=399).contains(&status) {
+                prop_assert_eq!(outcome, LegacyOutcome::Redirected);
+            }
+            prop_assert_eq!(
+                outcome.reset_at().is_some(),
+                status == 429 && parse_ratelimit_reset(retry_after.as_deref()).is_some()
+            );
+            if let Some(at) = outcome.reset_at() {
+                prop_assert!(at >= now);
+            }
+            let write = call(classify_legacy_marker_write(
+                status,
+                error,
+                None::<&LegacyUser<Value>>,
+            ));
+            prop_assert_eq!(
+                write == MarkerWrite::Written,
+                named(409, "already_migrated")
+            );
+            call(check_legacy_marker(status, None::<&LegacyUser<Value>>));
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn legacy_users_normalise_as_auth0_users_do_and_lookups_stay_exact() {
+    fuzz(
+        "legacy users",
+        (
+            prop::collection::vec(legacy_user_value(), 0..4),
+            text(),
+            policy(),
+        ),
+        |(values, email, policy)| {
+            let users: Vec<LegacyUser<Value>> = values
+                .iter()
+                .filter_map(|value| call(serde_json::from_value(value.clone())).ok())
+                .collect();
+            for value in &values {
+                let Ok(user) = call(serde_json::from_value::<LegacyUser<Value>>(value.clone()))
+                else {
+                    continue;
+                };
+                let marked = user.is_marked();
+                let blocked = user.user.blocked == Some(true);
+                let as_source: Option<SourceUser<Value>> = {
+                    let mut source = value.clone();
+                    let object = source.as_object_mut().expect("an object deserialized");
+                    object.remove("identities");
+                    if let Some(id) = object.remove("id") {
+                        object.insert("user_id".to_owned(), id);
+                    }
+                    user_of(&source)
+                };
+                match (call(decide_legacy(user, &policy)), as_source) {
+                    (Ok(Verdict::AlreadyMigrated), _) => prop_assert!(marked && policy.skip_marked),
+                    (Ok(Verdict::Blocked), _) => prop_assert!(blocked),
+                    (Ok(Verdict::Migrate { profile, .. }), Some(source)) => {
+                        prop_assert!(!(blocked || marked && policy.skip_marked));
+                        let same = call(normalise(source, "", &policy)).expect("normalised once");
+                        prop_assert_eq!(profile, same);
+                    }
+                    (Ok(other), _) => prop_assert!(false, "unexpected verdict {}", other.kind()),
+                    (Err(_), _) => {}
+                }
+            }
+            let key = email_key(&email);
+            let exact = users
+                .iter()
+                .filter(|user| {
+                    user.user
+                        .email
+                        .as_deref()
+                        .is_some_and(|e| email_key(e) == key)
+                })
+                .count();
+            match call(decide_legacy_by_email(users, &email, &policy)) {
+                Err(UserError::Ambiguous) => prop_assert!(exact >= 2),
+                Ok(Verdict::NotFound) => prop_assert_eq!(exact, 0),
+                _ => prop_assert_eq!(exact, 1),
+            }
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn api_urls_keep_to_https_or_loopback_and_plain_paths() {
+    fuzz("api urls", text(), |url| {
+        if let Ok(base) = call(api_base_url(&url)) {
+            prop_assert!(!base.ends_with('/'));
+            prop_assert!(!base.contains(['?', '#', '@', '\\', ' ']));
+            let origin_end = base
+                .match_indices('/')
+                .nth(2)
+                .map_or(base.len(), |(at, _)| at);
+            prop_assert_eq!(call(base_url(&base[..origin_end])), Ok(&base[..origin_end]));
+        }
+        for path in ["/api", "/a/b-c_d.e~f%20"] {
+            let joined = format!("https://legacy.example.com{path}");
+            prop_assert_eq!(call(api_base_url(&joined)), Ok(joined.as_str()));
+        }
         Ok(())
     });
 }

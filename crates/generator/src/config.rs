@@ -13,7 +13,8 @@ use trickle_core::{AppMetadataKey, Field, FieldSet, Policy};
 pub struct Config {
     /// The custom database connection in the new tenant (folder name too).
     pub connection_name: String,
-    /// The connection (realm) in the old tenant users log in against.
+    /// The connection (realm) in the old tenant users log in against
+    /// (empty for an API source: its users have no realm).
     pub realm: String,
     /// The old tenant is reached through a custom domain: the settings carry
     /// `custom_domain` beside `domain` (the canonical one).
@@ -32,6 +33,56 @@ pub struct Config {
     pub enabled_clients: Vec<String>,
     /// The post-login Action, when generated.
     pub action: Option<ActionConfig>,
+    /// `[source] kind = "api"`: a legacy user store behind an API, instead
+    /// of an old Auth0 tenant.
+    pub api: Option<ApiSource>,
+}
+
+/// A legacy user store behind an API (the contract in
+/// `docs/legacy-api.openapi.yaml`), reached with a token of the NEW tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSource {
+    /// The API's base URL (`[source] url`): the scripts' default for the
+    /// `api_url` setting.
+    pub url: String,
+    /// The API's identifier in the new tenant (`[source] audience`): the
+    /// scripts' default for `api_audience`, and what the guard guards.
+    pub audience: String,
+    /// The credentials-exchange Action that keeps other clients from
+    /// getting tokens for the audience.
+    pub guard: GuardConfig,
+}
+
+/// The audience guard: a credentials-exchange Action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardConfig {
+    /// The Action's name in the new tenant (also its file names).
+    pub name: String,
+    pub runtime: ActionRuntime,
+    /// Every action bound to the credentials-exchange trigger, in order,
+    /// this one included: deploy-cli replaces the trigger's bindings with
+    /// this list. Empty: no binding is written (bind it in the dashboard).
+    pub flow: Vec<String>,
+}
+
+/// Where the users come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Another Auth0 tenant (`[source] realm`).
+    Auth0,
+    /// A legacy user store behind an API (`[source] url`, `audience`).
+    Api,
+}
+
+impl Config {
+    /// Where the users come from.
+    pub fn source_kind(&self) -> SourceKind {
+        if self.api.is_some() {
+            SourceKind::Api
+        } else {
+            SourceKind::Auth0
+        }
+    }
 }
 
 /// Who writes the migration marker (`app_metadata.trickle_migrated_at`) to
@@ -111,6 +162,15 @@ impl Config {
                     .to_owned(),
             );
         }
+        if let Some(api) = &self.api {
+            if api.guard.flow.is_empty() {
+                warnings.push(format!(
+                    "guard.credentials_exchange_flow is empty: no trigger binding is written; add the Action {} to the \
+                     Machine to Machine (credentials-exchange) flow in the dashboard, or any application may get tokens for {}",
+                    api.guard.name, api.audience
+                ));
+            }
+        }
         if let Some(action) = &self.action {
             if action.post_login_flow.is_empty() {
                 warnings.push(format!(
@@ -166,7 +226,7 @@ const DEFAULT_ACTION_BUDGET_MS: u32 = 5000;
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     connection: RawConnection,
-    source: RawSource,
+    source: Spanned<RawSource>,
     #[serde(default)]
     profile: RawProfile,
     #[serde(default)]
@@ -175,6 +235,8 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     action: RawAction,
+    #[serde(default)]
+    guard: Option<Spanned<RawGuard>>,
 }
 
 #[derive(Deserialize)]
@@ -197,12 +259,22 @@ struct RawAction {
     post_login_flow: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 struct RawSource {
-    realm: Spanned<String>,
-    #[serde(default)]
-    custom_domain: bool,
+    kind: Option<Spanned<String>>,
+    realm: Option<Spanned<String>>,
+    custom_domain: Option<Spanned<bool>>,
+    url: Option<Spanned<String>>,
+    audience: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawGuard {
+    name: Option<Spanned<String>>,
+    runtime: Option<ActionRuntime>,
+    credentials_exchange_flow: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -276,8 +348,7 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
     let connection_name = raw.connection.name.get_ref();
     check_connection_name(connection_name)
         .map_err(|m| at("connection.name", raw.connection.name.span(), m))?;
-    let realm = raw.source.realm.get_ref();
-    check_connection_name(realm).map_err(|m| at("source.realm", raw.source.realm.span(), m))?;
+    let source = source_config(&raw, &at)?;
 
     let key_name = raw.profile.app_metadata_key.get_ref();
     let app_metadata_key = AppMetadataKey::from_name(key_name).ok_or_else(|| {
@@ -372,8 +443,8 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
 
     Ok(Config {
         connection_name: connection_name.clone(),
-        realm: realm.clone(),
-        custom_domain: raw.source.custom_domain,
+        realm: source.realm,
+        custom_domain: source.custom_domain,
         policy: Policy {
             fields,
             app_metadata_key,
@@ -386,7 +457,237 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
         settings,
         enabled_clients,
         action,
+        api: source.api,
     })
+}
+
+/// The `[source]` section, as read for its kind.
+struct SourceConfig {
+    realm: String,
+    custom_domain: bool,
+    api: Option<ApiSource>,
+}
+
+type At<'a> = &'a dyn Fn(&str, Range<usize>, String) -> ConfigError;
+
+/// `[source]`: an old Auth0 tenant's realm (the default kind), or a legacy
+/// store's API (`kind = "api"`) with the `[guard]` Action; a key of the
+/// other kind is refused rather than silently ignored.
+fn source_config(raw: &RawConfig, at: At) -> Result<SourceConfig, ConfigError> {
+    let source = raw.source.get_ref();
+    let kind = match &source.kind {
+        None => SourceKind::Auth0,
+        Some(kind) => match kind.get_ref().as_str() {
+            "auth0" => SourceKind::Auth0,
+            "api" => SourceKind::Api,
+            other => {
+                return Err(at(
+                    "source.kind",
+                    kind.span(),
+                    format!("`{other}` is not one of \"auth0\" (another Auth0 tenant), \"api\" (a user store behind an API)"),
+                ))
+            }
+        },
+    };
+    let (own, foreign) = match kind {
+        SourceKind::Auth0 => (["realm", "custom_domain"], ["url", "audience"]),
+        SourceKind::Api => (["url", "audience"], ["realm", "custom_domain"]),
+    };
+    let spans = [
+        ("realm", source.realm.as_ref().map(Spanned::span)),
+        (
+            "custom_domain",
+            source.custom_domain.as_ref().map(Spanned::span),
+        ),
+        ("url", source.url.as_ref().map(Spanned::span)),
+        ("audience", source.audience.as_ref().map(Spanned::span)),
+    ];
+    for (key, span) in spans {
+        if let (true, Some(span)) = (foreign.contains(&key), span) {
+            return Err(at(
+                &format!("source.{key}"),
+                span,
+                format!(
+                    "only for kind = \"{}\" (this source is kind = \"{}\", which uses {} and {})",
+                    if kind == SourceKind::Api {
+                        "auth0"
+                    } else {
+                        "api"
+                    },
+                    if kind == SourceKind::Api {
+                        "api"
+                    } else {
+                        "auth0"
+                    },
+                    own[0],
+                    own[1]
+                ),
+            ));
+        }
+    }
+    match kind {
+        SourceKind::Auth0 => auth0_source(raw, at),
+        SourceKind::Api => api_source(raw, at).map(|api| SourceConfig {
+            realm: String::new(),
+            custom_domain: false,
+            api: Some(api),
+        }),
+    }
+}
+
+fn auth0_source(raw: &RawConfig, at: At) -> Result<SourceConfig, ConfigError> {
+    let source = raw.source.get_ref();
+    if let Some(guard) = &raw.guard {
+        return Err(at(
+            "guard",
+            guard.span(),
+            "the credentials-exchange guard is for [source] kind = \"api\"".to_owned(),
+        ));
+    }
+    let Some(realm) = &source.realm else {
+        return Err(at(
+            "source.realm",
+            raw.source.span(),
+            "missing: the connection in the old tenant whose users are migrated (or kind = \"api\" with url and audience)".to_owned(),
+        ));
+    };
+    check_connection_name(realm.get_ref()).map_err(|m| at("source.realm", realm.span(), m))?;
+    Ok(SourceConfig {
+        realm: realm.get_ref().clone(),
+        custom_domain: source.custom_domain.as_ref().is_some_and(|c| *c.get_ref()),
+        api: None,
+    })
+}
+
+/// The longest API identifier taken (Auth0 allows 600 characters).
+const MAX_AUDIENCE_LEN: usize = 600;
+
+fn api_source(raw: &RawConfig, at: At) -> Result<ApiSource, ConfigError> {
+    let source = raw.source.get_ref();
+    let required = |value: &Option<Spanned<String>>, key: &str, what: &str| match value {
+        Some(value) => Ok(value.clone()),
+        None => Err(at(key, raw.source.span(), format!("missing: {what}"))),
+    };
+    let url = required(
+        &source.url,
+        "source.url",
+        "the API's base URL, e.g. https://legacy.example.com/auth0-migration",
+    )?;
+    let audience = required(
+        &source.audience,
+        "source.audience",
+        "the API's identifier in the new tenant (APIs → Identifier)",
+    )?;
+    let base = trickle_core::api_base_url(url.get_ref()).map_err(|error| {
+        at(
+            "source.url",
+            url.span(),
+            error.message().replace("configuration.domain", "the url"),
+        )
+    })?;
+    let text = audience.get_ref();
+    if text.is_empty()
+        || text.trim() != text
+        || text.len() > MAX_AUDIENCE_LEN
+        || text.chars().any(char::is_control)
+    {
+        return Err(at(
+            "source.audience",
+            audience.span(),
+            format!("`{text}` is not an API identifier (1 to {MAX_AUDIENCE_LEN} characters, no blanks at either end, no control characters)"),
+        ));
+    }
+    if let Some(action) = &raw.action.enabled {
+        return Err(at("action.enabled", action.span(), "the post-login Action reads an old Auth0 tenant; it is not generated for kind = \"api\"".to_owned()));
+    }
+    if let toml::Value::String(who) = raw.migration.mark_migrated.get_ref() {
+        if who == "action" {
+            return Err(at("migration.mark_migrated", raw.migration.mark_migrated.span(),
+                "\"action\" is for an old Auth0 tenant; with kind = \"api\" the login marks (true or \"login\")".to_owned()));
+        }
+    }
+    let default_name = format!("{}-api-guard", raw.connection.name.get_ref());
+    Ok(ApiSource {
+        url: base.to_owned(),
+        audience: text.clone(),
+        guard: guard_config(raw.guard.as_ref(), &default_name, at)?,
+    })
+}
+
+/// `[guard]`: the credentials-exchange Action's name, runtime and the
+/// trigger's whole flow (default: this Action alone).
+fn guard_config(
+    raw: Option<&Spanned<RawGuard>>,
+    default_name: &str,
+    at: At,
+) -> Result<GuardConfig, ConfigError> {
+    let empty = RawGuard::default();
+    let guard = raw.map_or(&empty, Spanned::get_ref);
+    let name = match &guard.name {
+        Some(name) => {
+            check_action_name(name.get_ref()).map_err(|m| at("guard.name", name.span(), m))?;
+            name.get_ref().clone()
+        }
+        None => {
+            check_action_name(default_name).map_err(|m| {
+                at(
+                    "guard.name",
+                    0..0,
+                    format!("the default name is too long ({m}): set guard.name"),
+                )
+            })?;
+            default_name.to_owned()
+        }
+    };
+    let flow = match &guard.credentials_exchange_flow {
+        None => vec![name.clone()],
+        Some(flow) => action_flow(
+            flow,
+            &name,
+            "guard.credentials_exchange_flow",
+            "credentials-exchange",
+            at,
+        )?,
+    };
+    Ok(GuardConfig {
+        name,
+        runtime: guard.runtime.unwrap_or(ActionRuntime::Node22),
+        flow,
+    })
+}
+
+/// A trigger's whole list of bound actions: no blank or repeated name, and
+/// `name` among them unless the list is empty.
+fn action_flow(
+    flow: &[Spanned<String>],
+    name: &str,
+    key: &str,
+    trigger: &str,
+    at: At,
+) -> Result<Vec<String>, ConfigError> {
+    let mut names: Vec<String> = Vec::new();
+    for entry in flow {
+        let text = entry.get_ref();
+        if text.trim().is_empty() || names.contains(text) {
+            return Err(at(
+                key,
+                entry.span(),
+                format!("`{text}` is empty or listed twice"),
+            ));
+        }
+        names.push(text.clone());
+    }
+    if !names.is_empty() && !names.iter().any(|n| n == name) {
+        let span = flow.first().map(Spanned::span).unwrap_or(0..0);
+        return Err(at(
+            key,
+            span,
+            format!(
+                "must list this Action (`{name}`) among the {trigger} flow's actions, or be empty"
+            ),
+        ));
+    }
+    Ok(names)
 }
 
 /// The `[action]` section: generated when `enabled` says so, or by default
@@ -395,7 +696,7 @@ fn action_config(
     raw: &RawAction,
     connection_name: &str,
     mark_migrated: MarkMigrated,
-    at: &dyn Fn(&str, Range<usize>, String) -> ConfigError,
+    at: At,
 ) -> Result<Option<ActionConfig>, ConfigError> {
     let enabled = match &raw.enabled {
         Some(enabled) if !*enabled.get_ref() && mark_migrated == MarkMigrated::Action => {
@@ -448,29 +749,7 @@ fn action_config(
     };
     let post_login_flow = match &raw.post_login_flow {
         None => vec![name.clone()],
-        Some(flow) => {
-            let mut names: Vec<String> = Vec::new();
-            for entry in flow {
-                let text = entry.get_ref();
-                if text.trim().is_empty() || names.contains(text) {
-                    return Err(at(
-                        "action.post_login_flow",
-                        entry.span(),
-                        format!("`{text}` is empty or listed twice"),
-                    ));
-                }
-                names.push(text.clone());
-            }
-            if !names.is_empty() && !names.contains(&name) {
-                let span = flow.first().map(Spanned::span).unwrap_or(0..0);
-                return Err(at(
-                    "action.post_login_flow",
-                    span,
-                    format!("must list this Action (`{name}`) among the post-login flow's actions, or be empty"),
-                ));
-            }
-            names
-        }
+        Some(flow) => action_flow(flow, &name, "action.post_login_flow", "post-login", at)?,
     };
     Ok(Some(ActionConfig {
         name,
@@ -756,6 +1035,91 @@ mod tests {
         for bad in ["", "-a", "a-", "a b", "a/b", "..", "a_b", long.as_str()] {
             assert!(check_connection_name(bad).is_err(), "{bad}");
         }
+    }
+
+    const API: &str = "[connection]\nname = \"legacy-import\"\n[source]\nkind = \"api\"\n\
+        url = \"https://legacy.example.com/auth0-migration/\"\naudience = \"https://legacy.example.com/api\"\n";
+
+    #[test]
+    fn an_api_source_reads_url_audience_and_its_guard() {
+        let config = parse_config(API).unwrap();
+        assert_eq!(config.source_kind(), SourceKind::Api);
+        assert_eq!(config.realm, "");
+        let api = config.api.unwrap();
+        assert_eq!(api.url, "https://legacy.example.com/auth0-migration");
+        assert_eq!(api.audience, "https://legacy.example.com/api");
+        assert_eq!(
+            api.guard,
+            GuardConfig {
+                name: "legacy-import-api-guard".to_owned(),
+                runtime: ActionRuntime::Node22,
+                flow: vec!["legacy-import-api-guard".to_owned()],
+            }
+        );
+        assert_eq!(
+            parse_config(MINIMAL).unwrap().source_kind(),
+            SourceKind::Auth0
+        );
+        let explicit = format!("{}kind = \"auth0\"\n", MINIMAL);
+        assert_eq!(parse_config(&explicit).unwrap().api, None);
+
+        let config = parse_config(&format!(
+            "{API}[guard]\nname = \"api-guard\"\nruntime = \"node18\"\ncredentials_exchange_flow = [\"Add claims\", \"api-guard\"]\n\
+             [migration]\nmark_migrated = \"login\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.mark_migrated, MarkMigrated::Login);
+        let guard = config.api.unwrap().guard;
+        assert_eq!(
+            (guard.name.as_str(), guard.runtime),
+            ("api-guard", ActionRuntime::Node18)
+        );
+        assert_eq!(guard.flow, ["Add claims", "api-guard"]);
+        let unbound =
+            parse_config(&format!("{API}[guard]\ncredentials_exchange_flow = []\n")).unwrap();
+        assert!(unbound
+            .warnings()
+            .iter()
+            .any(|w| w.contains("credentials_exchange_flow")));
+    }
+
+    #[test]
+    fn an_api_source_is_refused_with_key_and_line_when_incomplete_or_mixed() {
+        let cases = [
+            ("[connection]\nname = \"c\"\n[source]\nkind = \"ldap\"\n", "source.kind", 4),
+            ("[connection]\nname = \"c\"\n[source]\nkind = \"api\"\naudience = \"a\"\n", "source.url", 3),
+            ("[connection]\nname = \"c\"\n[source]\nkind = \"api\"\nurl = \"https://l.example\"\n", "source.audience", 3),
+            (&format!("{API}realm = \"db\"\n"), "source.realm", 7),
+            (&format!("{API}custom_domain = true\n"), "source.custom_domain", 7),
+            (&format!("{MINIMAL}url = \"https://l.example\"\n"), "source.url", 5),
+            ("[connection]\nname = \"c\"\n[source]\ncustom_domain = true\n", "source.realm", 3),
+            (&format!("{MINIMAL}[guard]\nname = \"g\"\n"), "guard", 5),
+            (&API.replace("https://legacy.example.com/auth0-migration/", "http://legacy.example.com/api"), "source.url", 5),
+            (&API.replace("https://legacy.example.com/auth0-migration/", "https://legacy.example.com/a?b=1"), "source.url", 5),
+            (&API.replace("https://legacy.example.com/api", " padded"), "source.audience", 6),
+            (&format!("{API}[migration]\nmark_migrated = \"action\"\n"), "migration.mark_migrated", 8),
+            (&format!("{API}[action]\nenabled = true\n"), "action.enabled", 8),
+            (&format!("{API}[guard]\nname = \"a/b\"\n"), "guard.name", 8),
+            (&format!("{API}[guard]\ncredentials_exchange_flow = [\"other\"]\n"), "guard.credentials_exchange_flow", 8),
+        ];
+        for (text, key, line) in cases {
+            let e = error(text);
+            assert_eq!(
+                (e.key.as_deref(), e.line),
+                (Some(key), Some(line)),
+                "{e}\n{text}"
+            );
+        }
+        let e = error(&API.replace(
+            "https://legacy.example.com/auth0-migration/",
+            "http://legacy.example.com/api",
+        ));
+        assert!(
+            e.message
+                .contains("the url may use http:// only for localhost"),
+            "{e}"
+        );
+        assert!(!e.message.contains("configuration."), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
-use crate::{Config, Script, SettingsMode};
+use crate::{ActionRuntime, Config, Script, ScriptKind, SettingsMode};
 
 /// The settings the scripts and the Action read, with the deploy-cli
 /// keyword (`AUTH0_KEYWORD_REPLACE_MAPPINGS`) each one is filled from when
@@ -18,6 +18,15 @@ pub const SETTING_KEYWORDS: [(&str, &str); 4] = [
     ("custom_domain", "TRICKLE_OLD_TENANT_CUSTOM_DOMAIN"),
     ("client_id", "TRICKLE_OLD_TENANT_CLIENT_ID"),
     ("client_secret", "TRICKLE_OLD_TENANT_CLIENT_SECRET"),
+];
+
+/// The settings of an API source's scripts with a deploy-cli keyword: the
+/// NEW tenant's domain and its migration client. `api_url` and
+/// `api_audience` are no secret: deployed, they are the config's values.
+pub const API_SETTING_KEYWORDS: [(&str, &str); 3] = [
+    ("domain", "TRICKLE_NEW_TENANT_DOMAIN"),
+    ("client_id", "TRICKLE_MIGRATION_CLIENT_ID"),
+    ("client_secret", "TRICKLE_MIGRATION_CLIENT_SECRET"),
 ];
 
 /// deploy-cli's layouts.
@@ -35,13 +44,21 @@ pub enum DeployFormat {
 /// Action is written for.
 const POST_LOGIN_TRIGGER: &str = "post-login";
 const POST_LOGIN_VERSION: &str = "v3";
+/// The credentials-exchange trigger (Machine to Machine) and its version.
+const CREDENTIALS_EXCHANGE_TRIGGER: &str = "credentials-exchange";
+const CREDENTIALS_EXCHANGE_VERSION: &str = "v2";
 
-/// The settings the generated code reads, in order: `custom_domain` only
-/// when the config says the old tenant is reached through one.
-fn setting_keywords(config: &Config) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+/// The settings with a deploy-cli keyword the generated code reads, in
+/// order: `custom_domain` only when the config says the old tenant is
+/// reached through one; an API source's own otherwise.
+pub fn setting_keywords(config: &Config) -> Vec<(&'static str, &'static str)> {
+    if config.api.is_some() {
+        return API_SETTING_KEYWORDS.to_vec();
+    }
     SETTING_KEYWORDS
         .into_iter()
         .filter(|(setting, _)| *setting != "custom_domain" || config.custom_domain)
+        .collect()
 }
 
 /// `@@KEY@@`: deploy-cli replaces it (quotes included) with the value
@@ -125,10 +142,28 @@ impl Serialize for Node {
 /// incomplete would replace the dashboard's settings whole).
 fn configuration(config: &Config) -> Option<Vec<(&'static str, String)>> {
     (config.settings == SettingsMode::Deploy && !config.decommission).then(|| {
-        setting_keywords(config)
+        let mut settings: Vec<(&'static str, String)> = setting_keywords(config)
+            .into_iter()
             .map(|(setting, keyword)| (setting, placeholder(keyword)))
-            .collect()
+            .collect();
+        if let Some(api) = &config.api {
+            settings.push(("api_url", api.url.clone()));
+            settings.push(("api_audience", api.audience.clone()));
+        }
+        settings
     })
+}
+
+/// The guard's secrets when deployed: the migration client it lets through,
+/// and the audience the scripts use (the config's).
+fn guard_secrets(config: &Config) -> Option<Vec<(&'static str, String)>> {
+    let settings = configuration(config)?;
+    Some(
+        settings
+            .into_iter()
+            .filter(|(name, _)| *name == "client_id" || *name == "api_audience")
+            .collect(),
+    )
 }
 
 /// The connection as deploy-cli reads it; `script_path` says where each
@@ -184,60 +219,116 @@ fn action_code_path(name: &str) -> String {
     format!("./actions/{name}/code.js")
 }
 
-/// The Action as deploy-cli reads it: deployed, for the post-login trigger,
-/// its secrets as placeholders only when the settings are deployed (absent,
-/// a deploy leaves the dashboard's secrets alone).
-fn action(config: &Config) -> Option<Node> {
-    let action = config.action.as_ref()?;
+/// An Action of the layout: what deploy-cli needs to create and bind it.
+struct ActionEntry<'a> {
+    kind: ScriptKind,
+    name: &'a str,
+    runtime: ActionRuntime,
+    trigger: &'static str,
+    version: &'static str,
+    /// Deployed secrets; `None`: a deploy leaves the dashboard's alone.
+    secrets: Option<Vec<(&'static str, String)>>,
+    /// Every action bound to the trigger, this one included.
+    flow: &'a [String],
+}
+
+/// The config's Actions: the post-login one, and an API source's guard.
+fn action_entries(config: &Config) -> Vec<ActionEntry<'_>> {
+    let mut entries = Vec::new();
+    if let Some(action) = &config.action {
+        entries.push(ActionEntry {
+            kind: ScriptKind::PostLoginAction,
+            name: &action.name,
+            runtime: action.runtime,
+            trigger: POST_LOGIN_TRIGGER,
+            version: POST_LOGIN_VERSION,
+            secrets: configuration(config),
+            flow: &action.post_login_flow,
+        });
+    }
+    if let Some(api) = &config.api {
+        entries.push(ActionEntry {
+            kind: ScriptKind::CredentialsExchangeAction,
+            name: &api.guard.name,
+            runtime: api.guard.runtime,
+            trigger: CREDENTIALS_EXCHANGE_TRIGGER,
+            version: CREDENTIALS_EXCHANGE_VERSION,
+            secrets: guard_secrets(config),
+            flow: &api.guard.flow,
+        });
+    }
+    entries
+}
+
+/// An Action as deploy-cli reads it: deployed, for its trigger, its secrets
+/// as placeholders only when the settings are deployed.
+fn action_node(entry: &ActionEntry) -> Node {
     let mut node = map([
-        ("name", action.name.clone().into()),
-        ("code", action_code_path(&action.name).into()),
-        ("runtime", action.runtime.name().into()),
+        ("name", entry.name.into()),
+        ("code", action_code_path(entry.name).into()),
+        ("runtime", entry.runtime.name().into()),
         ("deployed", true.into()),
         ("dependencies", Node::List(Vec::new())),
         (
             "supported_triggers",
             Node::List(vec![map([
-                ("id", POST_LOGIN_TRIGGER.into()),
-                ("version", POST_LOGIN_VERSION.into()),
+                ("id", entry.trigger.into()),
+                ("version", entry.version.into()),
             ])]),
         ),
     ]);
-    if let Some(configuration) = configuration(config) {
-        let secrets = configuration
-            .into_iter()
-            .map(|(name, value)| map([("name", name.into()), ("value", value.into())]))
+    if let Some(secrets) = &entry.secrets {
+        let secrets = secrets
+            .iter()
+            .map(|(name, value)| map([("name", (*name).into()), ("value", value.clone().into())]))
             .collect();
         node.push("secrets", Node::List(secrets));
     }
-    Some(node)
+    node
 }
 
-/// `actions/<name>.json` of the directory format.
-pub fn action_json(config: &Config) -> Option<String> {
-    action(config).map(|action| pretty(&action))
-}
-
-/// The post-login bindings: deploy-cli replaces the trigger's whole list
-/// with this one, so it is the config's `post_login_flow` (the other bound
-/// actions included). In the end state the Action leaves the flow.
-fn triggers(config: &Config) -> Option<Node> {
-    let action = config.action.as_ref()?;
-    if action.post_login_flow.is_empty() {
-        return None;
-    }
-    let bindings = action
-        .post_login_flow
+fn entry_json(config: &Config, kind: ScriptKind) -> Option<String> {
+    action_entries(config)
         .iter()
-        .filter(|name| !(config.decommission && **name == action.name))
-        .map(|name| {
-            map([
-                ("action_name", name.clone().into()),
-                ("display_name", name.clone().into()),
-            ])
-        })
-        .collect();
-    Some(map([(POST_LOGIN_TRIGGER, Node::List(bindings))]))
+        .find(|entry| entry.kind == kind)
+        .map(|entry| pretty(&action_node(entry)))
+}
+
+/// `actions/<name>.json` of the directory format: the post-login Action.
+pub fn action_json(config: &Config) -> Option<String> {
+    entry_json(config, ScriptKind::PostLoginAction)
+}
+
+/// `actions/<name>.json` of the API source's guard.
+pub fn guard_json(config: &Config) -> Option<String> {
+    entry_json(config, ScriptKind::CredentialsExchangeAction)
+}
+
+/// Each trigger's bindings: deploy-cli replaces a trigger's whole list with
+/// the one given, so it is the config's whole flow (the other bound actions
+/// included). In the end state the Actions leave their flows.
+fn triggers(config: &Config) -> Option<Node> {
+    let mut triggers = Node::Map(Vec::new());
+    let mut any = false;
+    for entry in action_entries(config) {
+        if entry.flow.is_empty() {
+            continue;
+        }
+        let bindings = entry
+            .flow
+            .iter()
+            .filter(|name| !(config.decommission && *name == entry.name))
+            .map(|name| {
+                map([
+                    ("action_name", name.clone().into()),
+                    ("display_name", name.clone().into()),
+                ])
+            })
+            .collect();
+        triggers.push(entry.trigger, Node::List(bindings));
+        any = true;
+    }
+    any.then_some(triggers)
 }
 
 /// `triggers/triggers.json` of the directory format.
@@ -329,10 +420,9 @@ pub fn tenant_yaml(config: &Config, scripts: &[Script]) -> String {
         )
     });
     let mut tenant = map([("databases", Node::List(vec![database]))]);
-    if !config.decommission {
-        if let Some(action) = action(config) {
-            tenant.push("actions", Node::List(vec![action]));
-        }
+    let actions: Vec<Node> = action_entries(config).iter().map(action_node).collect();
+    if !config.decommission && !actions.is_empty() {
+        tenant.push("actions", Node::List(actions));
     }
     if let Some(triggers) = triggers(config) {
         tenant.push("triggers", triggers);
@@ -424,23 +514,24 @@ fn yaml_child(item: &Node, indent: usize, out: &mut String) {
 pub struct Written {
     /// The folder holding the two scripts.
     pub scripts_dir: PathBuf,
-    /// The Action's code, when there is one.
-    pub action_code: Option<PathBuf>,
+    /// The Actions' code, in the order given.
+    pub action_code: Vec<PathBuf>,
     /// The other files: `database.json` or `tenant.yaml`, the Action's
     /// JSON, the trigger binding.
     pub files: Vec<PathBuf>,
 }
 
 /// Writes the layout under `out`: the scripts, the connection's
-/// description, and with an Action its code, description and binding. Each
-/// folder is built beside its final place and renamed into it, and each
-/// file written to a temporary file renamed over it, so a reader sees the
-/// old piece or the new one, never half.
+/// description, and the Actions (the post-login one, an API source's
+/// guard) with their code, descriptions and bindings. Each folder is built
+/// beside its final place and renamed into it, and each file written to a
+/// temporary file renamed over it, so a reader sees the old piece or the
+/// new one, never half.
 pub fn write_layout(
     out: &Path,
     config: &Config,
     scripts: &[Script],
-    action: Option<&Script>,
+    actions: &[Script],
     format: DeployFormat,
 ) -> io::Result<Written> {
     let connection = config.connection_name.as_str();
@@ -465,22 +556,23 @@ pub fn write_layout(
         }
     };
     files.push(database_file);
-    let mut action_code = None;
-    if let (Some(action_config), Some(action), false) =
-        (&config.action, action, config.decommission)
-    {
-        let dir = replace_dir(
-            &out.join("actions"),
-            &action_config.name,
-            &[(action.kind.file_name(), action.text.as_bytes())],
-        )?;
-        action_code = Some(dir.join(action.kind.file_name()));
-        if format == DeployFormat::Directory {
-            let file = out
-                .join("actions")
-                .join(format!("{}.json", action_config.name));
-            replace_file(&file, action_json(config).expect("an action").as_bytes())?;
-            files.push(file);
+    let mut action_code = Vec::new();
+    if !config.decommission {
+        for entry in action_entries(config) {
+            let Some(action) = actions.iter().find(|action| action.kind == entry.kind) else {
+                continue;
+            };
+            let dir = replace_dir(
+                &out.join("actions"),
+                entry.name,
+                &[(action.kind.file_name(), action.text.as_bytes())],
+            )?;
+            action_code.push(dir.join(action.kind.file_name()));
+            if format == DeployFormat::Directory {
+                let file = out.join("actions").join(format!("{}.json", entry.name));
+                replace_file(&file, pretty(&action_node(&entry)).as_bytes())?;
+                files.push(file);
+            }
         }
     }
     if format == DeployFormat::Directory {
@@ -547,7 +639,7 @@ fn replace_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{action_config, config, rendered, rendered_action};
+    use crate::test_support::{action_config, api_config, config, rendered, rendered_action};
     use crate::{ActionConfig, MarkMigrated};
 
     use serde_json::Value;
@@ -740,7 +832,7 @@ mod tests {
         let config = config();
         let scripts = rendered(&config);
         let written =
-            write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory).unwrap();
+            write_layout(out.path(), &config, &scripts, &[], DeployFormat::Directory).unwrap();
         let dir = written.scripts_dir;
         assert_eq!(
             dir,
@@ -759,7 +851,7 @@ mod tests {
 
         // A stale file from an earlier run does not survive a new one.
         fs::write(dir.join("stale.js"), "old").unwrap();
-        write_layout(out.path(), &config, &scripts, None, DeployFormat::Directory).unwrap();
+        write_layout(out.path(), &config, &scripts, &[], DeployFormat::Directory).unwrap();
         assert!(!dir.join("stale.js").exists());
         let leftovers: Vec<_> = fs::read_dir(out.path().join("database-connections"))
             .unwrap()
@@ -785,14 +877,14 @@ mod tests {
             out.path(),
             &config,
             &scripts,
-            Some(&action),
+            std::slice::from_ref(&action),
             DeployFormat::Directory,
         )
         .unwrap();
         let code = out
             .path()
             .join("actions/old-tenant-import-migration/code.js");
-        assert_eq!(written.action_code.as_deref(), Some(code.as_path()));
+        assert_eq!(written.action_code, std::slice::from_ref(&code));
         assert_eq!(fs::read_to_string(&code).unwrap(), action.text);
         assert!(out
             .path()
@@ -810,7 +902,7 @@ mod tests {
             out.path(),
             &config,
             &scripts,
-            Some(&action),
+            std::slice::from_ref(&action),
             DeployFormat::Yaml,
         )
         .unwrap();
@@ -831,5 +923,111 @@ mod tests {
             .join("actions/old-tenant-import-migration/code.js")
             .is_file());
         assert!(!out.path().join("database-connections").exists());
+    }
+
+    #[test]
+    fn an_api_source_deploys_its_own_settings_and_the_config_s_address() {
+        let mut config = api_config();
+        let json = parse(&database_json(&config, &rendered(&config)));
+        assert!(json["options"].get("configuration").is_none());
+        config.settings = SettingsMode::Deploy;
+        let json = parse(&database_json(&config, &rendered(&config)));
+        assert_eq!(
+            json["options"]["configuration"],
+            serde_json::json!({
+                "domain": "@@TRICKLE_NEW_TENANT_DOMAIN@@",
+                "client_id": "@@TRICKLE_MIGRATION_CLIENT_ID@@",
+                "client_secret": "@@TRICKLE_MIGRATION_CLIENT_SECRET@@",
+                "api_url": "https://legacy.example.com/auth0-migration",
+                "api_audience": "https://legacy.example.com/api",
+            })
+        );
+        let keywords: Vec<&str> = setting_keywords(&config).iter().map(|(_, k)| *k).collect();
+        assert_eq!(
+            keywords,
+            [
+                "TRICKLE_NEW_TENANT_DOMAIN",
+                "TRICKLE_MIGRATION_CLIENT_ID",
+                "TRICKLE_MIGRATION_CLIENT_SECRET"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_guard_is_laid_out_for_deploy_cli_in_both_formats() {
+        let mut config = api_config();
+        let guard = parse(&guard_json(&config).unwrap());
+        assert_eq!(guard["name"], "legacy-import-api-guard");
+        assert_eq!(guard["code"], "./actions/legacy-import-api-guard/code.js");
+        assert_eq!(
+            guard["supported_triggers"],
+            serde_json::json!([{"id": "credentials-exchange", "version": "v2"}])
+        );
+        assert!(guard.get("secrets").is_none());
+        assert_eq!(action_json(&config), None, "no post-login Action");
+        config.settings = SettingsMode::Deploy;
+        assert_eq!(
+            parse(&guard_json(&config).unwrap())["secrets"],
+            serde_json::json!([
+                {"name": "client_id", "value": "@@TRICKLE_MIGRATION_CLIENT_ID@@"},
+                {"name": "api_audience", "value": "https://legacy.example.com/api"},
+            ])
+        );
+        assert_eq!(
+            parse(&triggers_json(&config).unwrap()),
+            serde_json::json!({"credentials-exchange": [
+                {"action_name": "legacy-import-api-guard", "display_name": "legacy-import-api-guard"}
+            ]})
+        );
+
+        let scripts = rendered(&config);
+        let guard_script = crate::render_guard(&config).unwrap().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let written = write_layout(
+            out.path(),
+            &config,
+            &scripts,
+            std::slice::from_ref(&guard_script),
+            DeployFormat::Directory,
+        )
+        .unwrap();
+        let code = out.path().join("actions/legacy-import-api-guard/code.js");
+        assert_eq!(written.action_code, std::slice::from_ref(&code));
+        assert_eq!(fs::read_to_string(&code).unwrap(), guard_script.text);
+        assert!(out
+            .path()
+            .join("actions/legacy-import-api-guard.json")
+            .is_file());
+        assert!(out.path().join("triggers/triggers.json").is_file());
+
+        let out = tempfile::tempdir().unwrap();
+        write_layout(
+            out.path(),
+            &config,
+            &scripts,
+            std::slice::from_ref(&guard_script),
+            DeployFormat::Yaml,
+        )
+        .unwrap();
+        let yaml = fs::read_to_string(out.path().join("tenant.yaml")).unwrap();
+        for expected in [
+            "\"code\": \"./actions/legacy-import-api-guard/code.js\"",
+            "\"id\": \"credentials-exchange\"",
+            "\"credentials-exchange\":\n    - \"action_name\": \"legacy-import-api-guard\"",
+            "\"api_url\": \"https://legacy.example.com/auth0-migration\"",
+        ] {
+            assert!(yaml.contains(expected), "{expected} missing from:\n{yaml}");
+        }
+        assert!(out
+            .path()
+            .join("actions/legacy-import-api-guard/code.js")
+            .is_file());
+
+        // The end state: the guard leaves its flow, nothing of it is written.
+        config.decommission = true;
+        assert_eq!(
+            parse(&triggers_json(&config).unwrap()),
+            serde_json::json!({"credentials-exchange": []})
+        );
     }
 }

@@ -12,16 +12,17 @@ mod render;
 
 pub use bundle::{BundleError, WasmBundle};
 pub use config::{
-    parse_config, ActionConfig, ActionRuntime, Config, ConfigError, MarkMigrated, MfaPolicy,
-    SettingsMode, TIMEOUT_RANGE_MS,
+    parse_config, ActionConfig, ActionRuntime, ApiSource, Config, ConfigError, GuardConfig,
+    MarkMigrated, MfaPolicy, SettingsMode, SourceKind, TIMEOUT_RANGE_MS,
 };
 pub use layout::{
-    action_json, database_json, dropped_bindings, tenant_yaml, triggers_json, write_layout,
-    Binding, DeployFormat, Written, SETTING_KEYWORDS,
+    action_json, database_json, dropped_bindings, guard_json, setting_keywords, tenant_yaml,
+    triggers_json, write_layout, Binding, DeployFormat, Written, API_SETTING_KEYWORDS,
+    SETTING_KEYWORDS,
 };
 pub use render::{
-    render, render_action, RenderError, Script, ScriptKind, ScriptSizes, SCRIPT_LIMIT_BYTES,
-    SCRIPT_TARGET_BYTES,
+    render, render_action, render_guard, RenderError, Script, ScriptKind, ScriptSizes,
+    SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
 };
 
 #[cfg(test)]
@@ -41,6 +42,16 @@ mod test_support {
     pub fn config() -> Config {
         parse_config("[connection]\nname = \"old-tenant-import\"\n[source]\nrealm = \"Username-Password-Authentication\"\n")
             .unwrap()
+    }
+
+    /// A legacy store behind an API as the source, with its guard.
+    pub fn api_config() -> Config {
+        parse_config(
+            "[connection]\nname = \"legacy-import\"\n[source]\nkind = \"api\"\n\
+             url = \"https://legacy.example.com/auth0-migration\"\naudience = \"https://legacy.example.com/api\"\n\
+             [migration]\nmark_migrated = true\n",
+        )
+        .unwrap()
     }
 
     pub fn rendered(config: &Config) -> Vec<Script> {

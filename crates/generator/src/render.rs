@@ -7,19 +7,21 @@ use serde_json::json;
 
 use trickle_core::Policy;
 
-use crate::{Config, MarkMigrated, MfaPolicy, WasmBundle};
+use crate::{Config, MarkMigrated, MfaPolicy, SourceKind, WasmBundle};
 
 /// Auth0 refuses a custom-database script larger than this.
 pub const SCRIPT_LIMIT_BYTES: usize = 100_000;
 /// What we aim for, to leave room for features.
 pub const SCRIPT_TARGET_BYTES: usize = 32 * 1024;
 
-/// The two scripts an import-mode connection uses, and the post-login Action.
+/// The two scripts an import-mode connection uses, the post-login Action,
+/// and the API source's audience guard (a credentials-exchange Action).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptKind {
     Login,
     GetUser,
     PostLoginAction,
+    CredentialsExchangeAction,
 }
 
 impl ScriptKind {
@@ -32,6 +34,7 @@ impl ScriptKind {
             ScriptKind::Login => "login",
             ScriptKind::GetUser => "get_user",
             ScriptKind::PostLoginAction => "post-login",
+            ScriptKind::CredentialsExchangeAction => "credentials-exchange",
         }
     }
 
@@ -39,38 +42,83 @@ impl ScriptKind {
         match self {
             ScriptKind::Login => "login.js",
             ScriptKind::GetUser => "get_user.js",
-            ScriptKind::PostLoginAction => "code.js",
+            ScriptKind::PostLoginAction | ScriptKind::CredentialsExchangeAction => "code.js",
         }
     }
 
-    const fn template(self) -> &'static str {
-        match self {
-            ScriptKind::Login => include_str!("../../../templates/login.js.hbs"),
-            ScriptKind::GetUser => include_str!("../../../templates/get_user.js.hbs"),
-            ScriptKind::PostLoginAction => include_str!("../../../templates/post_login.js.hbs"),
-        }
+    /// Whether this is an Action (its own deploy-cli entry) rather than a
+    /// script of the connection.
+    pub const fn is_action(self) -> bool {
+        matches!(
+            self,
+            ScriptKind::PostLoginAction | ScriptKind::CredentialsExchangeAction
+        )
     }
 
-    /// The end-state script: no old tenant behind it (the Action has none).
-    const fn decommission_template(self) -> &'static str {
-        match self {
-            ScriptKind::Login => include_str!("../../../templates/decommission/login.js.hbs"),
-            ScriptKind::GetUser | ScriptKind::PostLoginAction => {
-                include_str!("../../../templates/decommission/get_user.js.hbs")
-            }
-        }
-    }
-
-    fn template_name(self, decommission: bool) -> String {
-        if decommission {
+    fn template_name(self, config: &Config) -> String {
+        if config.decommission {
             format!("decommission/{}", self.key())
+        } else if config.source_kind() == SourceKind::Api {
+            format!("api/{}", self.key())
         } else {
             self.key().to_owned()
         }
     }
 }
 
-const RUNTIME_PARTIAL: &str = include_str!("../../../templates/partials/runtime.js.hbs");
+/// Every template, by the name it is rendered under: each source's pair,
+/// the end-state pair, the post-login Action and the API's guard.
+const TEMPLATES: [(&str, &str); 8] = [
+    ("login", include_str!("../../../templates/login.js.hbs")),
+    (
+        "get_user",
+        include_str!("../../../templates/get_user.js.hbs"),
+    ),
+    (
+        "post-login",
+        include_str!("../../../templates/post_login.js.hbs"),
+    ),
+    (
+        "api/login",
+        include_str!("../../../templates/api/login.js.hbs"),
+    ),
+    (
+        "api/get_user",
+        include_str!("../../../templates/api/get_user.js.hbs"),
+    ),
+    (
+        "api/credentials-exchange",
+        include_str!("../../../templates/api/guard.js.hbs"),
+    ),
+    (
+        "decommission/login",
+        include_str!("../../../templates/decommission/login.js.hbs"),
+    ),
+    (
+        "decommission/get_user",
+        include_str!("../../../templates/decommission/get_user.js.hbs"),
+    ),
+];
+
+/// The partials, by the name the templates include them under.
+const PARTIALS: [(&str, &str); 4] = [
+    (
+        "runtime",
+        include_str!("../../../templates/partials/runtime.js.hbs"),
+    ),
+    (
+        "wasm_core",
+        include_str!("../../../templates/partials/wasm_core.js.hbs"),
+    ),
+    (
+        "http",
+        include_str!("../../../templates/partials/http.js.hbs"),
+    ),
+    (
+        "api_runtime",
+        include_str!("../../../templates/partials/api_runtime.js.hbs"),
+    ),
+];
 
 /// Where a script's bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,27 +178,22 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
     handlebars.set_strict_mode(true);
     // JavaScript, not HTML: values are JSON-encoded before they get here.
     handlebars.register_escape_fn(handlebars::no_escape);
-    handlebars
-        .register_partial("runtime", RUNTIME_PARTIAL)
-        .map_err(Box::new)?;
-    for kind in ScriptKind::ALL {
+    for (name, partial) in PARTIALS {
         handlebars
-            .register_template_string(kind.key(), kind.template())
-            .map_err(Box::new)?;
-        handlebars
-            .register_template_string(&kind.template_name(true), kind.decommission_template())
+            .register_partial(name, partial)
             .map_err(Box::new)?;
     }
-    let action = ScriptKind::PostLoginAction;
-    handlebars
-        .register_template_string(action.key(), action.template())
-        .map_err(Box::new)?;
+    for (name, template) in TEMPLATES {
+        handlebars
+            .register_template_string(name, template)
+            .map_err(Box::new)?;
+    }
     Ok(handlebars)
 }
 
 /// What every template of a migration shares.
 fn common_data(config: &Config, bundle: &WasmBundle) -> serde_json::Value {
-    json!({
+    let mut data = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "connection_name": config.connection_name,
         "connection_literal": json_literal(&config.connection_name),
@@ -165,9 +208,16 @@ fn common_data(config: &Config, bundle: &WasmBundle) -> serde_json::Value {
         "settings_object": "typeof configuration === 'object' && configuration !== null ? configuration : {}",
         "settings_name": "configuration.",
         "budget_ms": SCRIPT_BUDGET_MS,
+        "retry_after": false,
         "glue": indent(&bundle.glue, "    "),
         "payload": bundle.payload_base64,
-    })
+    });
+    if let Some(api) = &config.api {
+        data["api_url"] = json_literal(&api.url).into();
+        data["api_audience"] = json_literal(&api.audience).into();
+        data["retry_after"] = true.into();
+    }
+    data
 }
 
 /// How long a script may spend before it must answer (Auth0 stops it after
@@ -227,6 +277,32 @@ pub fn render_action(config: &Config, bundle: &WasmBundle) -> Result<Option<Scri
     Ok(Some(script))
 }
 
+/// Renders the API source's audience guard (a credentials-exchange
+/// Action: plain JavaScript, no WASM), when the source is an API and the
+/// migration is not over.
+pub fn render_guard(config: &Config) -> Result<Option<Script>, RenderError> {
+    let Some(api) = &config.api else {
+        return Ok(None);
+    };
+    if config.decommission {
+        return Ok(None);
+    }
+    let data = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "connection_name": config.connection_name,
+        "api_audience": json_literal(&api.audience),
+    });
+    let kind = ScriptKind::CredentialsExchangeAction;
+    let text = registry()?
+        .render(&kind.template_name(config), &data)
+        .map_err(Box::new)?;
+    Ok(Some(Script {
+        kind,
+        sizes: sizes(&text, None),
+        text,
+    }))
+}
+
 /// Renders both scripts: the lazy-migration pair, or with
 /// `config.decommission` the end-state pair (no WASM, no network, no
 /// settings). Fails, with a per-part breakdown, when either is over Auth0's
@@ -237,7 +313,7 @@ pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, Rende
     let scripts = ScriptKind::ALL
         .into_iter()
         .map(|kind| {
-            let name = kind.template_name(config.decommission);
+            let name = kind.template_name(config);
             let text = handlebars.render(&name, &data).map_err(Box::new)?;
             let sizes = sizes(&text, (!config.decommission).then_some(bundle));
             Ok(Script { kind, text, sizes })
@@ -269,7 +345,9 @@ fn indent(text: &str, prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{action_config, bundle, config, rendered, rendered_action};
+    use crate::test_support::{
+        action_config, api_config, bundle, config, rendered, rendered_action,
+    };
 
     #[test]
     fn each_script_is_one_named_function() {
@@ -402,6 +480,76 @@ mod tests {
         config.decommission = false;
         config.action = None;
         assert_eq!(render_action(&config, &bundle()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_api_source_gets_its_own_pair_on_the_shared_runtime() {
+        let mut config = api_config();
+        let scripts = rendered(&config);
+        let (login, get_user) = (&scripts[0].text, &scripts[1].text);
+        assert!(login.starts_with("function login(email, password, callback) {\n"));
+        assert!(get_user.starts_with("function getByEmail(email, callback) {\n"));
+        for text in [login, get_user] {
+            assert!(text.ends_with("}\n"));
+            assert!(text.contains("apiUrl: \"https://legacy.example.com/auth0-migration\","));
+            assert!(text.contains("audience: \"https://legacy.example.com/api\","));
+            assert!(text.contains(&format!("policy: {},", config.policy.encode())));
+            // The shared pieces: WASM loading, HTTP with Retry-After, the token.
+            assert!(text.contains("function trickleCore()"));
+            assert!(text.contains("redirect: 'manual'"));
+            assert!(text.contains("retryAfter: response.headers.get('retry-after')"));
+            assert!(text.contains("audience: s.audience,"));
+            assert!(text.contains(&bundle().payload_base64));
+            // Nothing of the Auth0 source's.
+            for absent in [
+                "/api/v2/",
+                "realm",
+                "managementToken",
+                "classifyToken",
+                "{{",
+            ] {
+                assert!(!text.contains(absent), "{absent}");
+            }
+        }
+        assert!(login.contains("'/users/verify'"));
+        assert!(login.contains("legacyMarkerWrite"));
+        assert!(get_user.contains("'/users?email='"));
+        config.mark_migrated = MarkMigrated::Off;
+        assert!(!rendered(&config)[0].text.contains("legacyMarkerWrite"));
+        // The Auth0 source's scripts read no Retry-After.
+        assert!(!rendered(&crate::test_support::config())[0]
+            .text
+            .contains("retry-after"));
+    }
+
+    #[test]
+    fn the_guard_denies_the_audience_to_all_but_the_migration_client() {
+        let mut config = api_config();
+        let guard = render_guard(&config).unwrap().unwrap();
+        assert_eq!(guard.kind, ScriptKind::CredentialsExchangeAction);
+        assert_eq!(guard.sizes.template, guard.text.len());
+        let text = &guard.text;
+        assert!(text.contains("exports.onExecuteCredentialsExchange = async (event, api) => {"));
+        assert!(text.contains("audience === \"https://legacy.example.com/api\""));
+        assert!(text.contains("secrets.client_id"));
+        assert!(text.contains("api.access.deny('invalid_request'"));
+        assert!(text.ends_with("};\n"));
+        for absent in ["{{", "fetch", "require"] {
+            assert!(!text.contains(absent), "{absent}");
+        }
+        config.decommission = true;
+        assert_eq!(render_guard(&config).unwrap(), None);
+        assert_eq!(render_guard(&crate::test_support::config()).unwrap(), None);
+    }
+
+    #[test]
+    fn an_api_source_decommissions_to_the_same_end_state() {
+        let mut config = api_config();
+        config.decommission = true;
+        let mut auth0 = crate::test_support::config();
+        auth0.decommission = true;
+        auth0.connection_name = config.connection_name.clone();
+        assert_eq!(rendered(&config), rendered(&auth0));
     }
 
     #[test]

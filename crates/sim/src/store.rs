@@ -56,6 +56,9 @@ impl Client {
 #[derive(Clone)]
 pub struct User {
     pub raw_id: String,
+    /// The identity's provider: the connection's strategy (`auth0` for a
+    /// database, `ad` for AD/LDAP), set when the tenant stores the user.
+    pub provider: String,
     pub connection: String,
     pub email: String,
     pub email_verified: bool,
@@ -116,6 +119,7 @@ impl User {
                 .picture
                 .unwrap_or_else(|| default_picture(&email, &local)),
             raw_id: new.raw_id,
+            provider: "auth0".to_owned(),
             connection: new.connection,
             email,
             email_verified: new.email_verified,
@@ -136,18 +140,19 @@ impl User {
         }
     }
 
-    /// `auth0|<raw id>`, or the primary identity's id for a linked user.
+    /// `<provider>|<raw id>` (`auth0|…` for database users, `ad|…` for
+    /// AD/LDAP), or the primary identity's id for a linked user.
     pub fn user_id(&self) -> String {
         match &self.primary {
             Some(primary) => primary.root_user_id(),
-            None => format!("auth0|{}", self.raw_id),
+            None => format!("{}|{}", self.provider, self.raw_id),
         }
     }
 
     /// `identities[]`: the primary identity first, then the database one.
     fn identities(&self) -> Value {
         let database = json!({
-            "provider": "auth0",
+            "provider": self.provider,
             "connection": self.connection,
             "user_id": self.raw_id,
             "isSocial": false,
@@ -349,7 +354,11 @@ impl Tenant {
         &self.users
     }
 
-    pub fn insert(&mut self, user: User) -> usize {
+    /// Stores `user`, its provider that of its connection's strategy.
+    pub fn insert(&mut self, mut user: User) -> usize {
+        if let Some(connection) = self.connection_by_name(&user.connection) {
+            user.provider.clone_from(&connection.strategy);
+        }
         let index = self.users.len();
         self.by_user_id.insert(user.user_id(), index);
         self.users.push(user);
@@ -470,5 +479,25 @@ mod tests {
         assert_eq!(json["nickname"], "jane");
         assert!(json.get("blocked").is_none());
         assert!(json.get("last_login").is_none());
+    }
+
+    #[test]
+    fn users_of_an_ad_connection_are_shown_as_auth0_shows_them() {
+        let seed = Seed::from_json(
+            r#"{"bcrypt_cost":4,"connections":[{"name":"corp-ad","strategy":"ad"},{"name":"db"}],"users":[
+                {"id":"corp-ad|jdoe","connection":"corp-ad","email":"j@corp.example"},
+                {"id":"7","connection":"db","email":"j@corp.example"}]}"#,
+        )
+        .expect("valid");
+        let tenant = Tenant::from_seed(&seed);
+        assert_eq!(tenant.find_by_user_id("ad|corp-ad|jdoe"), Some(0));
+        assert_eq!(tenant.find_by_user_id("auth0|corp-ad|jdoe"), None);
+        assert_eq!(tenant.find_by_user_id("auth0|7"), Some(1));
+        let json = tenant.user(0).to_json();
+        assert_eq!(json["user_id"], "ad|corp-ad|jdoe");
+        assert_eq!(
+            json["identities"],
+            json!([{"provider": "ad", "connection": "corp-ad", "user_id": "corp-ad|jdoe", "isSocial": false}])
+        );
     }
 }

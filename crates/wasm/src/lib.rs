@@ -18,6 +18,7 @@
 extern crate alloc;
 
 mod keys;
+mod legacy;
 mod read;
 mod write;
 

@@ -29,11 +29,11 @@ extern "C" {
     fn from_entries_checked(entries: &JsValue) -> Result<JsValue, JsValue>;
 }
 
-fn is_array(value: &JsValue) -> bool {
+pub(crate) fn is_array(value: &JsValue) -> bool {
     is_array_checked(value).unwrap_or(false)
 }
 
-fn field(object: &JsValue, name: &'static str) -> JsValue {
+pub(crate) fn field(object: &JsValue, name: &'static str) -> JsValue {
     Reflect::get(object, key(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
@@ -43,7 +43,7 @@ fn field(object: &JsValue, name: &'static str) -> JsValue {
 const MAX_ELEMENTS: f64 = 100_000.0;
 
 /// The elements of an array, read with `catch` imports only.
-fn elements(array: &JsValue) -> Result<Vec<JsValue>, JsValue> {
+pub(crate) fn elements(array: &JsValue) -> Result<Vec<JsValue>, JsValue> {
     let length = field(array, "length").as_f64().unwrap_or(0.0);
     if !(0.0..=MAX_ELEMENTS).contains(&length) {
         return Err(js_error("the old tenant sent a list with a bad length"));
@@ -117,7 +117,7 @@ fn wrong_type(key: &str) -> JsValue {
     js_error(&message)
 }
 
-fn text(object: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> {
+pub(crate) fn text(object: &JsValue, key: &'static str) -> Result<Option<String>, JsValue> {
     let value = field(object, key);
     if is_absent(&value) {
         return Ok(None);
@@ -184,22 +184,26 @@ pub(crate) fn without_keys(object: JsValue, keys: &[&'static str]) -> JsValue {
 
 /// A user object of the Management API.
 pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsValue> {
+    user_object(value, "user_id", true)
+}
+
+/// A user object whose id is under `id_key`; its `identities` are read
+/// only `with_identities` (a legacy store's are an unknown member, ignored).
+pub(crate) fn user_object(
+    value: &JsValue,
+    id_key: &'static str,
+    with_identities: bool,
+) -> Result<SourceUser<JsMetadata>, JsValue> {
     if !value.is_object() || is_array(value) {
         return Err(js_error("the old tenant sent a user that is not an object"));
     }
-    let identities = field(value, "identities");
-    let identities = if is_absent(&identities) {
-        Vec::new()
-    } else if is_array(&identities) {
-        elements(&identities)?
-            .iter()
-            .map(identity)
-            .collect::<Result<_, _>>()?
+    let identities = if with_identities {
+        identities(value)?
     } else {
-        return Err(wrong_type("identities"));
+        Vec::new()
     };
     Ok(SourceUser {
-        user_id: text(value, "user_id")?,
+        user_id: text(value, id_key)?,
         email: text(value, "email")?,
         email_verified: flag(value, "email_verified")?,
         username: text(value, "username")?,
@@ -213,6 +217,17 @@ pub(crate) fn source_user(value: &JsValue) -> Result<SourceUser<JsMetadata>, JsV
         user_metadata: metadata(value, "user_metadata")?,
         blocked: flag(value, "blocked")?,
     })
+}
+
+fn identities(value: &JsValue) -> Result<Vec<Identity>, JsValue> {
+    let identities = field(value, "identities");
+    if is_absent(&identities) {
+        Ok(Vec::new())
+    } else if is_array(&identities) {
+        elements(&identities)?.iter().map(identity).collect()
+    } else {
+        Err(wrong_type("identities"))
+    }
 }
 
 /// An array of user objects (a users-by-email answer).
