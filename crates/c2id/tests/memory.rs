@@ -88,9 +88,9 @@ fn many_target_sessions() -> BoxStream<'static, Bytes> {
     })
 }
 
-/// A million sessions whose SIDs are not `KEY.HMAC`: each one fails.
+/// 600,000 sessions whose SIDs are not `KEY.HMAC`: each one fails.
 fn many_bad_sessions() -> BoxStream<'static, Bytes> {
-    generated(1_000_000, "{", "}", |i| format!("\"n{i}\":{{}}"))
+    generated(600_000, "{", "}", |i| format!("\"n{i}\":{{}}"))
 }
 
 fn one_huge_session() -> BoxStream<'static, Bytes> {
@@ -136,7 +136,9 @@ async fn case(
     let mut run = pair.options();
     run.phases = phases.to_vec();
     run.verify = verify;
+    let started = std::time::Instant::now();
     let (result, growth) = peak_growth_mb(pair.migrate(&run)).await;
+    eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
     let outcome = result.unwrap();
     eprintln!("{name}: peak growth {growth:.1} MB (limit {limit_mb} MB)");
     assert!(
