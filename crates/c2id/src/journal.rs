@@ -123,12 +123,14 @@ impl MigrationJournalError {
     pub fn advice(&self) -> String {
         match self {
             MigrationJournalError::Locked { .. } => {
-                "wait for the other run to end (or stop it), or give this one another --journal                  folder"
+                "wait for the other run to end (or stop it), or give this one another --journal \
+                 folder"
                     .to_owned()
             }
-            MigrationJournalError::Damaged { path, line, .. } => format!(
-                "trickle never writes such a line (was the file edited or copied over?): move                  {} aside (or mend line {line}) and run again; records already on the target are                  found there and not sent again",
-                path.display()
+            MigrationJournalError::Damaged { line, .. } => format!(
+                "trickle never writes such a line (was the file edited or copied over?): move it \
+                 aside (or mend line {line}) and run again; records already on the target are \
+                 found there and not sent again"
             ),
             MigrationJournalError::OtherServers { .. } => {
                 "give this migration its own --journal folder".to_owned()

@@ -199,6 +199,11 @@ fn the_examples_migrate_with_exit_0_and_no_secret_reaches_any_output() {
     // record is reported: its message must not show either secret.
     let mut other = source_seed["clients"][0].clone();
     other["client_secret"] = json!("aDifferentTargetSecretNotReal0123456789");
+    // As a target that imported it holds it: a registration token of its own.
+    other
+        .as_object_mut()
+        .unwrap()
+        .remove("registration_access_token");
     target_seed["clients"] = json!([other]);
     let servers = Servers::start(&source_seed, &target_seed);
     let mut secrets = secrets_of(&source_seed, &servers.source.state());
@@ -576,7 +581,9 @@ fn preflight_prints_every_endpoint_it_will_read_from_and_write_to() {
         &example("c2id-source.json"),
         &example("c2id-target-empty.json"),
     );
-    let output = servers.migrate(&["--dry-run"]);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let output = servers.migrate(&["--journal", journal.to_str().unwrap()]);
     let text = stderr(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
     let (source, target) = (servers.source.issuer(), servers.target.issuer());
