@@ -339,17 +339,20 @@ impl Scanner {
         }
     }
 
-    /// A SID and its `:`; a SID too long to be one is kept cut (its record
-    /// fails by its own checks).
+    /// A SID and its `:`. One too long to be a SID is replaced by a text
+    /// that is not one, so that its record fails alone (by position).
     fn member_name(&mut self, first: u8) -> Scan<String> {
+        const LONGEST: usize = 8192;
         if first != b'"' {
             return Err(self.source.wrong("a SID in quotes was expected"));
         }
         let mut raw = vec![b'"'];
         let mut escaped = false;
+        let mut too_long = false;
         loop {
             let byte = self.source.next()?.ok_or_else(|| self.source.cut_off())?;
-            if raw.len() < 8192 {
+            too_long |= raw.len() >= LONGEST;
+            if !too_long {
                 raw.push(byte);
             }
             match (escaped, byte) {
@@ -359,11 +362,12 @@ impl Scanner {
                 _ => {}
             }
         }
-        if raw.last() != Some(&b'"') {
-            raw.push(b'"');
-        }
-        let sid = serde_json::from_slice::<String>(&raw)
-            .map_err(|_| self.source.wrong("a SID that is not a JSON string"))?;
+        let sid = if too_long {
+            format!("(a SID over {LONGEST} bytes)")
+        } else {
+            serde_json::from_slice::<String>(&raw)
+                .map_err(|_| self.source.wrong("a SID that is not a JSON string"))?
+        };
         match self.source.next_token()? {
             Some(b':') => Ok(sid),
             Some(_) => Err(self.source.wrong("a ':' was expected")),
@@ -636,6 +640,21 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(text(&items[2]), r#"{"client_id":"after"}"#);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_sid_too_long_to_be_one_leaves_its_record_to_fail_alone() {
+        let body: &'static str = Box::leak(
+            format!(
+                r#"{{"{}.h": {{"sub": "a"}}, "k.h": {{"sub": "b"}}}}"#,
+                "k".repeat(9000)
+            )
+            .into_boxed_str(),
+        );
+        let (items, error) = read_all(body, Shape::ObjectBySid, 1024).await;
+        assert_eq!(error, None);
+        assert_eq!(items[0].sid.as_deref(), Some("(a SID over 8192 bytes)"));
+        assert_eq!(items[1].sid.as_deref(), Some("k.h"));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
