@@ -4,6 +4,7 @@
 # few minutes and ~1 GB of disk under target/bench-c2id/).
 #
 #   scripts/bench-c2id.sh [CLIENTS AUTHORIZATIONS SESSIONS]   # default 10000 1000000 1000000
+#   BENCH_C2ID_DIR=/dev/shm/bench scripts/bench-c2id.sh       # seeds, journals and spill elsewhere
 #
 # 1. Builds `trickle` (release) and writes the seeds with `trickle c2id
 #    seed` (kept and reused): the full source, one of 1/100 of its size made
@@ -36,7 +37,7 @@ CLIENTS="${1:-10000}" AUTHZ="${2:-1000000}" SESSIONS="${3:-1000000}"
 SUB_CLIENTS=$(( CLIENTS / 100 > 100 ? CLIENTS / 100 : (CLIENTS < 100 ? CLIENTS : 100) ))
 SUB_AUTHZ=$(( AUTHZ / 100 )) SUB_SESSIONS=$(( SESSIONS / 100 ))
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-WORK="$TARGET/bench-c2id"
+WORK="${BENCH_C2ID_DIR:-$TARGET/bench-c2id}"
 mkdir -p "$WORK"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

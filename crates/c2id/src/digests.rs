@@ -278,12 +278,7 @@ impl DigestTable {
                 let mut bytes = [0u8; BLOCK * ENTRY];
                 let bytes = &mut bytes[..count * ENTRY];
                 file.read_exact_at(bytes, start * ENTRY as u64)?;
-                let entries: Vec<Entry> =
-                    bytes.chunks_exact(ENTRY).map(Entry::from_bytes).collect();
-                Ok(entries
-                    .binary_search_by_key(&key, |e| e.key)
-                    .ok()
-                    .map(|at| entries[at].value))
+                Ok(search_block(bytes, key))
             }
         }
     }
@@ -308,6 +303,21 @@ impl DigestTable {
     pub fn on_disk(&self) -> bool {
         matches!(self.0, Held::Disk { .. })
     }
+}
+
+/// `key`'s value in a block of sorted entries, read in place.
+fn search_block(bytes: &[u8], key: u128) -> Option<u64> {
+    let (mut low, mut high) = (0, bytes.len() / ENTRY);
+    while low < high {
+        let middle = (low + high) / 2;
+        let entry = Entry::from_bytes(&bytes[middle * ENTRY..(middle + 1) * ENTRY]);
+        match entry.key.cmp(&key) {
+            std::cmp::Ordering::Less => low = middle + 1,
+            std::cmp::Ordering::Greater => high = middle,
+            std::cmp::Ordering::Equal => return Some(entry.value),
+        }
+    }
+    None
 }
 
 /// Key digests appended one by one to an unnamed file (the records this

@@ -30,6 +30,7 @@ pub mod masking;
 pub mod migrate;
 pub mod model;
 pub mod origin;
+pub mod phase;
 pub mod preflight;
 pub mod record;
 pub mod report;

@@ -449,7 +449,8 @@ impl RecordScan {
     fn new(max: usize) -> RecordScan {
         RecordScan {
             max,
-            text: Vec::new(),
+            // Most records fit: no growing a byte at a time.
+            text: Vec::with_capacity(max.min(1024)),
             bytes: 0,
             too_big: false,
             depth: 0,

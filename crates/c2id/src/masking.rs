@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::record::Phase;
+use crate::phase::Phase;
 use crate::scrub::MASK;
 
 /// Public client metadata (RFC 7591, RFC 7592, OpenID Connect Dynamic

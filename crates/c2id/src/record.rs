@@ -13,58 +13,14 @@
 //!   the last `.` (the rest is the source's HMAC of that key, which a
 //!   target holding the same keys computes again).
 
-use std::fmt;
-
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use crate::digests::UNKNOWN;
 use crate::listing::{Names, Shape, Text};
 use crate::masking::secret_strings;
-
-/// A kind of record, in migration order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Clients,
-    Authorizations,
-    Sessions,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 3] = [Phase::Clients, Phase::Authorizations, Phase::Sessions];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Clients => "clients",
-            Phase::Authorizations => "authorizations",
-            Phase::Sessions => "sessions",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Phase {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Phase, String> {
-        match text.trim() {
-            "clients" => Ok(Phase::Clients),
-            "authorizations" | "authorisations" | "authz" => Ok(Phase::Authorizations),
-            "sessions" => Ok(Phase::Sessions),
-            other => Err(format!(
-                "{other:?} is not a phase (clients, authorizations, sessions)"
-            )),
-        }
-    }
-}
+pub use crate::phase::Phase;
 
 /// What names a record: in the journal, in the target's API, on screen.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -516,6 +472,37 @@ pub fn listed(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Listed> {
         index_key,
         content,
     })
+}
+
+/// Only a listing's record's key (what the source's index needs): its
+/// key members read, the rest of the record skipped unbuilt.
+pub fn listed_key(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Key> {
+    let listed = match text {
+        Text::TooBig { names, .. } => return key_of(phase, sid, names),
+        Text::Whole(_) if phase == Phase::Sessions => {
+            return Some(Key::Session(sid?.rsplit_once('.')?.0.to_owned()))
+        }
+        Text::Whole(listed) => listed,
+    };
+    #[derive(serde::Deserialize)]
+    struct KeyMembers {
+        client_id: Option<Value>,
+        sub: Option<Value>,
+        cid: Option<Value>,
+    }
+    let members: KeyMembers = serde_json::from_slice(listed).ok()?;
+    let text = |value: Option<Value>| match value {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    };
+    match phase {
+        Phase::Clients => Some(Key::Client(text(members.client_id)?)),
+        Phase::Authorizations => Some(Key::Authorization {
+            sub: text(members.sub)?,
+            cid: text(members.cid)?,
+        }),
+        Phase::Sessions => None,
+    }
 }
 
 /// How a phase's listing is laid out.

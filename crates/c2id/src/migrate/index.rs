@@ -1,9 +1,10 @@
 //! What a pass knows before it posts anything, as digest tables (bounded
 //! in memory, spilled past the bound): the keys the journal holds as
 //! done, the records this run already reported, the source's listing
-//! (key → content digest, [`DUPLICATE`] for a key listed twice) and the
-//! target's (index key → content digest, for the records the journal
-//! does not hold). A later sync can diff the two listings' tables.
+//! (its keys, [`DUPLICATE`] for a key listed twice) and the target's
+//! (index key → content digest of the record as compared, ignoring what a
+//! target makes anew, for the records the journal does not hold): what a
+//! later sync needs to tell changed records from unchanged ones.
 
 use crate::api::Server;
 use crate::digests::{
@@ -93,8 +94,9 @@ fn listing_error(side: &'static str, phase: Phase, error: ListingError) -> Migra
     MigrateError::Listing { side, phase, error }
 }
 
-/// The source's listing: key → content digest ([`DUPLICATE`] for a key
-/// listed more than once, whatever the copies hold), and its size.
+/// The source's listing: its keys ([`DUPLICATE`] for one listed more than
+/// once, whatever the copies hold), and its size. Only the key members
+/// are read: the records' content is digested when they are migrated.
 async fn index_source(
     source: &Server,
     phase: Phase,
@@ -107,9 +109,9 @@ async fn index_source(
     while let Some(item) = listing.next().await {
         let item = item.map_err(|e| listing_error("source", phase, e))?;
         records += 1;
-        if let Some(listed) = record::listed(phase, item.sid.as_deref(), &item.text) {
+        if let Some(key) = record::listed_key(phase, item.sid.as_deref(), &item.text) {
             builder
-                .push(listed.key.digest(), listed.content)
+                .push(key.digest(), 0)
                 .map_err(|e| io_error(spill, e))?;
         }
     }
