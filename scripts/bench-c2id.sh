@@ -4,6 +4,7 @@
 # few minutes and ~1 GB of disk under target/bench-c2id/).
 #
 #   scripts/bench-c2id.sh [CLIENTS AUTHORIZATIONS SESSIONS]   # default 10000 1000000 1000000
+#   BENCH_C2ID_DIR=/dev/shm/bench scripts/bench-c2id.sh       # seeds, journals and spill elsewhere
 #
 # 1. Builds `trickle` (release) and writes the seeds with `trickle c2id
 #    seed` (kept and reused): the full source, one of 1/100 of its size made
@@ -18,12 +19,17 @@
 #        full data would take hours; its rate is per record and sequential,
 #        so the full run's is taken to be the same (extrapolated).
 #    and the CPU seconds the two emulators spent meanwhile (/proc).
-# 3. Prints a Markdown table (records/s, peak RSS, CPU) with the ratio
-#    trickle / baseline per phase, and writes it to
+#    On the full source, after the sessions' fresh run, the target full:
+#      - the sessions again with a new journal (every record found on the
+#        target: the target's listing indexed, nothing posted),
+#      - that again with --verify (the target read again and compared).
+# 3. Prints Markdown tables (records/s, peak RSS, CPU) with the ratio
+#    trickle / baseline per phase, and fresh / rerun / verify side by side,
+#    with the machine's load average before and after, and writes them to
 #    target/bench-c2id/bench-c2id.md.
 #
 # Targets (reported, not asserted): >= 20x the baseline's records/s, peak
-# RSS under 64 MB.
+# RSS under 64 MB whatever the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +37,7 @@ CLIENTS="${1:-10000}" AUTHZ="${2:-1000000}" SESSIONS="${3:-1000000}"
 SUB_CLIENTS=$(( CLIENTS / 100 > 100 ? CLIENTS / 100 : (CLIENTS < 100 ? CLIENTS : 100) ))
 SUB_AUTHZ=$(( AUTHZ / 100 )) SUB_SESSIONS=$(( SESSIONS / 100 ))
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-WORK="$TARGET/bench-c2id"
+WORK="${BENCH_C2ID_DIR:-$TARGET/bench-c2id}"
 mkdir -p "$WORK"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -96,6 +102,22 @@ TICKS=$(getconf CLK_TCK)
 
 RESULTS="$WORK/results.txt"
 : > "$RESULTS"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# run_trickle NAME PHASE RECORDS JOURNAL [ARGS...]: one timed `trickle c2id
+# migrate --only PHASE`, appended to $RESULTS as NAME.
+run_trickle() {
+  local name="$1" phase="$2" records="$3" journal="$4"
+  shift 4
+  local before=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
+  /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S %M" \
+    "$TRICKLE" c2id migrate --source "$SRC_URL/c2id" --target "$TGT_URL/c2id" --only "$phase" \
+      --journal "$journal" "$@" 2> "$WORK/$name-$phase.log" \
+    || { cat "$WORK/$name-$phase.log" >&2; exit 1; }
+  grep -q "every record migrated" "$WORK/$name-$phase.log" || { cat "$WORK/$name-$phase.log" >&2; exit 1; }
+  local after=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
+  echo "$name $phase $records $(cat "$WORK/time.txt") $(awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }')" >> "$RESULTS"
+}
 
 # measure NAME SEED RECORDS_PER_PHASE... : a fresh pair of emulators, then
 # each phase timed; appends "NAME PHASE RECORDS WALL USER SYS RSS_KB SIM_CPU" lines.
@@ -111,21 +133,25 @@ measure() {
   for i in 0 1 2; do
     local phase="${phases[$i]}"
     step "$name: $phase (${counts[$i]} records)"
-    local before=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
     if [ "$name" = baseline ]; then
+      local before=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
       /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S %M" \
         scripts/bench/c2id-baseline.sh "$phase" "$src" "$tgt" "$WORK/baseline-work" > "$WORK/baseline.out"
       read -r _ done failed < "$WORK/baseline.out"
       [ "$failed" = 0 ] && [ "$done" = "${counts[$i]}" ] || { echo "bench-c2id: the baseline failed $failed of $done" >&2; exit 1; }
+      local after=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
+      echo "$name $phase ${counts[$i]} $(cat "$WORK/time.txt") $(awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }')" >> "$RESULTS"
     else
-      /usr/bin/time -o "$WORK/time.txt" -f "%e %U %S %M" \
-        "$TRICKLE" c2id migrate --source "$src" --target "$tgt" --only "$phase" --journal "$journal" 2> "$WORK/$name-$phase.log" \
-        || { cat "$WORK/$name-$phase.log" >&2; exit 1; }
-      grep -q "every record migrated" "$WORK/$name-$phase.log" || { cat "$WORK/$name-$phase.log" >&2; exit 1; }
+      run_trickle "$name" "$phase" "${counts[$i]}" "$journal"
     fi
-    local after=$(( $(cpu_ticks "$SRC_PID") + $(cpu_ticks "$TGT_PID") ))
-    echo "$name $phase ${counts[$i]} $(cat "$WORK/time.txt") $(awk -v t=$((after - before)) -v hz="$TICKS" 'BEGIN { printf "%.2f", t / hz }')" >> "$RESULTS"
   done
+  if [ "$name" = trickle ]; then
+    step "$name: sessions again, a new journal, the target full"
+    run_trickle trickle-rerun sessions "${counts[2]}" "$journal-rerun"
+    step "$name: sessions again, --verify"
+    run_trickle trickle-verify sessions "${counts[2]}" "$journal-rerun" --verify
+    rm -rf "$journal-rerun"
+  fi
   stop_sim SRC
   stop_sim TGT
   rm -rf "$journal" "$WORK/baseline-work"
@@ -136,7 +162,8 @@ measure trickle-subset "$SUBSET" "$SUB_CLIENTS" "$SUB_AUTHZ" "$SUB_SESSIONS"
 measure baseline "$SUBSET" "$SUB_CLIENTS" "$SUB_AUTHZ" "$SUB_SESSIONS"
 
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-awk -v cpu="$CPU_MODEL" -v cores="$(nproc)" '
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+awk -v cpu="$CPU_MODEL" -v cores="$(nproc)" -v load_before="$LOAD_BEFORE" -v load_after="$LOAD_AFTER" '
   function f0(n) { return sprintf("%\047.0f", n) }
   {
     run = $1; phase = $2; rate[run, phase] = $3 / $4
@@ -149,7 +176,7 @@ awk -v cpu="$CPU_MODEL" -v cores="$(nproc)" '
     label["trickle"] = "trickle c2id migrate"
     label["trickle-subset"] = "trickle c2id migrate, 1/100 subset"
     label["baseline"] = "curl + jq loop (the guide, scripted), 1/100 subset"
-    printf "# trickle c2id migrate benchmark\n\nEmulator to emulator on loopback, one machine (%s cores, %s), the two emulators on the same cores.\n\n", cores, cpu
+    printf "# trickle c2id migrate benchmark\n\nEmulator to emulator on loopback, one machine (%s cores, %s), the two emulators on the same cores; load average %s before, %s after.\n\n", cores, cpu, load_before, load_after
     printf "| run | phase | records | wall s | records/s | peak RSS MB | its CPU s | emulators CPU s |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
     n = split("trickle trickle-subset baseline", runs, " ")
     split("clients authorizations sessions", phases, " ")
@@ -169,6 +196,15 @@ awk -v cpu="$CPU_MODEL" -v cores="$(nproc)" '
     printf "- all: %.0fx on the subset, %.0fx full run vs the baseline; trickle peak RSS %.1f MB (target < 64 MB)\n", \
       (total_records["trickle-subset"] / total_wall["trickle-subset"]) / (total_records["baseline"] / total_wall["baseline"]), \
       (total_records["trickle"] / total_wall["trickle"]) / (total_records["baseline"] / total_wall["baseline"]), peak["trickle"]
+    printf "\n## Sessions: fresh, a rerun against a full target, --verify\n\n"
+    printf "| run | sessions | wall s | records/s | peak RSS MB | its CPU s | emulators CPU s |\n|---|---:|---:|---:|---:|---:|---:|\n"
+    split("trickle trickle-rerun trickle-verify", trio, " ")
+    label["trickle-rerun"] = "rerun, a new journal, the target full"
+    label["trickle-verify"] = "the same with --verify"
+    for (r = 1; r <= 3; r++) {
+      run = trio[r]
+      printf "| %s | %s | %.2f | %s | %.1f | %.2f | %.2f |\n", (r == 1 ? "fresh (empty target)" : label[run]), f0(records[run, "sessions"]), wall[run, "sessions"], f0(rate[run, "sessions"]), rss[run, "sessions"], cpu_s[run, "sessions"], sim[run, "sessions"]
+    }
   }' "$RESULTS" | tee "$WORK/bench-c2id.md"
 echo >&2
 echo "bench-c2id: wrote $WORK/bench-c2id.md" >&2

@@ -1,26 +1,30 @@
 //! One Connect2id server's web APIs, as far as a migration needs them:
 //! discovery (OpenID provider metadata, public JWK set, the version on the
 //! splash page), a cheap check of each API token, the three listings, and
-//! one record at a time (read, create, delete).
+//! one record at a time (read, create, update, delete).
 //!
-//! Reads are retried on no answer, 429 and 5xx (with the server's
-//! `Retry-After`, else back-off with jitter). A write is tried once per
-//! call, apart from 429s and connection failures before anything was sent:
-//! a write whose answer was lost may or may not have happened, and the
-//! caller looks the record up before sending it again.
-//!
-//! Tokens go only into `Authorization` headers; no error message holds a
-//! token, a secret, a record or a SID.
+//! Tokens go only into `Authorization` headers, and only to the issuer's
+//! origin: an endpoint the discovery document names elsewhere is refused
+//! ([`crate::origin`]). No error message holds a token, a secret, a record
+//! or a SID: every server text goes through [`crate::scrub`]. How often a
+//! request is tried and how long it may wait is [`request`]'s.
+
+mod request;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
-use reqwest::{Client, RequestBuilder, StatusCode};
+use reqwest::{Client, Method, StatusCode, Url};
 use serde_json::Value;
-use trickle_transfer::{describe_transport_error, ClientOptions, RetryPolicy};
+use trickle_transfer::{ClientOptions, RetryPolicy};
 
+pub use request::{error_text, Budget};
+use request::{Attempt, Call};
+
+use crate::listing::ListingOptions;
+use crate::origin;
 use crate::record::{Key, Phase};
 use crate::version::{self, Version};
 
@@ -49,6 +53,29 @@ impl ApiTokens {
             Phase::Sessions => self.sessions.as_deref(),
         }
     }
+
+    /// Every token set, to scrub from texts.
+    pub(crate) fn all_set(&self) -> Vec<&str> {
+        Phase::ALL.iter().filter_map(|p| self.get(*p)).collect()
+    }
+
+    /// The APIs whose token is no bearer token (RFC 6750: letters, digits
+    /// and `-._~+/`, then `=`s): it could not be sent in a header.
+    pub fn unusable(&self) -> Vec<Phase> {
+        Phase::ALL
+            .into_iter()
+            .filter(|phase| self.get(*phase).is_some_and(|t| !is_bearer_token(t)))
+            .collect()
+    }
+}
+
+/// RFC 6750's `b64token`.
+pub fn is_bearer_token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
 }
 
 impl fmt::Debug for ApiTokens {
@@ -71,13 +98,38 @@ pub fn api_name(phase: Phase) -> &'static str {
     }
 }
 
-/// Why a server cannot be used.
+/// Why a server (or one request to it) cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServerError {
     #[error("the {side} server ({url}) gives no usable answer: {why}")]
     Unreachable {
         side: &'static str,
         url: String,
+        why: String,
+    },
+    /// An answer that another try would not change.
+    #[error("the {side} server ({url}): {why}")]
+    Unusable {
+        side: &'static str,
+        url: String,
+        why: String,
+    },
+    /// The server cannot be talked to at all as given (TLS trust, the
+    /// wrong scheme for its port).
+    #[error("the {side} server ({url}) cannot be used: {why}")]
+    Protocol {
+        side: &'static str,
+        url: String,
+        why: String,
+    },
+    #[error(
+        "the {side} server's discovery document names its {member} {why}: trickle sends tokens \
+         and secrets only to the origin and path given with --{side}; give the URL the server \
+         advertises, or fix the server's configuration"
+    )]
+    OffOrigin {
+        side: &'static str,
+        member: &'static str,
         why: String,
     },
     #[error("the {side} server refuses the {api} API token (HTTP {status}): check the token")]
@@ -97,12 +149,31 @@ pub enum ServerError {
     Unexpected { side: &'static str, message: String },
 }
 
+impl ServerError {
+    /// Whether no other record could fare better: the run must stop.
+    pub fn ends_the_run(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Protocol { .. }
+                | ServerError::OffOrigin { .. }
+                | ServerError::TokenRefused { .. }
+                | ServerError::ApiDisabled { .. }
+        )
+    }
+
+    /// The operator's setup is at fault (exit 2).
+    pub fn is_setup(&self) -> bool {
+        self.ends_the_run()
+    }
+}
+
 /// What became of one write.
 #[derive(Debug)]
 pub enum Written {
-    /// 2xx; the body, when it was JSON.
-    Accepted(Option<Value>),
-    /// A 4xx other than 401/429, with the server's error.
+    /// 2xx; the body, when there was one (JSON).
+    Accepted { status: u16, body: Option<Value> },
+    /// A 4xx other than 401/403/429, with the server's error (scrubbed of
+    /// tokens; the caller scrubs the record's secrets).
     Refused { status: u16, message: String },
     /// Sent, but no usable answer (none, 5xx, a broken or unreadable
     /// body): the write may or may not have happened.
@@ -134,8 +205,20 @@ impl AuthzApi {
     }
 }
 
-/// Timeouts, retries and trust for talking to a server.
+/// A long wait about to start, for the operator to see.
 #[derive(Debug, Clone)]
+pub struct WaitNotice {
+    pub side: &'static str,
+    pub url: String,
+    pub wait: Duration,
+    pub why: String,
+}
+
+/// Told of every wait of [`HttpOptions::notice_waits_over`] or more.
+pub type OnWait = Arc<dyn Fn(&WaitNotice) + Send + Sync>;
+
+/// Timeouts, retries, limits and trust for talking to a server.
+#[derive(Clone)]
 pub struct HttpOptions {
     /// A whole request and answer (one record).
     pub request_timeout: Duration,
@@ -147,6 +230,29 @@ pub struct HttpOptions {
     /// Certificate authorities trusted besides the public ones (a server
     /// behind a private CA, or an emulator's `--tls`).
     pub extra_roots: Vec<reqwest::Certificate>,
+    /// All the waiting one record's requests may do (429s, back-off).
+    pub max_wait: Duration,
+    /// Waits this long or longer are announced through `on_wait`.
+    pub notice_waits_over: Duration,
+    pub on_wait: Option<OnWait>,
+    /// How long a listing may go without a new record.
+    pub stall_timeout: Duration,
+    /// Records (and one-record answers) longer than this are not read.
+    pub max_record_bytes: usize,
+}
+
+impl fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("request_timeout", &self.request_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("retry", &self.retry)
+            .field("connections", &self.connections)
+            .field("max_wait", &self.max_wait)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("max_record_bytes", &self.max_record_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpOptions {
@@ -161,7 +267,14 @@ impl HttpOptions {
         self.extra_roots.extend(certificates);
         Ok(())
     }
+
+    pub fn listing_options(&self) -> ListingOptions {
+        ListingOptions::new(self.max_record_bytes, self.stall_timeout)
+    }
 }
+
+/// The default `--max-record-bytes`: 1 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 
 impl Default for HttpOptions {
     fn default() -> Self {
@@ -171,13 +284,15 @@ impl Default for HttpOptions {
             retry: RetryPolicy::default(),
             connections: 64,
             extra_roots: Vec::new(),
+            max_wait: Duration::from_secs(300),
+            notice_waits_over: Duration::from_secs(10),
+            on_wait: None,
+            stall_timeout: Duration::from_secs(120),
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
 
-/// 429s waited out for one request before giving up (they are the server
-/// pacing us, not failures).
-const MAX_RATE_LIMITED: u32 = 200;
 /// How often a splash page without a version is read before it counts as
 /// switched off.
 const SPLASH_READS: u32 = 5;
@@ -186,94 +301,70 @@ const SPLASH_READS: u32 = 5;
 pub struct Server {
     /// "source" or "target", for messages.
     pub side: &'static str,
+    /// The issuer URL as given (checked), without a trailing `/`.
     pub issuer: String,
+    issuer_url: Url,
     pub registration_endpoint: String,
     pub jwks_uri: String,
     authz_api: AuthzApi,
     http: Client,
     listing: Client,
     tokens: ApiTokens,
-    retry: RetryPolicy,
-}
-
-/// One try: an answer, or none.
-enum Attempt {
-    Answer {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
-    },
-    /// `sent`: the request may have reached the server.
-    NoAnswer { sent: bool, why: String },
-    /// The server's TLS certificate is not trusted: no retry can help.
-    Untrusted { why: String },
+    options: HttpOptions,
 }
 
 impl Server {
-    /// Reads the server's OpenID provider metadata at
-    /// `[issuer]/.well-known/openid-configuration`.
+    /// Checks the issuer URL and reads the server's OpenID provider
+    /// metadata at `[issuer]/.well-known/openid-configuration`; the
+    /// endpoints it names are used only under the issuer's origin and path.
     pub async fn discover(
         side: &'static str,
         issuer: &str,
         tokens: ApiTokens,
         options: HttpOptions,
     ) -> Result<Server, ServerError> {
-        let issuer = issuer.trim().trim_end_matches('/').to_owned();
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(ServerError::Unexpected {
-                side,
-                message: format!("{issuer:?} is not an http(s) URL"),
-            });
-        }
-        let build = |timeout: Option<Duration>, read: Option<Duration>| {
-            let client_options = ClientOptions {
-                timeout,
-                connect_timeout: Duration::from_secs(10),
-                read_timeout: read,
-                extra_roots: options.extra_roots.clone(),
-                idle_per_host: Some(options.connections.max(1)),
-            };
-            trickle_transfer::http_client(&client_options).map_err(|error| {
-                ServerError::Unexpected {
-                    side,
-                    message: error.to_string(),
-                }
-            })
-        };
+        let issuer_url = origin::parse_issuer(issuer)
+            .map_err(|message| ServerError::Unexpected { side, message })?;
+        let issuer = issuer_url.as_str().trim_end_matches('/').to_owned();
         let mut server = Server {
             side,
             registration_endpoint: format!("{issuer}/clients"),
             jwks_uri: format!("{issuer}/jwks.json"),
             issuer,
+            issuer_url,
             authz_api: AuthzApi::V3,
-            http: build(Some(options.request_timeout), None)?,
-            listing: build(None, Some(options.read_timeout))?,
+            http: client(side, &options, Some(options.request_timeout), None)?,
+            listing: client(side, &options, None, Some(options.read_timeout))?,
             tokens,
-            retry: options.retry,
+            options,
         };
-        let url = format!("{}/.well-known/openid-configuration", server.issuer);
-        let (status, body) = server.read(|| server.http.get(&url), None, is_json).await?;
-        if !status.is_success() {
-            return Err(server.unexpected(format!(
-                "{url} answers HTTP {}: is {} the issuer URL?",
-                status.as_u16(),
-                server.issuer
-            )));
-        }
-        let metadata: Value = serde_json::from_slice(&body).expect("checked as JSON");
-        let text = |name: &str| {
-            metadata
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        if let Some(endpoint) = text("registration_endpoint") {
-            server.registration_endpoint = endpoint.trim_end_matches('/').to_owned();
-        }
-        if let Some(uri) = text("jwks_uri") {
-            server.jwks_uri = uri;
+        let metadata = server.metadata().await?;
+        for (member, slot) in [
+            ("registration_endpoint", &mut server.registration_endpoint),
+            ("jwks_uri", &mut server.jwks_uri),
+        ] {
+            let Some(advertised) = metadata.get(member).and_then(Value::as_str) else {
+                continue;
+            };
+            *slot = origin::under_issuer(&server.issuer_url, advertised)
+                .map_err(|why| ServerError::OffOrigin { side, member, why })?;
         }
         Ok(server)
+    }
+
+    async fn metadata(&self) -> Result<Value, ServerError> {
+        let url = format!("{}/.well-known/openid-configuration", self.issuer);
+        let (status, body) = self
+            .read(&Call::get(&url, None), true, &mut Budget::default())
+            .await?;
+        if !status.is_success() {
+            return Err(self.unexpected(format!(
+                "{url} answers HTTP {}: is {} the issuer URL?",
+                status.as_u16(),
+                self.issuer
+            )));
+        }
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     pub fn set_authz_api(&mut self, api: AuthzApi) {
@@ -284,8 +375,22 @@ impl Server {
         self.authz_api
     }
 
+    /// Whether a token for `phase`'s API was given.
+    pub fn has_token(&self, phase: Phase) -> bool {
+        self.tokens.get(phase).is_some()
+    }
+
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
+        self.options.retry
+    }
+
+    pub fn listing_options(&self) -> ListingOptions {
+        self.options.listing_options()
+    }
+
+    /// The issuer as parsed (for comparing two servers' URLs).
+    pub fn issuer_url(&self) -> &Url {
+        &self.issuer_url
     }
 
     fn unexpected(&self, message: String) -> ServerError {
@@ -296,15 +401,13 @@ impl Server {
     }
 
     /// The version in the heading of the splash page at the issuer URL, if
-    /// the page is there and shows one.
-    /// A page without the version is read again a few times before the
-    /// answer is "none": a proxy's error page or a cut answer is not a
-    /// splash page switched off.
+    /// the page is there and shows one. A page without the version is read
+    /// again a few times before the answer is "none": a proxy's error page
+    /// or a cut answer is not a splash page switched off.
     pub async fn splash_version(&self) -> Result<Option<Version>, ServerError> {
         for _ in 0..SPLASH_READS {
-            let (status, body) = self
-                .read(|| self.http.get(&self.issuer), None, |_| true)
-                .await?;
+            let call = Call::get(&self.issuer, None);
+            let (status, body) = self.read(&call, false, &mut Budget::default()).await?;
             if status.is_success() {
                 if let Some(version) = version::from_splash_page(&String::from_utf8_lossy(&body)) {
                     return Ok(Some(version));
@@ -316,9 +419,8 @@ impl Server {
 
     /// The public JWK set.
     pub async fn jwks(&self) -> Result<Value, ServerError> {
-        let (status, body) = self
-            .read(|| self.http.get(&self.jwks_uri), None, is_json)
-            .await?;
+        let call = Call::get(&self.jwks_uri, None);
+        let (status, body) = self.read(&call, true, &mut Budget::default()).await?;
         if !status.is_success() {
             return Err(self.unexpected(format!(
                 "its JWK set ({}) answers HTTP {}",
@@ -326,60 +428,37 @@ impl Server {
                 status.as_u16()
             )));
         }
-        Ok(serde_json::from_slice(&body).expect("checked as JSON"))
+        Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     /// Whether `phase`'s API takes its token: a read of a record that does
     /// not exist (404 with a good token, 401 with a bad one).
     pub async fn check_token(&self, phase: Phase) -> Result<(), ServerError> {
         let probe = "trickle-token-check";
-        let (status, body) = match phase {
-            Phase::Clients => {
-                let url = format!("{}/{probe}", self.registration_endpoint);
-                self.read(
-                    || self.authorised(phase, self.http.get(&url)),
-                    Some(phase),
-                    |_| true,
-                )
-                .await?
-            }
-            Phase::Authorizations => {
-                let url = self.authz_url();
-                self.read(
-                    || {
-                        self.authorised(
-                            phase,
-                            self.http
-                                .get(&url)
-                                .query(&[("subject", probe), ("client", probe)]),
-                        )
-                    },
-                    Some(phase),
-                    |_| true,
-                )
-                .await?
-            }
-            Phase::Sessions => {
-                let url = self.sessions_url();
-                self.read(
-                    || {
-                        self.authorised(
-                            phase,
-                            self.http.get(&url).header("SID", format!("{probe}.probe")),
-                        )
-                    },
-                    Some(phase),
-                    |_| true,
-                )
-                .await?
-            }
+        let url = self.one_url(&Key::Client(probe.to_owned()), phase);
+        let query = [("subject", probe), ("client", probe)];
+        let sid = format!("{probe}.probe");
+        let headers = [("SID", sid.as_str())];
+        let call = Call {
+            query: if phase == Phase::Authorizations {
+                &query
+            } else {
+                &[]
+            },
+            headers: if phase == Phase::Sessions {
+                &headers
+            } else {
+                &[]
+            },
+            ..Call::get(&url, Some(phase))
         };
+        let (status, body) = self.read(&call, false, &mut Budget::default()).await?;
         match status.as_u16() {
             200..=299 | 400 | 404 => Ok(()),
             status => Err(self.unexpected(format!(
                 "the {} API answers a token check with HTTP {status}: {}",
                 api_name(phase),
-                error_text(&body)
+                self.server_text(&body)
             ))),
         }
     }
@@ -392,124 +471,113 @@ impl Server {
         format!("{}/session-store/rest/v2/sessions", self.issuer)
     }
 
-    fn authorised(&self, phase: Phase, request: RequestBuilder) -> RequestBuilder {
-        match self.tokens.get(phase) {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+    /// Where `phase`'s records are listed (and created).
+    pub fn listing_url(&self, phase: Phase) -> String {
+        match phase {
+            Phase::Clients => self.registration_endpoint.clone(),
+            Phase::Authorizations => self.authz_url(),
+            Phase::Sessions => self.sessions_url(),
+        }
+    }
+
+    /// Where one record of `phase` is read, updated and deleted (a client
+    /// by its id in the path; the others by query or header).
+    fn one_url(&self, key: &Key, phase: Phase) -> String {
+        match (phase, key) {
+            (Phase::Clients, Key::Client(id)) => {
+                format!("{}/{}", self.registration_endpoint, path_segment(id))
+            }
+            _ => self.listing_url(phase),
         }
     }
 
     /// Opens `phase`'s listing; its body is still to be read.
     pub async fn open_listing(&self, phase: Phase) -> Result<reqwest::Response, ServerError> {
-        let url = match phase {
-            Phase::Clients => self.registration_endpoint.clone(),
-            Phase::Authorizations => self.authz_url(),
-            Phase::Sessions => self.sessions_url(),
-        };
-        let mut tries = 0;
-        let mut rate_limited = 0;
+        let url = self.listing_url(phase);
+        let call = Call::get(&url, Some(phase));
+        let mut budget = Budget::default();
+        let (mut tries, mut limited) = (0, 0);
         loop {
-            let request = self.authorised(phase, self.listing.get(&url));
-            let why = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        return Ok(response);
-                    }
-                    let headers = response.headers().clone();
-                    let body = response.bytes().await.unwrap_or_default();
-                    self.refusal(status, Some(phase))?;
-                    if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
-                        rate_limited += 1;
-                        tokio::time::sleep(self.retry.wait_after(&headers, rate_limited)).await;
+            let response = match self.build_listing(&call).send().await {
+                Ok(response) => response,
+                Err(error) => match self.transport_failure(&url, &error) {
+                    Attempt::Failed(error) => return Err(error),
+                    Attempt::NoAnswer { why, .. } => {
+                        tries += 1;
+                        self.pause(&url, tries, &why, None, &mut budget).await?;
                         continue;
                     }
-                    if !status.is_server_error() {
-                        return Err(self.unexpected(format!(
-                            "its {} listing answers HTTP {}: {}",
-                            api_name(phase),
-                            status.as_u16(),
-                            error_text(&body)
-                        )));
-                    }
-                    tries += 1;
-                    if self.retry.exhausted(tries) {
-                        return Err(self.unreachable(
-                            &url,
-                            format!("HTTP {} after {tries} tries", status.as_u16()),
-                        ));
-                    }
-                    tokio::time::sleep(self.retry.wait_after(&headers, tries)).await;
-                    continue;
-                }
-                Err(error) => describe_transport_error(&error, "no answer"),
+                    Attempt::Answer { .. } => unreachable!("no answer"),
+                },
             };
-            tries += 1;
-            if self.retry.exhausted(tries) {
-                return Err(self.unreachable(&url, format!("{why} ({tries} tries)")));
+            let status = response.status();
+            let headers = response.headers().clone();
+            if status.is_success() {
+                let html = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|kind| kind.contains("html"));
+                if html {
+                    return Err(self.not_json(&url, status, &headers));
+                }
+                return Ok(response);
             }
-            tokio::time::sleep(self.retry.backoff(tries)).await;
+            let body = response.bytes().await.unwrap_or_default();
+            self.refusal(status, Some(phase))?;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                limited += 1;
+                self.rate_limited(&url, &headers, limited, &mut budget)
+                    .await?;
+                continue;
+            }
+            if !status.is_server_error() {
+                return Err(self.unusable(
+                    &url,
+                    format!(
+                        "its {} listing answers HTTP {}: {}",
+                        api_name(phase),
+                        status.as_u16(),
+                        self.server_text(&body)
+                    ),
+                ));
+            }
+            tries += 1;
+            let why = format!("HTTP {}", status.as_u16());
+            self.pause(&url, tries, &why, Some(&headers), &mut budget)
+                .await?;
         }
     }
 
-    /// One record from the target's API, `None` when it has none. Sessions
-    /// are read by their full `sid`.
+    /// One record from the server's API, `None` when it has none.
+    /// Sessions are read by their full `sid`, and marked as not used
+    /// (`skip_last_used_update`), so a read keeps nothing alive.
     pub async fn get_one(
         &self,
         key: &Key,
         sid: Option<&str>,
+        budget: &mut Budget,
     ) -> Result<Option<Value>, ServerError> {
         let phase = key.phase();
-        let usable = is_json;
-        let (status, body) = match key {
-            Key::Client(id) => {
-                let url = format!("{}/{}", self.registration_endpoint, path_segment(id));
-                self.read(
-                    || self.authorised(phase, self.http.get(&url)),
-                    Some(phase),
-                    usable,
-                )
-                .await?
-            }
-            Key::Authorization { sub, cid } => {
-                let url = self.authz_url();
-                self.read(
-                    || {
-                        self.authorised(
-                            phase,
-                            self.http
-                                .get(&url)
-                                .query(&[("subject", sub.as_str()), ("client", cid.as_str())]),
-                        )
-                    },
-                    Some(phase),
-                    usable,
-                )
-                .await?
-            }
-            Key::Session(_) => {
-                let url = self.sessions_url();
-                let sid = sid.unwrap_or_default().to_owned();
-                self.read(
-                    || self.authorised(phase, self.http.get(&url).header("SID", sid.as_str())),
-                    Some(phase),
-                    usable,
-                )
-                .await?
-            }
+        let url = self.one_url(key, phase);
+        let (query, headers) = naming(key, sid, true);
+        let call = Call {
+            query: &query,
+            headers: &headers,
+            ..Call::get(&url, Some(phase))
         };
+        let (status, body) = self.read(&call, true, budget).await?;
         match status {
             StatusCode::NOT_FOUND => Ok(None),
-            status if status.is_success() => {
-                let value: Value = serde_json::from_slice(&body).expect("checked as JSON");
-                Ok(Some(value))
-            }
-            status => Err(self.unexpected(format!(
-                "reading one record of its {} API answers HTTP {}: {}",
-                api_name(phase),
-                status.as_u16(),
-                error_text(&body)
-            ))),
+            status if status.is_success() => Ok(serde_json::from_slice(&body).ok()),
+            status => Err(self.unusable(
+                &url,
+                format!(
+                    "reading one record of its {} API answers HTTP {}: {}",
+                    api_name(phase),
+                    status.as_u16(),
+                    self.server_text(&body)
+                ),
+            )),
         }
     }
 
@@ -518,245 +586,125 @@ impl Server {
     pub async fn create(
         &self,
         phase: Phase,
-        body: &Value,
+        body: &Bytes,
         sid_key: Option<&str>,
+        budget: &mut Budget,
     ) -> Result<Written, ServerError> {
-        let payload = serde_json::to_vec(body).expect("JSON values serialise");
-        let url = match phase {
-            Phase::Clients => self.registration_endpoint.clone(),
-            Phase::Authorizations => format!("{}?import=true", self.authz_url()),
-            Phase::Sessions => self.sessions_url(),
+        let url = self.listing_url(phase);
+        let headers: Vec<(&'static str, &str)> =
+            sid_key.map(|k| ("SID-Key", k)).into_iter().collect();
+        let query: &[(&str, &str)] = match phase {
+            Phase::Authorizations => &[("import", "true")],
+            _ => &[],
         };
-        self.write(phase, &url, || {
-            let request = self
-                .http
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(payload.clone());
-            match sid_key {
-                Some(key) => request.header("SID-Key", key),
-                None => request,
-            }
-        })
-        .await
+        let call = Call {
+            method: Method::POST,
+            query,
+            headers: &headers,
+            body: Some(body),
+            ..Call::get(&url, Some(phase))
+        };
+        self.write(&call, budget).await
     }
 
-    /// Deletes a client (by id) or a session (by full SID).
-    pub async fn delete(&self, key: &Key, sid: Option<&str>) -> Result<Written, ServerError> {
+    /// Replaces a client registration's metadata (RFC 7592).
+    pub async fn update_client(
+        &self,
+        id: &str,
+        body: &Bytes,
+        budget: &mut Budget,
+    ) -> Result<Written, ServerError> {
+        let url = self.one_url(&Key::Client(id.to_owned()), Phase::Clients);
+        let call = Call {
+            method: Method::PUT,
+            body: Some(body),
+            ..Call::get(&url, Some(Phase::Clients))
+        };
+        self.write(&call, budget).await
+    }
+
+    /// Deletes a client (by id), a session (by full SID) or an
+    /// authorisation (by subject and client).
+    pub async fn delete(
+        &self,
+        key: &Key,
+        sid: Option<&str>,
+        budget: &mut Budget,
+    ) -> Result<Written, ServerError> {
         let phase = key.phase();
-        match key {
-            Key::Client(id) => {
-                let url = format!("{}/{}", self.registration_endpoint, path_segment(id));
-                self.write(phase, &url, || self.http.delete(&url)).await
-            }
-            Key::Session(_) => {
-                let url = self.sessions_url();
-                let sid = sid.unwrap_or_default();
-                self.write(phase, &url, || self.http.delete(&url).header("SID", sid))
-                    .await
-            }
-            Key::Authorization { sub, cid } => {
-                let url = self.authz_url();
-                self.write(phase, &url, || {
-                    self.http
-                        .delete(&url)
-                        .query(&[("subject", sub.as_str()), ("client", cid.as_str())])
-                })
-                .await
-            }
+        let url = self.one_url(key, phase);
+        let (query, headers) = naming(key, sid, false);
+        let call = Call {
+            method: Method::DELETE,
+            query: &query,
+            headers: &headers,
+            ..Call::get(&url, Some(phase))
+        };
+        self.write(&call, budget).await
+    }
+
+    fn build_listing(&self, call: &Call) -> reqwest::RequestBuilder {
+        let request = self.listing.get(call.url);
+        match call.phase.and_then(|phase| self.tokens.get(phase)) {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
     }
 
-    /// A write, tried once; 429s and failures to connect (nothing sent)
-    /// are waited out and tried again.
-    async fn write(
+    /// Waits out a lost answer before looking a record up again.
+    pub async fn pause_after_loss(
         &self,
         phase: Phase,
-        url: &str,
-        make: impl Fn() -> RequestBuilder,
-    ) -> Result<Written, ServerError> {
-        let mut unsent = 0;
-        let mut rate_limited = 0;
-        loop {
-            match self.attempt(self.authorised(phase, make())).await {
-                Attempt::NoAnswer { sent: false, why } => {
-                    unsent += 1;
-                    if self.retry.exhausted(unsent) {
-                        return Err(self.unreachable(url, format!("{why} ({unsent} tries)")));
-                    }
-                    tokio::time::sleep(self.retry.backoff(unsent)).await;
-                }
-                Attempt::NoAnswer { sent: true, why } => return Ok(Written::Uncertain(why)),
-                Attempt::Untrusted { why } => return Err(self.unreachable(url, why)),
-                Attempt::Answer {
-                    status,
-                    headers,
-                    body,
-                } => {
-                    self.refusal(status, Some(phase))?;
-                    if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
-                        rate_limited += 1;
-                        tokio::time::sleep(self.retry.wait_after(&headers, rate_limited)).await;
-                        continue;
-                    }
-                    return Ok(if status.is_success() {
-                        if body.iter().all(u8::is_ascii_whitespace) {
-                            Written::Accepted(None)
-                        } else {
-                            match serde_json::from_slice::<Value>(&body) {
-                                Ok(value) => Written::Accepted(Some(value)),
-                                Err(_) => Written::Uncertain(format!(
-                                    "HTTP {} with a body that is not JSON",
-                                    status.as_u16()
-                                )),
-                            }
-                        }
-                    } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                        Written::Uncertain(format!(
-                            "HTTP {}: {}",
-                            status.as_u16(),
-                            error_text(&body)
-                        ))
-                    } else {
-                        Written::Refused {
-                            status: status.as_u16(),
-                            message: error_text(&body),
-                        }
-                    });
-                }
-            }
-        }
+        tries: u32,
+        why: &str,
+        budget: &mut Budget,
+    ) -> Result<(), ServerError> {
+        self.pause(&self.listing_url(phase), tries, why, None, budget)
+            .await
     }
+}
 
-    /// A read, tried until it gets a usable answer: anything but 429 and
-    /// 5xx, and a 2xx whose body `usable` accepts.
-    async fn read(
-        &self,
-        make: impl Fn() -> RequestBuilder,
-        phase: Option<Phase>,
-        usable: impl Fn(&Bytes) -> bool,
-    ) -> Result<(StatusCode, Bytes), ServerError> {
-        let mut tries = 0;
-        let mut rate_limited = 0;
-        loop {
-            let request = make();
-            let url = request
-                .try_clone()
-                .and_then(|r| r.build().ok())
-                .map(|r| without_query(r.url()))
-                .unwrap_or_default();
-            let (why, wait_hint) = match self.attempt(request).await {
-                Attempt::Untrusted { why } => return Err(self.unreachable(&url, why)),
-                Attempt::NoAnswer { why, .. } => (why, None),
-                Attempt::Answer {
-                    status,
-                    headers,
-                    body,
-                } => {
-                    self.refusal(status, phase)?;
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        if rate_limited < MAX_RATE_LIMITED {
-                            rate_limited += 1;
-                            tokio::time::sleep(self.retry.wait_after(&headers, rate_limited)).await;
-                            continue;
-                        }
-                        (format!("still HTTP 429 after {rate_limited} waits"), None)
-                    } else if status.is_server_error() {
-                        (format!("HTTP {}", status.as_u16()), Some(headers))
-                    } else if status.is_success() && !usable(&body) {
-                        (
-                            format!("HTTP {} with an unusable body", status.as_u16()),
-                            None,
-                        )
-                    } else {
-                        return Ok((status, body));
-                    }
-                }
+type Query<'a> = Vec<(&'a str, &'a str)>;
+type Headers<'a> = Vec<(&'static str, &'a str)>;
+
+/// How a request names one record beyond its URL: an authorisation by
+/// query, a session by its `SID` header (a read also asks the server not
+/// to count it as the session being used).
+fn naming<'a>(key: &'a Key, sid: Option<&'a str>, read: bool) -> (Query<'a>, Headers<'a>) {
+    match key {
+        Key::Client(_) => (Vec::new(), Vec::new()),
+        Key::Authorization { sub, cid } => (
+            vec![("subject", sub.as_str()), ("client", cid.as_str())],
+            Vec::new(),
+        ),
+        Key::Session(_) => {
+            let query = if read {
+                vec![("skip_last_used_update", "true")]
+            } else {
+                Vec::new()
             };
-            tries += 1;
-            if self.retry.exhausted(tries) {
-                return Err(self.unreachable(&url, format!("{why} ({tries} tries)")));
-            }
-            let wait = match wait_hint {
-                Some(headers) => self.retry.wait_after(&headers, tries),
-                None => self.retry.backoff(tries),
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// 401 and 403 end everything: the token is wrong, or the API is off.
-    fn refusal(&self, status: StatusCode, phase: Option<Phase>) -> Result<(), ServerError> {
-        let Some(phase) = phase else { return Ok(()) };
-        match status {
-            StatusCode::UNAUTHORIZED => Err(ServerError::TokenRefused {
-                side: self.side,
-                api: api_name(phase),
-                status: 401,
-            }),
-            StatusCode::FORBIDDEN => Err(ServerError::ApiDisabled {
-                side: self.side,
-                api: api_name(phase),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    async fn attempt(&self, request: RequestBuilder) -> Attempt {
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) if is_untrusted_certificate(&error) => {
-                return Attempt::Untrusted {
-                    why: format!(
-                        "its TLS certificate is not trusted ({}): trust its certificate authority (--ca-file)",
-                        describe_transport_error(&error, "no answer")
-                    ),
-                }
-            }
-            Err(error) => {
-                return Attempt::NoAnswer {
-                    sent: !error.is_connect(),
-                    why: describe_transport_error(&error, "no answer"),
-                }
-            }
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        match response.bytes().await {
-            Ok(body) => Attempt::Answer {
-                status,
-                headers,
-                body,
-            },
-            Err(error) => Attempt::NoAnswer {
-                sent: true,
-                why: format!(
-                    "HTTP {} whose body broke off ({})",
-                    status.as_u16(),
-                    describe_transport_error(&error, "no answer")
-                ),
-            },
-        }
-    }
-
-    fn unreachable(&self, url: &str, why: String) -> ServerError {
-        ServerError::Unreachable {
-            side: self.side,
-            url: url.to_owned(),
-            why,
+            (query, vec![("SID", sid.unwrap_or_default())])
         }
     }
 }
 
-fn is_json(body: &Bytes) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-}
-
-/// A URL for messages: no query (it can name subjects).
-fn without_query(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    url.set_query(None);
-    url.to_string()
+fn client(
+    side: &'static str,
+    options: &HttpOptions,
+    timeout: Option<Duration>,
+    read: Option<Duration>,
+) -> Result<Client, ServerError> {
+    let client_options = ClientOptions {
+        timeout,
+        connect_timeout: Duration::from_secs(10),
+        read_timeout: read,
+        extra_roots: options.extra_roots.clone(),
+        idle_per_host: Some(options.connections.max(1)),
+    };
+    trickle_transfer::http_client(&client_options).map_err(|error| ServerError::Unexpected {
+        side,
+        message: error.to_string(),
+    })
 }
 
 /// A client id as one path segment.
@@ -772,32 +720,20 @@ fn path_segment(id: &str) -> String {
     out
 }
 
-/// The server's error (`error_description`, else `error`, else the start
-/// of the body).
-pub fn error_text(body: &[u8]) -> String {
-    if let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(body) {
-        let error = members.get("error").and_then(Value::as_str);
-        let description = members.get("error_description").and_then(Value::as_str);
-        match (error, description) {
-            (Some(error), Some(description)) => return format!("{error}: {description}"),
-            (Some(text), None) | (None, Some(text)) => return text.to_owned(),
-            (None, None) => {}
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    match text.char_indices().nth(160) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None if text.is_empty() => "(no body)".to_owned(),
-        None => text.to_owned(),
-    }
+/// What kind of transport failure a request met.
+enum Cause {
+    /// The server's certificate was refused.
+    Untrusted,
+    /// A TLS handshake met something that is not TLS.
+    NotTls,
+    /// An HTTP answer that does not parse as HTTP (TLS bytes, say).
+    NotHttp,
+    Other,
 }
 
-/// A transport failure, without the URL (its query can name subjects).
-/// Whether the request failed because the server's certificate was
-/// refused: rustls's error, somewhere in the chain (hyper wraps it in
-/// `io::Error`s inside `io::Error`s, whose `source` skips them).
-fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
+/// rustls's or hyper's error, somewhere in the chain (hyper wraps errors
+/// in `io::Error`s inside `io::Error`s, whose `source` skips them).
+fn transport_cause(error: &reqwest::Error) -> Cause {
     let mut source = std::error::Error::source(error);
     while let Some(mut inner) = source {
         while let Some(wrapped) = inner
@@ -807,14 +743,21 @@ fn is_untrusted_certificate(error: &reqwest::Error) -> bool {
             inner = wrapped;
         }
         if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-            return matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            );
+            return match tls {
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+                    Cause::Untrusted
+                }
+                _ => Cause::NotTls,
+            };
+        }
+        if let Some(hyper) = inner.downcast_ref::<hyper::Error>() {
+            if hyper.is_parse() {
+                return Cause::NotHttp;
+            }
         }
         source = inner.source();
     }
-    false
+    Cause::Other
 }
 
 #[cfg(test)]
@@ -830,24 +773,22 @@ mod tests {
     }
 
     #[test]
+    fn only_bearer_tokens_can_be_sent() {
+        assert!(is_bearer_token("c2idSimClientRegistrationToken0123456789"));
+        assert!(is_bearer_token("a-b.c_d~e+f/g=="));
+        for bad in ["", "===", "a b", "a\nb", "tok\r\nX: 1", "é"] {
+            assert!(!is_bearer_token(bad), "{bad:?}");
+        }
+        let mut tokens = ApiTokens::all("good0123");
+        tokens.sessions = Some("bad\ntoken".into());
+        assert_eq!(tokens.unusable(), [Phase::Sessions]);
+    }
+
+    #[test]
     fn client_ids_are_escaped_as_one_path_segment() {
         assert_eq!(path_segment("web-app_1.x~"), "web-app_1.x~");
         assert_eq!(path_segment("a b/c?d"), "a%20b%2Fc%3Fd");
         assert_eq!(path_segment("é"), "%C3%A9");
-    }
-
-    #[test]
-    fn errors_are_read_from_oauth_bodies() {
-        assert_eq!(
-            error_text(br#"{"error":"invalid_client_metadata","error_description":"Bad URI"}"#),
-            "invalid_client_metadata: Bad URI"
-        );
-        assert_eq!(
-            error_text(br#"{"error":"invalid_request"}"#),
-            "invalid_request"
-        );
-        assert_eq!(error_text(b""), "(no body)");
-        assert_eq!(error_text(&[b'x'; 400]).chars().count(), 161);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use trickle_transfer::{Journal as Lines, JournalError};
 
+use crate::digests::{keep_first, DigestTable, Spill};
 use crate::record::{Key, Phase};
 
 /// The journal's file name inside the journal folder.
@@ -74,6 +75,12 @@ pub enum MigrationJournalError {
         path.display()
     )]
     Locked { path: PathBuf },
+    #[error("the journal {} is damaged at line {line} ({message})", path.display())]
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{0}")]
     Other(JournalError),
     #[error(
@@ -97,33 +104,42 @@ impl From<JournalError> for MigrationJournalError {
     fn from(error: JournalError) -> Self {
         match error {
             JournalError::Locked { path } => MigrationJournalError::Locked { path },
+            JournalError::Damaged {
+                path,
+                line,
+                message,
+            } => MigrationJournalError::Damaged {
+                path,
+                line,
+                message,
+            },
             other => MigrationJournalError::Other(other),
         }
     }
 }
 
-/// The digests of the keys done in one phase, sorted (16 bytes a record).
-#[derive(Debug, Default, Clone)]
-pub struct DoneSet(Vec<u128>);
-
-impl DoneSet {
-    pub fn contains(&self, key: &Key) -> bool {
-        self.0.binary_search(&key.digest()).is_ok()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    fn from_unsorted(mut digests: Vec<u128>) -> DoneSet {
-        digests.sort_unstable();
-        digests.dedup();
-        digests.shrink_to_fit();
-        DoneSet(digests)
+impl MigrationJournalError {
+    /// What the operator can do about it.
+    pub fn advice(&self) -> String {
+        match self {
+            MigrationJournalError::Locked { .. } => {
+                "wait for the other run to end (or stop it), or give this one another --journal \
+                 folder"
+                    .to_owned()
+            }
+            MigrationJournalError::Damaged { line, .. } => format!(
+                "trickle never writes such a line (was the file edited or copied over?): move it \
+                 aside (or mend line {line}) and run again; records already on the target are \
+                 found there and not sent again"
+            ),
+            MigrationJournalError::OtherServers { .. } => {
+                "give this migration its own --journal folder".to_owned()
+            }
+            MigrationJournalError::Other(_) | MigrationJournalError::Io { .. } => {
+                "make the --journal folder writable (or give another one), then run again"
+                    .to_owned()
+            }
+        }
     }
 }
 
@@ -204,14 +220,18 @@ impl MigrationJournal {
         self.lines.sync()
     }
 
-    /// The keys of `phase` done so far, read back from the file (the
-    /// journal is never all in memory: a phase's keys at a time).
-    pub fn done_set(&mut self, phase: Phase) -> Result<DoneSet, MigrationJournalError> {
+    /// The keys of `phase` done so far, read back from the file as a
+    /// table of digests (in memory up to the spill's bound, on disk past it).
+    pub fn done_set(
+        &mut self,
+        phase: Phase,
+        spill: &Spill,
+    ) -> Result<DigestTable, MigrationJournalError> {
         self.flush().map_err(|source| MigrationJournalError::Io {
             path: self.lines.path().to_path_buf(),
             source,
         })?;
-        done_set_of(self.lines.path(), phase)
+        done_set_of(self.lines.path(), phase, spill)
     }
 
     pub fn path(&self) -> &Path {
@@ -221,27 +241,42 @@ impl MigrationJournal {
 
 /// The keys of `phase` that the journal at `path` holds as done; an empty
 /// set when there is no journal (a dry run reads without writing).
-pub fn done_set_of(path: &Path, phase: Phase) -> Result<DoneSet, MigrationJournalError> {
-    let mut digests = Vec::new();
+pub fn done_set_of(
+    path: &Path,
+    phase: Phase,
+    spill: &Spill,
+) -> Result<DigestTable, MigrationJournalError> {
+    let io_error = |source| MigrationJournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut builder = spill.builder();
+    let mut failed = None;
     let found = trickle_transfer::journal::replay(path, |entry: Entry| {
-        if let Entry::Done {
+        let Entry::Done {
             phase: entry_phase,
             keys,
         } = entry
-        {
-            if entry_phase == phase {
-                digests.extend(
-                    keys.into_iter()
-                        .filter_map(|key| key.into_key(phase))
-                        .map(|key| key.digest()),
-                );
+        else {
+            return;
+        };
+        if entry_phase != phase || failed.is_some() {
+            return;
+        }
+        for key in keys.into_iter().filter_map(|key| key.into_key(phase)) {
+            if let Err(error) = builder.push(key.digest(), 0) {
+                failed = Some(error);
+                return;
             }
         }
     })?;
-    if !found {
-        return Ok(DoneSet::default());
+    if let Some(error) = failed {
+        return Err(io_error(error));
     }
-    Ok(DoneSet::from_unsorted(digests))
+    if !found {
+        return Ok(DigestTable::default());
+    }
+    builder.finish(keep_first).map_err(io_error)
 }
 
 #[cfg(test)]
@@ -275,13 +310,21 @@ mod tests {
         );
         assert!(text.contains(r#""keys":[["alice","webapp"]]"#), "{text}");
         let mut journal = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
-        let sessions = journal.done_set(Phase::Sessions).unwrap();
+        let spill = Spill::new(dir.path(), 1000);
+        let has = |table: &DigestTable, key: &Key| table.contains(key.digest()).unwrap();
+        let sessions = journal.done_set(Phase::Sessions, &spill).unwrap();
         assert_eq!(sessions.len(), 2);
-        assert!(sessions.contains(&session("k1")) && !sessions.contains(&session("k3")));
-        let clients = journal.done_set(Phase::Clients).unwrap();
-        assert!(clients.contains(&Key::Client("webapp".into())));
-        assert!(!clients.contains(&Key::Client("k1".into())));
-        assert_eq!(journal.done_set(Phase::Authorizations).unwrap().len(), 1);
+        assert!(has(&sessions, &session("k1")) && !has(&sessions, &session("k3")));
+        let clients = journal.done_set(Phase::Clients, &spill).unwrap();
+        assert!(has(&clients, &Key::Client("webapp".into())));
+        assert!(!has(&clients, &Key::Client("k1".into())));
+        assert_eq!(
+            journal
+                .done_set(Phase::Authorizations, &spill)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -289,10 +332,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
         journal.done(&session("k1")).unwrap();
+        let spill = Spill::new(dir.path(), 1000);
         assert!(journal
-            .done_set(Phase::Sessions)
+            .done_set(Phase::Sessions, &spill)
             .unwrap()
-            .contains(&session("k1")));
+            .contains(session("k1").digest())
+            .unwrap());
+    }
+
+    #[test]
+    fn a_damaged_journal_names_its_line_and_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap());
+        let path = dir.path().join(JOURNAL_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}garbage\n{text}")).unwrap();
+        let error = MigrationJournal::open(dir.path(), "https://s", "https://t")
+            .err()
+            .unwrap();
+        assert!(
+            matches!(error, MigrationJournalError::Damaged { line: 2, .. }),
+            "{error:?}"
+        );
+        assert!(error.advice().contains("aside"), "{}", error.advice());
     }
 
     #[test]
@@ -314,7 +376,10 @@ mod tests {
     fn no_journal_means_nothing_done_and_nothing_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("none").join(JOURNAL_FILE);
-        assert!(done_set_of(&path, Phase::Clients).unwrap().is_empty());
+        let spill = Spill::new(dir.path(), 1000);
+        assert!(done_set_of(&path, Phase::Clients, &spill)
+            .unwrap()
+            .is_empty());
         assert!(!path.exists() && !dir.path().join("none").exists());
     }
 }

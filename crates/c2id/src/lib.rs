@@ -5,33 +5,47 @@
 //! authorisations (`import=true`), then subject sessions (`SID-Key`, the
 //! SID checked to come back the same).
 //!
-//! - [`preflight()`]: both servers reachable, every token accepted, the
-//!   versions fit (target ≥ source, ≥ 6.6), identical public JWK sets;
-//!   what was found is reported before anything is written.
+//! - [`preflight()`]: the URLs and tokens usable, both servers reachable,
+//!   every endpoint they advertise on the origin given, every token
+//!   accepted, the versions fit (target ≥ source, ≥ 6.6), identical public
+//!   JWK sets, not one server under two names; what was found, and every
+//!   endpoint a token will go to, reported before anything is written.
 //! - [`migrate()`]: the phases, each listing read as a stream, posts with
-//!   bounded concurrency, retries honouring `Retry-After`, a fsynced
-//!   journal of the keys done ([`journal`]), conflicts reported instead of
-//!   overwritten, a dry run that writes nothing, `--verify`, and
-//!   `report.json` ([`report`]).
+//!   bounded concurrency, retries within a wait budget, a record counted
+//!   only once the target is seen to hold it, a fsynced journal of the
+//!   keys done ([`journal`]), conflicts reported instead of overwritten,
+//!   deletions only of what the run itself made, a dry run that writes
+//!   nothing, `--verify`, and `report.json` ([`report`]).
 //!
-//! It knows nothing of Auth0. No secret, token, SID or record content
-//! reaches a message, the journal or the report.
+//! Memory is bounded by a constant, not by the data ([`digests`],
+//! [`listing`]). It knows nothing of Auth0. No secret, token, SID or
+//! record content reaches a message, the journal or the report
+//! ([`scrub`], [`masking`]).
 
 pub mod api;
+pub mod digests;
 pub mod journal;
 pub mod listing;
+pub mod masking;
 pub mod migrate;
+pub mod model;
+pub mod origin;
+pub mod phase;
 pub mod preflight;
 pub mod record;
 pub mod report;
+pub mod scrub;
 pub mod verify;
 pub mod version;
 
-pub use api::{ApiTokens, AuthzApi, HttpOptions, Server, ServerError};
-pub use migrate::{
-    migrate, Event, MigrateError, MigrateOptions, Outcome, PhaseSummary, Problem, ProblemKind,
+pub use api::{ApiTokens, AuthzApi, HttpOptions, Server, ServerError, WaitNotice};
+pub use migrate::{migrate, DEFAULT_MEMORY_BOUND};
+pub use model::{
+    Deletion, Event, Failure, Listed, MigrateError, MigrateOptions, Mismatch, Outcome,
+    PhaseSummary, Problem, ProblemKind, VerifyPhase, VerifyReport,
 };
-pub use preflight::{preflight, Endpoint, PreflightReport, ServerFacts, Servers, VersionFrom};
+pub use preflight::{
+    preflight, Endpoint, EndpointUse, PreflightReport, ServerFacts, Servers, VersionFrom,
+};
 pub use record::Phase;
-pub use verify::{Mismatch, VerifyPhase, VerifyReport};
 pub use version::Version;

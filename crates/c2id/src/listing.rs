@@ -1,19 +1,29 @@
 //! Reading a big listing (a JSON array of records, or the session store's
-//! object keyed by SID) as a stream: the body is parsed as it arrives, on
-//! a blocking thread, by serde_json with a visitor that hands each record
-//! over a small bounded channel. Memory holds a few records, never the
-//! listing; a slow consumer slows the reading (and the server's sending)
-//! instead of piling records up.
+//! object keyed by SID) as a stream, record by record, with bounded
+//! memory whatever the server sends.
+//!
+//! A scanner on a blocking thread walks the body byte by byte (strings,
+//! escapes, nesting) and cuts it into records' texts, each kept only up to
+//! `max_record_bytes`: a longer record is skipped while it streams past
+//! (only its key members, `client_id` / `sub` / `cid`, are picked up on
+//! the way, to name it) and handed over as too big. Texts go down a small
+//! channel, each holding a share of a byte budget until its request is
+//! over, so what is read ahead and what is in flight together stay under
+//! the budget.
+//!
+//! How a listing can fail says whether reading it again can help: a body
+//! that broke off can be read again; an HTML page, JSON of another shape,
+//! or trailing garbage cannot (they fail at once, naming the cause); a
+//! listing that goes [`ListingOptions::stall`] without a new record is
+//! given up.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserializer as _;
-use serde_json::Value;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// How the listing is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +34,104 @@ pub enum Shape {
     ObjectBySid,
 }
 
-/// One record of a listing: `sid` is set for sessions.
+/// Limits of one listing read.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingOptions {
+    pub max_record_bytes: usize,
+    /// The longest time without a new record.
+    pub stall: Duration,
+    /// Bytes of record text read ahead or in flight at once.
+    pub budget_bytes: usize,
+}
+
+impl ListingOptions {
+    pub fn new(max_record_bytes: usize, stall: Duration) -> ListingOptions {
+        ListingOptions {
+            max_record_bytes,
+            stall,
+            budget_bytes: (8 << 20).max(2 * max_record_bytes),
+        }
+    }
+}
+
+/// A record's members that name it, picked up from a record too big to
+/// keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub client_id: Option<String>,
+    pub sub: Option<String>,
+    pub cid: Option<String>,
+}
+
+/// A record's text as listed.
+#[derive(Debug)]
+pub enum Text {
+    Whole(Bytes),
+    /// Longer than the limit: skipped, `bytes` long.
+    TooBig {
+        bytes: u64,
+        names: Names,
+    },
+}
+
+/// One record of a listing: `sid` is set for sessions; `position` counts
+/// from 1.
 #[derive(Debug)]
 pub struct Item {
     pub sid: Option<String>,
-    pub record: Value,
+    pub position: u64,
+    pub text: Text,
+    /// Its share of the listing's byte budget, given back when dropped.
+    pub hold: Hold,
 }
 
-/// Records read so far, or why reading stopped (a broken or cut-off body,
-/// or JSON of the wrong shape; the message holds no record content).
-pub type Next = Result<Item, String>;
+/// A share of a listing's byte budget.
+#[derive(Debug)]
+pub struct Hold(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl Hold {
+    pub fn none() -> Hold {
+        Hold(None)
+    }
+}
+
+/// Why a listing could not be read to its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingError {
+    /// It broke off (a connection closed, a read timed out): reading it
+    /// again may work.
+    BrokeOff(String),
+    /// No record arrived for too long.
+    Stalled(Duration),
+    /// It is not a listing of the expected shape: reading it again gives
+    /// the same.
+    NotAListing(String),
+}
+
+impl ListingError {
+    /// Whether reading the listing again may help.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, ListingError::BrokeOff(_))
+    }
+}
+
+impl fmt::Display for ListingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListingError::BrokeOff(why) => write!(f, "the listing broke off ({why})"),
+            ListingError::Stalled(wait) => write!(
+                f,
+                "the listing made no progress for {} s (no new record; --stall-timeout)",
+                wait.as_secs()
+            ),
+            ListingError::NotAListing(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// Records read so far, or why reading stopped (after which nothing
+/// follows).
+pub type Next = Result<Item, ListingError>;
 
 /// A listing being read.
 pub struct Listing {
@@ -42,36 +140,27 @@ pub struct Listing {
 
 impl Listing {
     /// Starts reading `response`'s body as `shape`.
-    pub fn read(response: reqwest::Response, shape: Shape) -> Listing {
+    pub fn read(response: reqwest::Response, shape: Shape, options: ListingOptions) -> Listing {
         let (tx, records) = mpsc::channel(256);
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
-            let reader = io::BufReader::with_capacity(
-                64 * 1024,
-                BodyReader {
-                    handle,
-                    response,
-                    chunk: Chunk::default(),
-                },
-            );
-            let mut deserializer = serde_json::Deserializer::from_reader(reader);
-            let sink = Sink { tx: &tx };
-            let result = match shape {
-                Shape::Array => (&mut deserializer).deserialize_seq(sink),
-                Shape::ObjectBySid => (&mut deserializer).deserialize_map(sink),
-            }
-            .and_then(|()| deserializer.end());
-            if let Err(error) = result {
-                if !sink_closed(&error) {
-                    let _ = tx.blocking_send(Err(describe(&error)));
-                }
+            let budget = Arc::new(Semaphore::new(options.budget_bytes));
+            let mut scanner = Scanner {
+                source: Source::new(handle, response, options.stall),
+                options,
+                budget,
+                tx,
+                position: 0,
+            };
+            // `Err(None)`: the reader went away, nobody to tell.
+            if let Err(Some(error)) = scanner.run(shape) {
+                let _ = scanner.tx.blocking_send(Err(error));
             }
         });
         Listing { records }
     }
 
-    /// The next record, an error (after which nothing follows), or `None`
-    /// at the end.
+    /// The next record, an error, or `None` at the end.
     pub async fn next(&mut self) -> Option<Next> {
         self.records.recv().await
     }
@@ -84,160 +173,382 @@ impl Listing {
     }
 }
 
-/// Counts a listing's records without keeping any.
-pub async fn count(response: reqwest::Response, shape: Shape) -> Result<u64, String> {
-    let handle = Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let reader = io::BufReader::with_capacity(
-            64 * 1024,
-            BodyReader {
-                handle,
-                response,
-                chunk: Chunk::default(),
-            },
-        );
-        let mut deserializer = serde_json::Deserializer::from_reader(reader);
-        let result = match shape {
-            Shape::Array => (&mut deserializer).deserialize_seq(Counter),
-            Shape::ObjectBySid => (&mut deserializer).deserialize_map(Counter),
-        };
-        let counted = result.map_err(|e| describe(&e))?;
-        deserializer.end().map_err(|e| describe(&e))?;
-        Ok(counted)
-    })
-    .await
-    .map_err(|_| "the listing's reader stopped".to_owned())?
-}
-
-const CLOSED: &str = "trickle: the listing's reader was dropped";
-
-fn sink_closed(error: &serde_json::Error) -> bool {
-    error.to_string().starts_with(CLOSED)
-}
-
-/// Where and how the listing went wrong, never what it held (serde's own
-/// messages can quote a value).
-fn describe(error: &serde_json::Error) -> String {
-    let at = format!("line {}, column {}", error.line(), error.column());
-    if error.is_io() || error.is_eof() {
-        format!("the listing broke off at {at}")
-    } else {
-        format!("the listing is not the JSON expected, at {at}")
-    }
-}
-
-/// Sends each record down the channel as it is parsed.
-struct Sink<'a> {
-    tx: &'a mpsc::Sender<Next>,
-}
-
-impl Sink<'_> {
-    fn send<E: de::Error>(&self, item: Item) -> Result<(), E> {
-        self.tx
-            .blocking_send(Ok(item))
-            .map_err(|_| E::custom(CLOSED))
-    }
-}
-
-impl<'de> Visitor<'de> for Sink<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array or object of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(record) = seq.next_element::<Value>()? {
-            self.send(Item { sid: None, record })?;
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some((sid, record)) = map.next_entry::<String, Value>()? {
-            self.send(Item {
-                sid: Some(sid),
-                record,
-            })?;
-        }
-        Ok(())
-    }
-}
-
-struct Counter;
-
-impl<'de> Visitor<'de> for Counter {
-    type Value = u64;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array or object of records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
-        let mut n = 0;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
-        let mut n = 0;
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
-            n += 1;
-        }
-        Ok(n)
-    }
-}
-
-/// The body of a response as `Read`, for a blocking thread: each chunk is
-/// awaited on the runtime as the parser needs it.
-struct BodyReader {
+/// The body's bytes, one at a time, from its chunks as they arrive.
+struct Source {
     handle: Handle,
     response: reqwest::Response,
-    chunk: Chunk,
+    chunk: Bytes,
+    at: usize,
+    offset: u64,
+    stall: Duration,
+    progress: Instant,
 }
 
-impl Read for BodyReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.handle.block_on(self.response.chunk()) {
-                Ok(Some(bytes)) => self.chunk = Chunk::new(bytes),
-                Ok(None) => return Ok(0),
-                Err(error) => {
-                    return Err(io::Error::other(if error.is_timeout() {
-                        "timed out".to_owned()
-                    } else {
-                        "the connection closed before the end of the answer".to_owned()
-                    }))
-                }
+/// `Err(None)`: the reader of the records went away.
+type Scan<T> = Result<T, Option<ListingError>>;
+
+impl Source {
+    fn new(handle: Handle, response: reqwest::Response, stall: Duration) -> Source {
+        Source {
+            handle,
+            response,
+            chunk: Bytes::new(),
+            at: 0,
+            offset: 0,
+            stall,
+            progress: Instant::now(),
+        }
+    }
+
+    /// The next byte, `None` at the end of the body.
+    #[inline]
+    fn next(&mut self) -> Scan<Option<u8>> {
+        while self.at >= self.chunk.len() {
+            if !self.refill()? {
+                return Ok(None);
             }
         }
-        Ok(self.chunk.take_into(out))
+        let byte = self.chunk[self.at];
+        self.at += 1;
+        self.offset += 1;
+        Ok(Some(byte))
+    }
+
+    /// The byte `next` would give, left unread.
+    fn peek(&mut self) -> Scan<Option<u8>> {
+        while self.at >= self.chunk.len() {
+            if !self.refill()? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.chunk[self.at]))
+    }
+
+    /// The next chunk of the body; `false` at its end.
+    fn refill(&mut self) -> Scan<bool> {
+        let left = self.stall.saturating_sub(self.progress.elapsed());
+        let chunk = self
+            .handle
+            .block_on(tokio::time::timeout(left, self.response.chunk()));
+        match chunk {
+            Err(_) => Err(Some(ListingError::Stalled(self.stall))),
+            Ok(Ok(Some(bytes))) => {
+                self.chunk = bytes;
+                self.at = 0;
+                Ok(true)
+            }
+            Ok(Ok(None)) => Ok(false),
+            Ok(Err(error)) => Err(Some(ListingError::BrokeOff(if error.is_timeout() {
+                "a read timed out".to_owned()
+            } else {
+                "the connection closed before the end of the answer".to_owned()
+            }))),
+        }
+    }
+
+    /// The next byte that is not JSON whitespace.
+    fn next_token(&mut self) -> Scan<Option<u8>> {
+        loop {
+            match self.next()? {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn cut_off(&self) -> Option<ListingError> {
+        Some(ListingError::BrokeOff(format!(
+            "the answer ended at byte {}",
+            self.offset
+        )))
+    }
+
+    fn wrong(&self, why: &str) -> Option<ListingError> {
+        Some(ListingError::NotAListing(format!(
+            "the listing is not the JSON expected: {why} at byte {}",
+            self.offset
+        )))
     }
 }
 
-/// What is left of the last chunk of a body.
-#[derive(Default)]
-struct Chunk {
-    bytes: Bytes,
-    at: usize,
+/// Cuts the body into records.
+struct Scanner {
+    source: Source,
+    options: ListingOptions,
+    budget: Arc<Semaphore>,
+    tx: mpsc::Sender<Next>,
+    position: u64,
 }
 
-impl Chunk {
-    fn new(bytes: Bytes) -> Chunk {
-        Chunk { bytes, at: 0 }
+impl Scanner {
+    fn run(&mut self, shape: Shape) -> Scan<()> {
+        let (open, close) = match shape {
+            Shape::Array => (b'[', b']'),
+            Shape::ObjectBySid => (b'{', b'}'),
+        };
+        match self.source.next_token()? {
+            Some(byte) if byte == open => {}
+            Some(b'<') => {
+                return Err(Some(ListingError::NotAListing(
+                    "the listing is an HTML page, not JSON (a login page or a proxy's error \
+                     page in front of the API?)"
+                        .to_owned(),
+                )))
+            }
+            Some(_) => {
+                let expected = match shape {
+                    Shape::Array => "an array",
+                    Shape::ObjectBySid => "an object keyed by SID",
+                };
+                return Err(self.source.wrong(&format!("{expected} was expected")));
+            }
+            None => return Err(self.source.cut_off()),
+        }
+        let mut first = true;
+        loop {
+            let mut byte = self
+                .source
+                .next_token()?
+                .ok_or_else(|| self.source.cut_off())?;
+            if first && byte == close {
+                break;
+            }
+            let sid = match shape {
+                Shape::Array => None,
+                Shape::ObjectBySid => {
+                    let sid = self.member_name(byte)?;
+                    byte = self
+                        .source
+                        .next_token()?
+                        .ok_or_else(|| self.source.cut_off())?;
+                    Some(sid)
+                }
+            };
+            self.record(sid, byte)?;
+            first = false;
+            match self.source.next_token()? {
+                Some(b',') => {}
+                Some(byte) if byte == close => break,
+                Some(_) => return Err(self.source.wrong("a ',' or the end was expected")),
+                None => return Err(self.source.cut_off()),
+            }
+        }
+        match self.source.next_token()? {
+            None => Ok(()),
+            Some(_) => Err(self.source.wrong("something follows the listing")),
+        }
     }
 
-    fn is_empty(&self) -> bool {
-        self.at >= self.bytes.len()
+    /// A SID and its `:`. One too long to be a SID is replaced by a text
+    /// that is not one, so that its record fails alone (by position).
+    fn member_name(&mut self, first: u8) -> Scan<String> {
+        const LONGEST: usize = 8192;
+        if first != b'"' {
+            return Err(self.source.wrong("a SID in quotes was expected"));
+        }
+        let mut raw = vec![b'"'];
+        let mut escaped = false;
+        let mut too_long = false;
+        loop {
+            let byte = self.source.next()?.ok_or_else(|| self.source.cut_off())?;
+            too_long |= raw.len() >= LONGEST;
+            if !too_long {
+                raw.push(byte);
+            }
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => break,
+                _ => {}
+            }
+        }
+        let sid = if too_long {
+            format!("(a SID over {LONGEST} bytes)")
+        } else {
+            serde_json::from_slice::<String>(&raw)
+                .map_err(|_| self.source.wrong("a SID that is not a JSON string"))?
+        };
+        match self.source.next_token()? {
+            Some(b':') => Ok(sid),
+            Some(_) => Err(self.source.wrong("a ':' was expected")),
+            None => Err(self.source.cut_off()),
+        }
     }
 
-    fn take_into(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.bytes.len() - self.at);
-        out[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
-        self.at += n;
-        n
+    /// One record, starting with `first`, handed over.
+    fn record(&mut self, sid: Option<String>, first: u8) -> Scan<()> {
+        let mut record = RecordScan::new(self.options.max_record_bytes);
+        let mut byte = first;
+        if matches!(first, b'{' | b'[' | b'"') {
+            while !record.feed(byte).map_err(|why| self.source.wrong(why))? {
+                byte = self.source.next()?.ok_or_else(|| self.source.cut_off())?;
+            }
+        } else {
+            // A bare number or literal: up to the next delimiter.
+            record.feed(byte).map_err(|why| self.source.wrong(why))?;
+            while let Some(next) = self.peek_scalar_byte()? {
+                record.feed(next).map_err(|why| self.source.wrong(why))?;
+            }
+        }
+        self.position += 1;
+        let text = record.finish();
+        let share = match &text {
+            Text::Whole(bytes) => bytes.len().clamp(1, self.options.budget_bytes),
+            Text::TooBig { .. } => 1,
+        };
+        let hold = self
+            .source
+            .handle
+            .block_on(self.budget.clone().acquire_many_owned(share as u32))
+            .map_err(|_| None)?;
+        let item = Item {
+            sid,
+            position: self.position,
+            text,
+            hold: Hold(Some(hold)),
+        };
+        self.tx.blocking_send(Ok(item)).map_err(|_| None)?;
+        // Waiting for the reader is not the server stalling.
+        self.source.progress = Instant::now();
+        Ok(())
+    }
+
+    /// The next byte of a bare scalar, or `None` at its end (the
+    /// delimiter is left to be read).
+    fn peek_scalar_byte(&mut self) -> Scan<Option<u8>> {
+        match self.source.peek()? {
+            Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') | None => Ok(None),
+            Some(_) => self.source.next(),
+        }
+    }
+}
+
+/// The state of scanning one record.
+struct RecordScan {
+    max: usize,
+    text: Vec<u8>,
+    bytes: u64,
+    too_big: bool,
+    depth: u64,
+    in_string: bool,
+    escaped: bool,
+    /// The record is an object and the next string at depth 1 is a name.
+    expect_name: bool,
+    object: bool,
+    /// Raw bytes of the string being read at depth 1.
+    capture: Option<Vec<u8>>,
+    capturing_name: bool,
+    last_name: Vec<u8>,
+    names: Names,
+}
+
+/// Key members longer than this are not picked up.
+const NAME_LIMIT: usize = 1024;
+
+impl RecordScan {
+    fn new(max: usize) -> RecordScan {
+        RecordScan {
+            max,
+            // Most records fit: no growing a byte at a time.
+            text: Vec::with_capacity(max.min(1024)),
+            bytes: 0,
+            too_big: false,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            expect_name: false,
+            object: false,
+            capture: None,
+            capturing_name: false,
+            last_name: Vec::new(),
+            names: Names::default(),
+        }
+    }
+
+    /// Takes one byte; `true` when the record is complete.
+    #[inline]
+    fn feed(&mut self, byte: u8) -> Result<bool, &'static str> {
+        self.bytes += 1;
+        if !self.too_big {
+            if self.text.len() < self.max {
+                self.text.push(byte);
+            } else {
+                self.too_big = true;
+                self.text = Vec::new();
+            }
+        }
+        if self.in_string {
+            if let Some(capture) = self.capture.as_mut().filter(|c| c.len() <= NAME_LIMIT) {
+                capture.push(byte);
+            }
+            match (self.escaped, byte) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => {
+                    self.in_string = false;
+                    self.string_done();
+                    return Ok(self.depth == 0);
+                }
+                _ => {}
+            }
+            return Ok(false);
+        }
+        match byte {
+            b'"' => {
+                self.in_string = true;
+                if self.depth == 1 && self.object {
+                    self.capture = Some(vec![b'"']);
+                    self.capturing_name = self.expect_name;
+                }
+            }
+            b'{' | b'[' => {
+                if self.depth == 0 {
+                    self.object = byte == b'{';
+                    self.expect_name = true;
+                }
+                self.depth += 1;
+            }
+            b'}' | b']' => {
+                self.depth = self.depth.checked_sub(1).ok_or("a record closed twice")?;
+                return Ok(self.depth == 0);
+            }
+            b':' if self.depth == 1 => self.expect_name = false,
+            b',' if self.depth == 1 => self.expect_name = true,
+            // A bare scalar ends at a delimiter, which the caller reads.
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn string_done(&mut self) {
+        let Some(raw) = self.capture.take() else {
+            return;
+        };
+        if raw.len() > NAME_LIMIT {
+            return;
+        }
+        if self.capturing_name {
+            self.last_name = raw;
+            return;
+        }
+        let value = || serde_json::from_slice::<String>(&raw).ok();
+        match self.last_name.as_slice() {
+            b"\"client_id\"" => self.names.client_id = value(),
+            b"\"sub\"" => self.names.sub = value(),
+            b"\"cid\"" => self.names.cid = value(),
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> Text {
+        if self.too_big {
+            Text::TooBig {
+                bytes: self.bytes,
+                names: self.names,
+            }
+        } else {
+            Text::Whole(Bytes::from(self.text))
+        }
     }
 }
 
@@ -249,8 +560,13 @@ mod tests {
         reqwest::Response::from(http::Response::new(body))
     }
 
-    async fn read_all(body: &'static str, shape: Shape) -> (Vec<Item>, Option<String>) {
-        let mut listing = Listing::read(response(body), shape);
+    async fn read_all(
+        body: &'static str,
+        shape: Shape,
+        max: usize,
+    ) -> (Vec<Item>, Option<ListingError>) {
+        let options = ListingOptions::new(max, Duration::from_secs(5));
+        let mut listing = Listing::read(response(body), shape, options);
         let mut items = Vec::new();
         while let Some(next) = listing.next().await {
             match next {
@@ -261,52 +577,114 @@ mod tests {
         (items, None)
     }
 
+    fn text(item: &Item) -> &str {
+        match &item.text {
+            Text::Whole(bytes) => std::str::from_utf8(bytes).unwrap(),
+            Text::TooBig { .. } => "(too big)",
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn arrays_and_objects_by_sid_are_read_record_by_record() {
-        let (items, error) =
-            read_all(r#"[{"client_id":"a"}, {"client_id":"b"}]"#, Shape::Array).await;
+    async fn arrays_and_objects_by_sid_are_cut_record_by_record() {
+        let (items, error) = read_all(
+            r#" [ {"client_id":"a","x":["]",{"}":"\"]"}]} , {"client_id":"b"} ] "#,
+            Shape::Array,
+            1024,
+        )
+        .await;
         assert_eq!(error, None);
         assert_eq!(items.len(), 2);
-        assert_eq!(items[1].record["client_id"], "b");
+        assert_eq!(
+            text(&items[0]),
+            r#"{"client_id":"a","x":["]",{"}":"\"]"}]}"#
+        );
+        assert_eq!(
+            (items[1].position, text(&items[1])),
+            (2, r#"{"client_id":"b"}"#)
+        );
         let (items, error) = read_all(
-            r#"{"k1.h": {"sub": "a"}, "k2.h": {"sub": "b"}}"#,
+            r#"{"k1.h": {"sub": "a"}, "k\"2.h": {"sub": "b"}}"#,
             Shape::ObjectBySid,
+            1024,
         )
         .await;
         assert_eq!(error, None);
         assert_eq!(items[0].sid.as_deref(), Some("k1.h"));
-        assert_eq!(items[1].record["sub"], "b");
-        let (items, error) = read_all("[]", Shape::Array).await;
+        assert_eq!(items[1].sid.as_deref(), Some("k\"2.h"));
+        assert_eq!(text(&items[1]), r#"{"sub": "b"}"#);
+        let (items, error) = read_all("[]", Shape::Array, 1024).await;
         assert!(items.is_empty() && error.is_none());
+        let (items, error) = read_all("[1, true,null]", Shape::Array, 1024).await;
+        assert_eq!(error, None);
         assert_eq!(
-            count(
-                response(r#"{"a.b":{},"c.d":{"x":[1]}}"#),
-                Shape::ObjectBySid
-            )
-            .await,
-            Ok(2)
+            items.iter().map(text).collect::<Vec<_>>(),
+            ["1", "true", "null"]
         );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_cut_or_wrong_listing_is_an_error_after_the_records_before_it_and_quotes_nothing() {
-        let (items, error) = read_all(r#"[{"sub":"a"}, {"sub":"sup3rs3cr3t"#, Shape::Array).await;
+    async fn a_record_past_the_limit_is_skipped_and_named_by_its_key_members() {
+        let (items, error) = read_all(
+            r#"[{"client_id":"small"},{"x":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20],"client_id":"big","sub":"s\u0041"},{"client_id":"after"}]"#,
+            Shape::Array,
+            40,
+        )
+        .await;
+        assert_eq!(error, None);
+        assert_eq!(items.len(), 3);
+        match &items[1].text {
+            Text::TooBig { bytes, names } => {
+                assert!(*bytes > 40);
+                assert_eq!(names.client_id.as_deref(), Some("big"));
+                assert_eq!(names.sub.as_deref(), Some("sA"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(text(&items[2]), r#"{"client_id":"after"}"#);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_sid_too_long_to_be_one_leaves_its_record_to_fail_alone() {
+        let body: &'static str = Box::leak(
+            format!(
+                r#"{{"{}.h": {{"sub": "a"}}, "k.h": {{"sub": "b"}}}}"#,
+                "k".repeat(9000)
+            )
+            .into_boxed_str(),
+        );
+        let (items, error) = read_all(body, Shape::ObjectBySid, 1024).await;
+        assert_eq!(error, None);
+        assert_eq!(items[0].sid.as_deref(), Some("(a SID over 8192 bytes)"));
+        assert_eq!(items[1].sid.as_deref(), Some("k.h"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_cut_listing_may_be_read_again_and_a_wrong_one_may_not() {
+        let (items, error) =
+            read_all(r#"[{"sub":"a"}, {"sub":"sup3rs3cr3t"#, Shape::Array, 1024).await;
         assert_eq!(items.len(), 1);
         let error = error.unwrap();
-        assert!(
-            error.starts_with("the listing broke off at line 1"),
-            "{error}"
-        );
-        let (items, error) = read_all(r#""sup3rs3cr3t-value""#, Shape::Array).await;
-        assert!(items.is_empty());
-        let error = error.unwrap();
-        assert!(
-            error.contains("not the JSON expected") && !error.contains("sup3rs3cr3t"),
-            "{error}"
-        );
-        let (_, error) = read_all("<html>proxy</html>", Shape::ObjectBySid).await;
-        assert!(error.is_some());
-        let (items, error) = read_all(r#"[{"a":1}] trailing"#, Shape::Array).await;
-        assert_eq!((items.len(), error.is_some()), (1, true));
+        assert!(error.may_pass(), "{error}");
+        for (body, shape, cause) in [
+            (
+                r#""sup3rs3cr3t-value""#,
+                Shape::Array,
+                "an array was expected",
+            ),
+            ("<html>proxy</html>", Shape::ObjectBySid, "HTML page"),
+            (r#"[{"a":1}] trailing"#, Shape::Array, "something follows"),
+            (r#"[{"a":1} {"b":2}]"#, Shape::Array, "',' or the end"),
+            (r#"{"a.b" {"b":2}}"#, Shape::ObjectBySid, "':'"),
+            (r#"[{"a":1}]]"#, Shape::Array, "something follows"),
+        ] {
+            let (_, error) = read_all(body, shape, 1024).await;
+            let error = error.unwrap();
+            assert!(!error.may_pass(), "{body}: {error}");
+            let said = error.to_string();
+            assert!(
+                said.contains(cause) && !said.contains("sup3rs3cr3t"),
+                "{said}"
+            );
+        }
     }
 }

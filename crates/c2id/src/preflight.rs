@@ -1,15 +1,30 @@
-//! Before anything is written: both servers answer, every token needed is
-//! accepted by its API, the versions allow the migration (target ≥ source,
-//! target ≥ 6.6), and both servers publish the same JWK set (else SIDs and
-//! tokens made with the source's keys would not survive). What was found
-//! is reported whether or not the migration may go on.
+//! Before anything is written: the URLs and tokens can be used at all;
+//! both servers answer, and every endpoint their discovery documents name
+//! is on the origin the operator gave; every token needed is accepted by
+//! its API; the versions allow the migration (target ≥ source, target ≥
+//! 6.6); both servers publish the same JWK set (else SIDs and tokens made
+//! with the source's keys would not survive); and the two are not one
+//! server under two names. What was found, and the exact endpoints that
+//! will be read and written, are reported whether or not the migration
+//! may go on.
+//!
+//! **The same server** is told apart without writing anything: the same
+//! issuer URL (scheme, host, port, path); or, when clients are migrated, a
+//! target that holds one of the source's first clients with the very same
+//! registration access token (or, when the export has none, the same
+//! issue time). A migration target issues both anew for every client it
+//! imports, so only the source itself, or a copy of its store, holds them.
+//! Servers whose data cannot tell (no clients migrated, none listed) are
+//! compared by URL alone.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::api::{api_name, ApiTokens, AuthzApi, HttpOptions, Server, ServerError};
-use crate::record::Phase;
+use crate::api::{api_name, ApiTokens, AuthzApi, Budget, HttpOptions, Server, ServerError};
+use crate::listing::{Listing, Shape, Text};
+use crate::origin;
+use crate::record::{Key, Phase};
 use crate::version::{self, Version};
 
 /// A server to migrate from or to.
@@ -46,6 +61,17 @@ pub struct ServerFacts {
     pub tokens_accepted: Vec<Phase>,
 }
 
+/// An endpoint a token will be sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUse {
+    pub side: &'static str,
+    /// Written to (the target), or only read (the source).
+    pub writes: bool,
+    pub url: String,
+    /// The requests, in a few words.
+    pub requests: &'static str,
+}
+
 /// Everything preflight found, and why the migration may not go on
 /// (`refusals`, empty when it may).
 #[derive(Debug, Clone, Default)]
@@ -57,6 +83,8 @@ pub struct PreflightReport {
     pub keys_identical: Option<bool>,
     /// The phases that will run, in order.
     pub phases: Vec<Phase>,
+    /// Every URL a token will be sent to (when nothing refused).
+    pub endpoints: Vec<EndpointUse>,
     pub notes: Vec<String>,
     pub refusals: Vec<String>,
 }
@@ -89,6 +117,69 @@ pub async fn preflight(
             .collect(),
         ..PreflightReport::default()
     };
+    check_inputs(source, target, &mut report);
+    if report.refused() {
+        return (report, None);
+    }
+    let Some((mut servers, mut facts)) = discover(source, target, http, &mut report).await else {
+        return (report, None);
+    };
+    check_versions(&mut servers, source, target, &mut facts, &mut report).await;
+    check_keys(&servers, allow_different_keys, &mut facts, &mut report).await;
+    check_tokens(&servers, &mut facts, &mut report).await;
+    if !report.refused() {
+        check_not_the_same(&servers, &mut report).await;
+    }
+    if report.phases.is_empty() && report.refusals.is_empty() {
+        report
+            .refusals
+            .push("nothing to migrate: no phase left".to_owned());
+    }
+    let (source_facts, target_facts) = facts;
+    report.source = Some(source_facts);
+    report.target = Some(target_facts);
+    if report.refused() {
+        return (report, None);
+    }
+    report.endpoints = endpoints(&servers, &report.phases);
+    (report, Some(servers))
+}
+
+/// What can be refused before asking anything: URLs, tokens that could
+/// not be sent, the same URL twice.
+fn check_inputs(source: &Endpoint, target: &Endpoint, report: &mut PreflightReport) {
+    let mut urls = Vec::new();
+    for (side, endpoint) in [("source", source), ("target", target)] {
+        match origin::parse_issuer(&endpoint.issuer) {
+            Ok(url) => urls.push(url),
+            Err(why) => report.refusals.push(format!("--{side}: {why}")),
+        }
+        for phase in endpoint.tokens.unusable() {
+            report.refusals.push(format!(
+                "the {side}'s {} API token holds characters a bearer token cannot (only \
+                 letters, digits and - . _ ~ + / then =): it could not be sent in a header",
+                api_name(phase)
+            ));
+        }
+    }
+    if let [source_url, target_url] = urls.as_slice() {
+        if origin::same_place(source_url, target_url) {
+            report.refusals.push(format!(
+                "the source and the target are the same server ({source_url}): give the target's \
+                 own issuer URL"
+            ));
+        }
+    }
+}
+
+type Facts = (ServerFacts, ServerFacts);
+
+async fn discover(
+    source: &Endpoint,
+    target: &Endpoint,
+    http: HttpOptions,
+    report: &mut PreflightReport,
+) -> Option<(Servers, Facts)> {
     let (found_source, found_target) = tokio::join!(
         Server::discover(
             "source",
@@ -98,138 +189,18 @@ pub async fn preflight(
         ),
         Server::discover("target", &target.issuer, target.tokens.clone(), http),
     );
-    let (mut source_server, mut target_server) = match (found_source, found_target) {
-        (Ok(s), Ok(t)) => (s, t),
-        (s, t) => {
-            for error in [s.err(), t.err()].into_iter().flatten() {
-                report.refusals.push(error.to_string());
-            }
-            return (report, None);
-        }
-    };
-    let mut source_facts = facts(&source_server);
-    let mut target_facts = facts(&target_server);
-
-    // Versions.
-    let (source_version, target_version) = tokio::join!(
-        version_of(&source_server, source.version),
-        version_of(&target_server, target.version)
-    );
-    for (found, facts, flag) in [
-        (source_version, &mut source_facts, "--source-version"),
-        (target_version, &mut target_facts, "--target-version"),
-    ] {
-        match found {
-            Ok(Some(version)) => facts.version = Some(version),
-            Ok(None) => report.refusals.push(format!(
-                "the {} server's version cannot be read (its splash page at {} does not show \
-                 \"Connect2id Server X.Y\"; it may be switched off): give it with {flag}",
-                facts.side, facts.issuer
-            )),
-            Err(error) => report.refusals.push(error.to_string()),
-        }
-    }
-    if let (Some((s, _)), Some((t, _))) = (&source_facts.version, &target_facts.version) {
-        if t < s {
-            report.refusals.push(format!(
-                "the target runs {t}, older than the source's {s}: Connect2id supports migrating \
-                 only to the same version or a newer one"
-            ));
-        }
-        if *t < version::MIN_TARGET {
-            report.refusals.push(format!(
-                "the target runs {t}: importing authorisations and sessions needs {} or newer \
-                 (older servers import client registrations only)",
-                version::MIN_TARGET
-            ));
-        }
-        let authz = AuthzApi::for_version(*s);
-        source_server.set_authz_api(authz);
-        target_server.set_authz_api(authz);
-        report.authz_api = Some(authz);
-    }
-
-    // JWK sets.
-    let (source_keys, target_keys) = tokio::join!(source_server.jwks(), target_server.jwks());
-    match (source_keys, target_keys) {
-        (Ok(s), Ok(t)) => {
-            source_facts.keys = key_labels(&s);
-            target_facts.keys = key_labels(&t);
-            let identical =
-                canonical_keys(&s) == canonical_keys(&t) && !canonical_keys(&s).is_empty();
-            report.keys_identical = Some(identical);
-            if !identical {
-                let later: Vec<Phase> = report
-                    .phases
-                    .iter()
-                    .copied()
-                    .filter(|p| *p != Phase::Clients)
-                    .collect();
-                if allow_different_keys {
-                    report.phases.retain(|p| *p == Phase::Clients);
-                    if !later.is_empty() {
-                        report.notes.push(format!(
-                            "the JWK sets differ: migrating client registrations only, as \
-                             --allow-different-keys asks ({} left out: they would not survive \
-                             on the target)",
-                            names(&later)
-                        ));
-                    }
-                } else {
-                    report.refusals.push(
-                        "the two servers publish different JWK sets: sessions (their SIDs carry \
-                         an HMAC made with the keys) and tokens would not survive. Give the \
-                         target the source's JWK set first, or run with --allow-different-keys \
-                         to migrate client registrations only"
-                            .to_owned(),
-                    );
-                }
-            }
+    match (found_source, found_target) {
+        (Ok(source), Ok(target)) => {
+            let facts = (facts(&source), facts(&target));
+            Some((Servers { source, target }, facts))
         }
         (s, t) => {
             for error in [s.err(), t.err()].into_iter().flatten() {
                 report.refusals.push(error.to_string());
             }
+            None
         }
     }
-
-    // Tokens of the APIs the phases use.
-    for phase in report.phases.clone() {
-        for (server, endpoint, facts) in [
-            (&source_server, source, &mut source_facts),
-            (&target_server, target, &mut target_facts),
-        ] {
-            if endpoint.tokens.get(phase).is_none() {
-                report.refusals.push(format!(
-                    "no token for the {} server's {} API",
-                    server.side,
-                    api_name(phase)
-                ));
-                continue;
-            }
-            match server.check_token(phase).await {
-                Ok(()) => facts.tokens_accepted.push(phase),
-                Err(error) => report.refusals.push(error.to_string()),
-            }
-        }
-    }
-    if report.phases.is_empty() && report.refusals.is_empty() {
-        report
-            .refusals
-            .push("nothing to migrate: no phase left".to_owned());
-    }
-    report.source = Some(source_facts);
-    report.target = Some(target_facts);
-    if report.refused() {
-        return (report, None);
-    }
-    (
-        report,
-        Some(Servers {
-            source: source_server,
-            target: target_server,
-        }),
-    )
 }
 
 fn facts(server: &Server) -> ServerFacts {
@@ -242,6 +213,53 @@ fn facts(server: &Server) -> ServerFacts {
         keys: Vec::new(),
         tokens_accepted: Vec::new(),
     }
+}
+
+async fn check_versions(
+    servers: &mut Servers,
+    source: &Endpoint,
+    target: &Endpoint,
+    facts: &mut Facts,
+    report: &mut PreflightReport,
+) {
+    let (source_version, target_version) = tokio::join!(
+        version_of(&servers.source, source.version),
+        version_of(&servers.target, target.version)
+    );
+    for (found, facts, flag) in [
+        (source_version, &mut facts.0, "--source-version"),
+        (target_version, &mut facts.1, "--target-version"),
+    ] {
+        match found {
+            Ok(Some(version)) => facts.version = Some(version),
+            Ok(None) => report.refusals.push(format!(
+                "the {} server's version cannot be read (its splash page at {} does not show \
+                 \"Connect2id Server X.Y\"; it may be switched off): give it with {flag}",
+                facts.side, facts.issuer
+            )),
+            Err(error) => report.refusals.push(error.to_string()),
+        }
+    }
+    let (Some((s, _)), Some((t, _))) = (&facts.0.version, &facts.1.version) else {
+        return;
+    };
+    if t < s {
+        report.refusals.push(format!(
+            "the target runs {t}, older than the source's {s}: Connect2id supports migrating \
+             only to the same version or a newer one"
+        ));
+    }
+    if *t < version::MIN_TARGET {
+        report.refusals.push(format!(
+            "the target runs {t}: importing authorisations and sessions needs {} or newer \
+             (older servers import client registrations only)",
+            version::MIN_TARGET
+        ));
+    }
+    let authz = AuthzApi::for_version(*s);
+    servers.source.set_authz_api(authz);
+    servers.target.set_authz_api(authz);
+    report.authz_api = Some(authz);
 }
 
 async fn version_of(
@@ -257,6 +275,176 @@ async fn version_of(
         (None, Some(shown)) => Some((shown, VersionFrom::SplashPage)),
         (None, None) => None,
     })
+}
+
+async fn check_keys(
+    servers: &Servers,
+    allow_different_keys: bool,
+    facts: &mut Facts,
+    report: &mut PreflightReport,
+) {
+    let (source_keys, target_keys) = tokio::join!(servers.source.jwks(), servers.target.jwks());
+    let (s, t) = match (source_keys, target_keys) {
+        (Ok(s), Ok(t)) => (s, t),
+        (s, t) => {
+            for error in [s.err(), t.err()].into_iter().flatten() {
+                report.refusals.push(error.to_string());
+            }
+            return;
+        }
+    };
+    facts.0.keys = key_labels(&s);
+    facts.1.keys = key_labels(&t);
+    let identical = canonical_keys(&s) == canonical_keys(&t) && !canonical_keys(&s).is_empty();
+    report.keys_identical = Some(identical);
+    if identical {
+        return;
+    }
+    let later: Vec<Phase> = report
+        .phases
+        .iter()
+        .copied()
+        .filter(|p| *p != Phase::Clients)
+        .collect();
+    if !allow_different_keys {
+        report.refusals.push(
+            "the two servers publish different JWK sets: sessions (their SIDs carry an HMAC made \
+             with the keys) and tokens would not survive. Give the target the source's JWK set \
+             first, or run with --allow-different-keys to migrate client registrations only"
+                .to_owned(),
+        );
+        return;
+    }
+    report.phases.retain(|p| *p == Phase::Clients);
+    if !later.is_empty() {
+        report.notes.push(format!(
+            "the JWK sets differ: migrating client registrations only, as --allow-different-keys \
+             asks ({} left out: they would not survive on the target)",
+            names(&later)
+        ));
+    }
+}
+
+/// The tokens of the APIs the phases use, on both sides.
+async fn check_tokens(servers: &Servers, facts: &mut Facts, report: &mut PreflightReport) {
+    for phase in report.phases.clone() {
+        for (server, facts) in [
+            (&servers.source, &mut facts.0),
+            (&servers.target, &mut facts.1),
+        ] {
+            if !server.has_token(phase) {
+                report.refusals.push(format!(
+                    "no token for the {} server's {} API",
+                    server.side,
+                    api_name(phase)
+                ));
+                continue;
+            }
+            match server.check_token(phase).await {
+                Ok(()) => facts.tokens_accepted.push(phase),
+                Err(error) => report.refusals.push(error.to_string()),
+            }
+        }
+    }
+}
+
+/// Source clients looked up on the target to tell whether it is the
+/// source under another name.
+const SAMENESS_PROBES: usize = 3;
+
+/// Refuses when the target holds one of the source's first clients with
+/// what a migration target always makes anew (see the module's doc).
+async fn check_not_the_same(servers: &Servers, report: &mut PreflightReport) {
+    if !report.phases.contains(&Phase::Clients) {
+        return;
+    }
+    let Ok(response) = servers.source.open_listing(Phase::Clients).await else {
+        return;
+    };
+    let mut listing = Listing::read(response, Shape::Array, servers.source.listing_options());
+    let mut probes = Vec::new();
+    while let Some(Ok(item)) = listing.next().await {
+        if let Text::Whole(text) = &item.text {
+            if let Ok(Value::Object(client)) = serde_json::from_slice(text) {
+                probes.push(client);
+            }
+        }
+        if probes.len() == SAMENESS_PROBES {
+            break;
+        }
+    }
+    drop(listing);
+    for source_client in probes {
+        let Some(id) = source_client.get("client_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let key = Key::Client(id.to_owned());
+        let held = servers
+            .target
+            .get_one(&key, None, &mut Budget::default())
+            .await;
+        let Ok(Some(Value::Object(target_client))) = held else {
+            continue;
+        };
+        if let Some(evidence) = same_registration(&source_client, &target_client) {
+            report.refusals.push(format!(
+                "the source and the target are the same server, or the target holds a copy of \
+                 the source's store: the target holds client {id} with the source's very \
+                 {evidence}, which a migration target always issues anew. Give two different \
+                 servers"
+            ));
+            return;
+        }
+    }
+}
+
+/// What shows two registrations to be one: the same registration access
+/// token, or (when the export has none) the same issue time.
+fn same_registration(
+    source: &serde_json::Map<String, Value>,
+    target: &serde_json::Map<String, Value>,
+) -> Option<&'static str> {
+    let member = |client: &serde_json::Map<String, Value>, name: &str| client.get(name).cloned();
+    let token = "registration_access_token";
+    match (member(source, token), member(target, token)) {
+        (Some(Value::String(s)), Some(Value::String(t))) if !s.is_empty() => {
+            return (s == t).then_some("registration access token");
+        }
+        _ => {}
+    }
+    let issued = "client_id_issued_at";
+    match (member(source, issued), member(target, issued)) {
+        (Some(s @ Value::Number(_)), Some(t)) if s == t => Some("issue time (client_id_issued_at)"),
+        _ => None,
+    }
+}
+
+/// Every URL a token will go to, for the phases that run.
+fn endpoints(servers: &Servers, phases: &[Phase]) -> Vec<EndpointUse> {
+    let mut uses = Vec::new();
+    for &phase in phases {
+        uses.push(EndpointUse {
+            side: "source",
+            writes: false,
+            url: servers.source.listing_url(phase),
+            requests: "GET (the listing)",
+        });
+    }
+    for &phase in phases {
+        uses.push(EndpointUse {
+            side: "target",
+            writes: true,
+            url: servers.target.listing_url(phase),
+            requests: match phase {
+                Phase::Clients => "POST; GET, PUT, DELETE …/{client_id}; GET (the listing)",
+                Phase::Authorizations => {
+                    "POST ?import=true; GET, DELETE ?subject=&client=; GET (the listing)"
+                }
+                Phase::Sessions => "POST with SID-Key; GET, DELETE with SID; GET (the listing)",
+            },
+        });
+    }
+    uses
 }
 
 fn names(phases: &[Phase]) -> String {
@@ -334,5 +522,28 @@ mod tests {
         assert_ne!(canonical_keys(&a), canonical_keys(&c));
         assert!(canonical_keys(&json!({})).is_empty());
         assert_eq!(key_labels(&a), ["RSA 1", "EC 2"]);
+    }
+
+    #[test]
+    fn one_registration_is_told_by_what_a_target_makes_anew() {
+        let client = |value: Value| value.as_object().unwrap().clone();
+        let source = client(
+            json!({"client_id": "a", "registration_access_token": "rat1", "client_id_issued_at": 5}),
+        );
+        let copy = client(
+            json!({"client_id": "a", "registration_access_token": "rat1", "client_id_issued_at": 5}),
+        );
+        let imported = client(
+            json!({"client_id": "a", "registration_access_token": "rat2", "client_id_issued_at": 5}),
+        );
+        assert_eq!(
+            same_registration(&source, &copy),
+            Some("registration access token")
+        );
+        assert_eq!(same_registration(&source, &imported), None);
+        let bare = client(json!({"client_id": "a", "client_id_issued_at": 5}));
+        assert!(same_registration(&bare, &copy).is_some());
+        let later = client(json!({"client_id": "a", "client_id_issued_at": 6}));
+        assert_eq!(same_registration(&bare, &later), None);
     }
 }

@@ -13,53 +13,14 @@
 //!   the last `.` (the rest is the source's HMAC of that key, which a
 //!   target holding the same keys computes again).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
-/// A kind of record, in migration order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Clients,
-    Authorizations,
-    Sessions,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 3] = [Phase::Clients, Phase::Authorizations, Phase::Sessions];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Clients => "clients",
-            Phase::Authorizations => "authorizations",
-            Phase::Sessions => "sessions",
-        }
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for Phase {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Phase, String> {
-        match text.trim() {
-            "clients" => Ok(Phase::Clients),
-            "authorizations" | "authorisations" | "authz" => Ok(Phase::Authorizations),
-            "sessions" => Ok(Phase::Sessions),
-            other => Err(format!(
-                "{other:?} is not a phase (clients, authorizations, sessions)"
-            )),
-        }
-    }
-}
+use crate::digests::UNKNOWN;
+use crate::listing::{Names, Shape, Text};
+use crate::masking::secret_strings;
+pub use crate::phase::Phase;
 
 /// What names a record: in the journal, in the target's API, on screen.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -141,33 +102,46 @@ const SECRET_METHODS: [&str; 3] = [
     "client_secret_jwt",
 ];
 
-/// A source record made ready for the target.
+/// A source record made ready for the target. It keeps texts, not parsed
+/// values: a record in flight costs its bytes, whatever its shape.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub key: Key,
-    /// What is posted.
-    pub body: Value,
-    /// The record as compared with the target's copy.
-    pub compare: Value,
     /// Sessions: the source's full SID, which the target must reproduce.
     pub sid: Option<String>,
     /// Clients: the secret sent as `preferred_client_secret`.
     pub secret: Option<String>,
     /// Clients: the export held a registration access token.
     pub had_registration_token: bool,
+    /// Sessions: their subject, to name them.
+    pub subject: Option<String>,
+    /// The JSON posted.
+    pub body: Bytes,
+    /// The digest of the record as compared (see [`content_digest`]).
+    pub content: u64,
+    /// The record as listed.
+    pub listed: Bytes,
 }
 
 impl Prepared {
-    /// Sessions: their subject, to name them.
-    pub fn subject(&self) -> Option<&str> {
-        match self.key {
-            Key::Session(_) => self.body.get("sub").and_then(Value::as_str),
-            _ => None,
-        }
+    pub fn describe(&self) -> String {
+        self.key.describe(self.subject.as_deref())
     }
 
-    pub fn describe(&self) -> String {
-        self.key.describe(self.subject())
+    /// The record as compared with the target's copy.
+    pub fn compare_form(&self) -> Value {
+        let listed = serde_json::from_slice(&self.listed).unwrap_or(Value::Null);
+        normalise(self.key.phase(), listed)
+    }
+
+    /// What a server might echo that must never be shown: the record's
+    /// masked strings, its SID, its secret.
+    pub fn secrets(&self) -> Vec<String> {
+        let listed: Value = serde_json::from_slice(&self.listed).unwrap_or(Value::Null);
+        let mut secrets = secret_strings(self.key.phase(), &listed);
+        secrets.extend(self.sid.iter().cloned());
+        secrets.extend(self.secret.iter().cloned());
+        secrets
     }
 }
 
@@ -186,15 +160,41 @@ pub enum Unmigratable {
     SecretHidden { method: String },
 }
 
-/// A client registration from `GET /clients`, made ready.
-pub fn prepare_client(export: Value) -> Result<(String, Result<Prepared, Unmigratable>), String> {
-    let Value::Object(mut members) = export else {
-        return Err("a client registration that is not a JSON object".to_owned());
-    };
+fn parse_object(listed: &[u8], what: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice(listed) {
+        Ok(Value::Object(members)) => Ok(members),
+        Ok(_) => Err(format!("{what} that is not a JSON object")),
+        Err(_) => Err(format!("{what} that is not valid JSON")),
+    }
+}
+
+/// A client id the target can be asked to keep: not empty, no control
+/// characters.
+fn usable_client_id(id: &str) -> Result<(), Unmigratable> {
+    if id.trim().is_empty() {
+        return Err(Unmigratable::Malformed(
+            "its client_id is empty: a target would make up another one".to_owned(),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(Unmigratable::Malformed(
+            "its client_id holds control characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A client registration from `GET /clients`, made ready: its id, and
+/// the record or why it cannot be migrated.
+pub fn prepare_client(listed: Bytes) -> Result<(String, Result<Prepared, Unmigratable>), String> {
+    let mut members = parse_object(&listed, "a client registration")?;
     let Some(Value::String(client_id)) = members.get("client_id").cloned() else {
         return Err("a client registration without a client_id".to_owned());
     };
-    let compare = normalise_client(Value::Object(members.clone()));
+    if let Err(why) = usable_client_id(&client_id) {
+        return Ok((client_id, Err(why)));
+    }
+    let content = content_digest(&normalise_client(Value::Object(members.clone())));
     let had_registration_token = members
         .get("registration_access_token")
         .and_then(Value::as_str)
@@ -227,13 +227,19 @@ pub fn prepare_client(export: Value) -> Result<(String, Result<Prepared, Unmigra
     }
     let prepared = Prepared {
         key: Key::Client(client_id.clone()),
-        body: Value::Object(members),
-        compare,
         sid: None,
         secret,
         had_registration_token,
+        subject: None,
+        body: to_bytes(&Value::Object(members)),
+        content,
+        listed,
     };
     Ok((client_id, Ok(prepared)))
+}
+
+fn to_bytes(value: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("JSON values serialise"))
 }
 
 /// A secret that an exporting codec left out or masked: empty, or only
@@ -259,10 +265,38 @@ pub fn normalise_client(registration: Value) -> Value {
     }
 }
 
+/// The metadata of a client registration as RFC 7592's update takes it:
+/// `client_id` and `client_secret` (which must be the current ones), the
+/// metadata, and nothing the server makes.
+pub fn client_update_body(compare_form: &Value) -> Bytes {
+    let mut body = normalise_client(compare_form.clone());
+    if let Value::Object(members) = &mut body {
+        members.remove("preferred_client_id");
+        members.remove("preferred_client_secret");
+    }
+    to_bytes(&body)
+}
+
+/// A registration as it was (read from the target) posted again: its id
+/// and secret as the preferred ones.
+pub fn client_repost_body(registration: &Value) -> Bytes {
+    let mut body = normalise_client(registration.clone());
+    if let Value::Object(members) = &mut body {
+        if let Some(id) = members.remove("client_id") {
+            members.insert("preferred_client_id".to_owned(), id);
+        }
+        if let Some(secret) = members.remove("client_secret") {
+            members.insert("preferred_client_secret".to_owned(), secret);
+        }
+    }
+    to_bytes(&body)
+}
+
 /// A long-lived authorisation from the store's listing, made ready.
-pub fn prepare_authorization(export: Value) -> Result<Prepared, String> {
+pub fn prepare_authorization(listed: Bytes) -> Result<Prepared, String> {
+    let members = parse_object(&listed, "an authorisation")?;
     let text = |name: &str| {
-        export
+        members
             .get(name)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -271,36 +305,220 @@ pub fn prepare_authorization(export: Value) -> Result<Prepared, String> {
     let (Some(sub), Some(cid)) = (text("sub"), text("cid")) else {
         return Err("an authorisation without sub and cid".to_owned());
     };
+    let value = Value::Object(members);
     Ok(Prepared {
         key: Key::Authorization { sub, cid },
-        compare: export.clone(),
-        body: export,
         sid: None,
         secret: None,
         had_registration_token: false,
+        subject: None,
+        body: listed.clone(),
+        content: content_digest(&value),
+        listed,
     })
+}
+
+/// Whether a SID can travel in an HTTP header (`SID`, `SID-Key`): visible
+/// ASCII, no spaces, not absurdly long.
+fn usable_in_header(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 4096 && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }
 
 /// A session from the store's listing (`sid` → session), made ready; its
 /// `SID-Key` is the SID up to the last `.`.
-pub fn prepare_session(sid: String, session: Value) -> Result<Prepared, String> {
+pub fn prepare_session(sid: String, listed: Bytes) -> Result<Prepared, String> {
     let Some((key, hmac)) = sid.rsplit_once('.') else {
         return Err("a session whose SID is not KEY.HMAC".to_owned());
     };
     if key.is_empty() || hmac.is_empty() {
         return Err("a session whose SID is not KEY.HMAC".to_owned());
     }
-    if !session.is_object() {
-        return Err("a session that is not a JSON object".to_owned());
+    if !usable_in_header(&sid) {
+        return Err(
+            "a session whose SID holds characters an HTTP header cannot carry (spaces, control \
+             or non-ASCII characters): it cannot be sent as SID-Key"
+                .to_owned(),
+        );
     }
+    let members = parse_object(&listed, "a session")?;
+    let subject = members
+        .get("sub")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let value = Value::Object(members);
     Ok(Prepared {
         key: Key::Session(key.to_owned()),
-        compare: session.clone(),
-        body: session,
         sid: Some(sid),
         secret: None,
         had_registration_token: false,
+        subject,
+        body: listed.clone(),
+        content: content_digest(&value),
+        listed,
     })
+}
+
+/// A listing record made ready, or why it cannot be.
+#[derive(Debug)]
+pub enum Read {
+    Ready(Box<Prepared>),
+    /// It cannot be migrated: listed as failed under this name.
+    Unusable {
+        key_digest: u128,
+        record: String,
+        message: String,
+    },
+}
+
+/// A source listing's record (`sid` for sessions; `position` from 1),
+/// made ready for the target.
+pub fn prepare(phase: Phase, sid: Option<String>, position: u64, text: Text) -> Read {
+    let unusable = |key: Option<Key>, message: String| {
+        let (key_digest, record) = match key {
+            Some(key) => (key.digest(), key.describe(None)),
+            None => (
+                digest(&[
+                    b"unusable",
+                    phase.name().as_bytes(),
+                    &position.to_le_bytes(),
+                ]),
+                format!("{} record #{position} of the listing", phase.name()),
+            ),
+        };
+        Read::Unusable {
+            key_digest,
+            record,
+            message,
+        }
+    };
+    let listed = match text {
+        Text::Whole(listed) => listed,
+        Text::TooBig { bytes, names } => {
+            let message = format!(
+                "it is {bytes} bytes long, over the limit (--max-record-bytes): skipped, not sent"
+            );
+            return unusable(key_of(phase, sid.as_deref(), &names), message);
+        }
+    };
+    let prepared = match phase {
+        Phase::Clients => match prepare_client(listed) {
+            Ok((_, Ok(prepared))) => Ok(prepared),
+            Ok((id, Err(why))) => return unusable(Some(Key::Client(id)), why.to_string()),
+            Err(why) => Err(why),
+        },
+        Phase::Authorizations => prepare_authorization(listed),
+        Phase::Sessions => prepare_session(sid.clone().unwrap_or_default(), listed),
+    };
+    match prepared {
+        Ok(prepared) => Read::Ready(Box::new(prepared)),
+        Err(why) => {
+            let key = key_of(phase, sid.as_deref(), &Names::default());
+            unusable(key, why)
+        }
+    }
+}
+
+/// A record's key from what names it, when that is enough.
+fn key_of(phase: Phase, sid: Option<&str>, names: &Names) -> Option<Key> {
+    match phase {
+        Phase::Clients => names.client_id.clone().map(Key::Client),
+        Phase::Authorizations => Some(Key::Authorization {
+            sub: names.sub.clone()?,
+            cid: names.cid.clone()?,
+        }),
+        Phase::Sessions => {
+            let (key, _) = sid?.rsplit_once('.')?;
+            let shown: String = key.chars().filter(|c| !c.is_control()).collect();
+            (!shown.is_empty()).then_some(Key::Session(shown))
+        }
+    }
+}
+
+/// A record of a listing as an index holds it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub key: Key,
+    /// Sessions: their subject, to name them.
+    pub subject: Option<String>,
+    /// Its key in an index: sessions by their full SID.
+    pub index_key: u128,
+    /// [`content_digest`] of its compared form ([`UNKNOWN`] when too big).
+    pub content: u64,
+}
+
+/// A listing's record, as indexed (`None` for one without a usable key).
+pub fn listed(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Listed> {
+    let (key, content, subject) = match text {
+        Text::TooBig { names, .. } => (key_of(phase, sid, names)?, UNKNOWN, names.sub.clone()),
+        Text::Whole(listed) => {
+            let value: Value = serde_json::from_slice(listed).ok()?;
+            let subject = value.get("sub").and_then(Value::as_str).map(str::to_owned);
+            let key = match phase {
+                Phase::Clients => Key::Client(value.get("client_id")?.as_str()?.to_owned()),
+                Phase::Authorizations => Key::Authorization {
+                    sub: value.get("sub")?.as_str()?.to_owned(),
+                    cid: value.get("cid")?.as_str()?.to_owned(),
+                },
+                Phase::Sessions => Key::Session(sid?.rsplit_once('.')?.0.to_owned()),
+            };
+            (key, content_digest(&normalise(phase, value)), subject)
+        }
+    };
+    let index_key = index_key(&key, sid);
+    let subject = subject.filter(|_| phase == Phase::Sessions);
+    Some(Listed {
+        key,
+        subject,
+        index_key,
+        content,
+    })
+}
+
+/// Only a listing's record's key (what the source's index needs): its
+/// key members read, the rest of the record skipped unbuilt.
+pub fn listed_key(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Key> {
+    let listed = match text {
+        Text::TooBig { names, .. } => return key_of(phase, sid, names),
+        Text::Whole(_) if phase == Phase::Sessions => {
+            return Some(Key::Session(sid?.rsplit_once('.')?.0.to_owned()))
+        }
+        Text::Whole(listed) => listed,
+    };
+    #[derive(serde::Deserialize)]
+    struct KeyMembers {
+        client_id: Option<Value>,
+        sub: Option<Value>,
+        cid: Option<Value>,
+    }
+    let members: KeyMembers = serde_json::from_slice(listed).ok()?;
+    let text = |value: Option<Value>| match value {
+        Some(Value::String(text)) => Some(text),
+        _ => None,
+    };
+    match phase {
+        Phase::Clients => Some(Key::Client(text(members.client_id)?)),
+        Phase::Authorizations => Some(Key::Authorization {
+            sub: text(members.sub)?,
+            cid: text(members.cid)?,
+        }),
+        Phase::Sessions => None,
+    }
+}
+
+/// How a phase's listing is laid out.
+pub fn shape(phase: Phase) -> Shape {
+    match phase {
+        Phase::Sessions => Shape::ObjectBySid,
+        Phase::Clients | Phase::Authorizations => Shape::Array,
+    }
+}
+
+/// The key a record has in a listing's index: sessions by their full SID.
+pub fn index_key(key: &Key, sid: Option<&str>) -> u128 {
+    match (key, sid) {
+        (Key::Session(_), Some(sid)) => sid_digest(sid),
+        _ => key.digest(),
+    }
 }
 
 /// A record as compared, from the target's listing or API.
@@ -311,11 +529,12 @@ pub fn normalise(phase: Phase, record: Value) -> Value {
     }
 }
 
-/// A digest of a JSON value that does not depend on member order.
+/// A digest of a JSON value that does not depend on member order (never
+/// one of the tables' markers, [`DUPLICATE`] and [`UNKNOWN`]).
 pub fn content_digest(value: &Value) -> u64 {
     let mut hasher = Xxh3::new();
     feed(&mut hasher, value);
-    hasher.digest()
+    hasher.digest().min(UNKNOWN - 1)
 }
 
 fn feed(hasher: &mut Xxh3, value: &Value) {
@@ -387,139 +606,19 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-const MASK: &str = "***";
-
-/// `record` (a body about to be posted, or an export) with every secret
-/// and every piece of session data replaced by `***`.
-pub fn masked(phase: Phase, record: &Value) -> Value {
-    let Value::Object(members) = record else {
-        return Value::String(MASK.to_owned());
-    };
-    let mut out = Map::new();
-    for (name, value) in members {
-        let keep = match phase {
-            Phase::Clients => !is_secret_name(name),
-            Phase::Authorizations => {
-                matches!(name.as_str(), "sub" | "cid" | "scp" | "clm" | "iss")
-                    || value.is_number()
-                    || value.is_boolean()
-            }
-            Phase::Sessions => matches!(
-                name.as_str(),
-                "sub"
-                    | "auth_time"
-                    | "creation_time"
-                    | "max_life"
-                    | "auth_life"
-                    | "max_idle"
-                    | "acr"
-                    | "amr"
-            ),
-        };
-        let shown = if keep {
-            match (phase, value) {
-                (Phase::Clients, Value::Object(_)) if name == "jwks" => mask_private_keys(value),
-                _ => value.clone(),
-            }
-        } else {
-            mask_leaves(value)
-        };
-        out.insert(name.clone(), shown);
-    }
-    Value::Object(out)
-}
-
-/// A member that holds a secret: `*secret*`, `*password*`, `*token`
-/// (`registration_access_token`), not `token_endpoint_auth_method`.
-fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name.contains("secret") || name.contains("password") || name.ends_with("token")
-}
-
-/// Keeps the shape, hides every value.
-fn mask_leaves(value: &Value) -> Value {
-    match value {
-        Value::Object(members) => Value::Object(
-            members
-                .iter()
-                .map(|(name, value)| (name.clone(), mask_leaves(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(mask_leaves).collect()),
-        _ => Value::String(MASK.to_owned()),
-    }
-}
-
-/// A client's inline JWK set with its private members hidden.
-fn mask_private_keys(jwks: &Value) -> Value {
-    const PRIVATE: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-    match jwks {
-        Value::Object(members) => Value::Object(
-            members
-                .iter()
-                .map(|(name, value)| {
-                    let value = if PRIVATE.contains(&name.as_str()) {
-                        Value::String(MASK.to_owned())
-                    } else {
-                        mask_private_keys(value)
-                    };
-                    (name.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(mask_private_keys).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Every string of `record` that [`masked`] would hide, for scrubbing
-/// messages that might echo them.
-pub fn secret_strings(phase: Phase, record: &Value) -> Vec<String> {
-    let mut found = Vec::new();
-    collect_masked(record, &masked(phase, record), &mut found);
-    found.retain(|s| s.len() >= 4);
-    found
-}
-
-fn collect_masked(original: &Value, shown: &Value, found: &mut Vec<String>) {
-    match (original, shown) {
-        (Value::String(s), Value::String(m)) if m == MASK && s != MASK => found.push(s.clone()),
-        (Value::Object(o), Value::Object(m)) => {
-            for (name, value) in o {
-                if let Some(shown) = m.get(name) {
-                    collect_masked(value, shown, found);
-                }
-            }
-        }
-        (Value::Array(o), Value::Array(m)) => {
-            for (value, shown) in o.iter().zip(m) {
-                collect_masked(value, shown, found);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `message` with every one of `secrets` in it replaced by `***`, and cut
-/// to a readable length.
-pub fn scrub(message: &str, secrets: &[String]) -> String {
-    let mut out = message.to_owned();
-    for secret in secrets {
-        if !secret.is_empty() && out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), MASK);
-        }
-    }
-    match out.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &out[..cut]),
-        None => out,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn text(value: Value) -> Bytes {
+        Bytes::from(value.to_string())
+    }
+
+    fn body(prepared: &Prepared) -> Value {
+        serde_json::from_slice(&prepared.body).unwrap()
+    }
 
     #[test]
     fn a_client_is_posted_with_preferred_credentials_and_without_what_the_target_makes() {
@@ -530,67 +629,98 @@ mod tests {
             "registration_client_uri": "https://old/c2id/clients/webapp",
             "redirect_uris": ["https://app/cb"], "token_endpoint_auth_method": "client_secret_basic"
         });
-        let (id, prepared) = prepare_client(export).unwrap();
+        let (id, prepared) = prepare_client(text(export)).unwrap();
         let prepared = prepared.unwrap();
         assert_eq!(id, "webapp");
         assert_eq!(
-            prepared.body,
+            body(&prepared),
             json!({
                 "preferred_client_id": "webapp", "preferred_client_secret": "s3cr3t-value-0123456789",
                 "redirect_uris": ["https://app/cb"], "token_endpoint_auth_method": "client_secret_basic"
             })
         );
         assert!(prepared.had_registration_token);
-        assert_eq!(
-            prepared.compare,
-            json!({
-                "client_id": "webapp", "client_secret": "s3cr3t-value-0123456789",
-                "redirect_uris": ["https://app/cb"], "token_endpoint_auth_method": "client_secret_basic"
-            })
-        );
+        let compared = json!({
+            "client_id": "webapp", "client_secret": "s3cr3t-value-0123456789",
+            "redirect_uris": ["https://app/cb"], "token_endpoint_auth_method": "client_secret_basic"
+        });
+        assert_eq!(prepared.compare_form(), compared);
+        assert_eq!(prepared.content, content_digest(&compared));
         assert_eq!(prepared.key, Key::Client("webapp".into()));
+        assert!(prepared
+            .secrets()
+            .contains(&"s3cr3t-value-0123456789".to_owned()));
+        assert_eq!(
+            serde_json::from_slice::<Value>(&client_update_body(&compared)).unwrap(),
+            compared
+        );
+        let reposted: Value = serde_json::from_slice(&client_repost_body(&compared)).unwrap();
+        assert_eq!(reposted, body(&prepared));
     }
 
     #[test]
-    fn a_client_without_its_secret_is_not_migrated_and_says_why() {
+    fn a_client_without_its_secret_or_a_usable_id_is_not_migrated_and_says_why() {
         for export in [
             json!({"client_id": "a", "redirect_uris": ["https://a/cb"]}),
             json!({"client_id": "a", "client_secret": "", "token_endpoint_auth_method": "client_secret_post"}),
             json!({"client_id": "a", "client_secret": "********", "token_endpoint_auth_method": "client_secret_jwt"}),
         ] {
-            let (_, prepared) = prepare_client(export).unwrap();
+            let (_, prepared) = prepare_client(text(export)).unwrap();
             assert!(
                 matches!(prepared, Err(Unmigratable::SecretHidden { .. })),
                 "{prepared:?}"
             );
         }
+        for id in ["", "  ", "a\nb"] {
+            let (_, prepared) = prepare_client(text(
+                json!({"client_id": id, "token_endpoint_auth_method": "none"}),
+            ))
+            .unwrap();
+            assert!(
+                matches!(prepared, Err(Unmigratable::Malformed(_))),
+                "{id:?}: {prepared:?}"
+            );
+        }
         // A public client has no secret to lose.
-        let (_, public) =
-            prepare_client(json!({"client_id": "spa", "token_endpoint_auth_method": "none"}))
-                .unwrap();
+        let (_, public) = prepare_client(text(
+            json!({"client_id": "spa", "token_endpoint_auth_method": "none"}),
+        ))
+        .unwrap();
         let public = public.unwrap();
-        assert!(public.body.get("preferred_client_secret").is_none());
+        assert!(body(&public).get("preferred_client_secret").is_none());
         assert!(!public.had_registration_token);
-        assert!(prepare_client(json!({"client_name": "x"})).is_err());
-        assert!(prepare_client(json!([1])).is_err());
+        assert!(prepare_client(text(json!({"client_name": "x"}))).is_err());
+        assert!(prepare_client(text(json!([1]))).is_err());
+        assert!(prepare_client(Bytes::from_static(b"{nope")).is_err());
     }
 
     #[test]
     fn a_sessions_sid_key_is_the_sid_up_to_its_last_dot() {
-        let p = prepare_session("abc.def.HMAC".into(), json!({"sub": "alice"})).unwrap();
+        let p = prepare_session("abc.def.HMAC".into(), text(json!({"sub": "alice"}))).unwrap();
         assert_eq!(p.key, Key::Session("abc.def".into()));
         assert_eq!(p.sid.as_deref(), Some("abc.def.HMAC"));
         assert_eq!(p.describe(), "session abc.def of alice");
-        assert!(prepare_session("nodot".into(), json!({"sub": "a"})).is_err());
-        assert!(prepare_session("key.".into(), json!({"sub": "a"})).is_err());
+        let session = || text(json!({"sub": "a"}));
+        for bad in [
+            "nodot",
+            "key.",
+            ".hmac",
+            "bad\nkey.hmac",
+            "sp ace.hmac",
+            "é.hmac",
+        ] {
+            assert!(prepare_session(bad.into(), session()).is_err(), "{bad:?}");
+        }
         let long = Key::Session("0123456789abcdef".into());
         assert_eq!(long.describe(Some("bob")), "session 01234567… of bob");
     }
 
     #[test]
     fn authorisations_are_keyed_by_subject_and_client() {
-        let p = prepare_authorization(json!({"sub": "alice", "cid": "webapp", "scp": ["openid"]}))
-            .unwrap();
+        let p = prepare_authorization(text(
+            json!({"sub": "alice", "cid": "webapp", "scp": ["openid"]}),
+        ))
+        .unwrap();
         assert_eq!(
             p.key,
             Key::Authorization {
@@ -598,7 +728,7 @@ mod tests {
                 cid: "webapp".into()
             }
         );
-        assert!(prepare_authorization(json!({"sub": "alice"})).is_err());
+        assert!(prepare_authorization(text(json!({"sub": "alice"}))).is_err());
         assert_ne!(
             Key::Authorization {
                 sub: "a".into(),
@@ -610,6 +740,60 @@ mod tests {
                 cid: "c".into()
             }
             .digest()
+        );
+    }
+
+    #[test]
+    fn records_too_big_are_named_by_their_key_members_when_they_have_them() {
+        let names = Names {
+            client_id: Some("big".into()),
+            ..Names::default()
+        };
+        let read = prepare(
+            Phase::Clients,
+            None,
+            7,
+            Text::TooBig {
+                bytes: 5_000_000,
+                names,
+            },
+        );
+        match read {
+            Read::Unusable {
+                record,
+                message,
+                key_digest,
+            } => {
+                assert_eq!(record, "client big");
+                assert_eq!(key_digest, Key::Client("big".into()).digest());
+                assert!(message.contains("--max-record-bytes"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let read = prepare(
+            Phase::Authorizations,
+            None,
+            7,
+            Text::TooBig {
+                bytes: 9,
+                names: Names::default(),
+            },
+        );
+        assert!(
+            matches!(read, Read::Unusable { record, .. } if record == "authorizations record #7 of the listing")
+        );
+        let listed = listed(
+            Phase::Sessions,
+            Some("k.h"),
+            &Text::TooBig {
+                bytes: 9,
+                names: Names::default(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (listed.index_key, listed.content),
+            (sid_digest("k.h"), UNKNOWN)
         );
     }
 
@@ -642,48 +826,5 @@ mod tests {
             ["b"]
         );
         assert_eq!(differing_members(&source, &json!({"b": "x"})), ["a"]);
-    }
-
-    #[test]
-    fn masking_hides_secrets_and_session_data() {
-        let client = json!({"preferred_client_id": "w", "preferred_client_secret": "topsecret",
-                            "client_name": "W", "jwks": {"keys": [{"kty": "oct", "k": "raw"}]}});
-        let shown = masked(Phase::Clients, &client);
-        assert_eq!(shown["preferred_client_secret"], "***");
-        let named = masked(
-            Phase::Clients,
-            &json!({"token_endpoint_auth_method": "none", "registration_access_token": "rat"}),
-        );
-        assert_eq!(
-            named,
-            json!({"token_endpoint_auth_method": "none", "registration_access_token": "***"})
-        );
-        assert_eq!(shown["client_name"], "W");
-        assert_eq!(shown["jwks"]["keys"][0]["k"], "***");
-        assert_eq!(shown["jwks"]["keys"][0]["kty"], "oct");
-        let secrets = secret_strings(Phase::Clients, &client);
-        assert_eq!(secrets, ["topsecret"], "short strings are not scrubbed");
-
-        let authz = json!({"sub": "alice", "cid": "w", "scp": ["openid"], "iat": 1, "lng": true,
-                           "rft": "refresh-token-value", "dat": {"x": "y"}});
-        let shown = masked(Phase::Authorizations, &authz);
-        assert_eq!(shown["rft"], "***");
-        assert_eq!(shown["dat"]["x"], "***");
-        assert_eq!(shown["scp"], json!(["openid"]));
-        assert_eq!(shown["lng"], true);
-
-        let session = json!({"sub": "alice", "auth_time": 5, "claims": {"email": "a@x", "n": 3},
-                             "data": ["secret-data"]});
-        let shown = masked(Phase::Sessions, &session);
-        assert_eq!(shown["claims"], json!({"email": "***", "n": "***"}));
-        assert_eq!(shown["data"], json!(["***"]));
-        assert_eq!(shown["auth_time"], 5);
-        assert_eq!(
-            scrub(
-                "bad value secret-data here",
-                &secret_strings(Phase::Sessions, &session)
-            ),
-            "bad value *** here"
-        );
     }
 }

@@ -1,16 +1,19 @@
 //! `report.json` in the journal folder: what the last run found and did,
 //! for the operator and for scripts. It names records (client ids,
 //! subjects, the start of SID keys) and never holds a secret, a token, a
-//! SID or a record's content.
+//! SID or a record's content. Lists stop at [`MAX_LISTED`] entries; each
+//! has its total beside it.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::migrate::{Outcome, PhaseSummary, Problem};
-use crate::preflight::{PreflightReport, Servers};
-use crate::verify::VerifyReport;
+use crate::model::{
+    Deletion, Failure, Mismatch, Outcome, PhaseSummary, Problem, VerifyPhase, VerifyReport,
+    MAX_LISTED,
+};
+use crate::preflight::{PreflightReport, ServerFacts, Servers};
 
 pub const REPORT_FILE: &str = "report.json";
 
@@ -18,6 +21,15 @@ pub const REPORT_FILE: &str = "report.json";
 pub struct ServerSide {
     pub issuer: String,
     pub version: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerifyView<'a> {
+    pub phases: &'a [VerifyPhase],
+    /// The first [`MAX_LISTED`] mismatches.
+    pub mismatches: &'a [Mismatch],
+    pub mismatches_total: u64,
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -30,26 +42,29 @@ pub struct Report<'a> {
     pub clean: bool,
     pub interrupted: bool,
     pub aborted: Option<&'a str>,
+    /// Why the run stopped before its end, and what to do.
+    pub error: Option<&'a Failure>,
     pub phases: &'a [PhaseSummary],
+    /// The first [`MAX_LISTED`] problems.
     pub problems: &'a [Problem],
     pub problems_total: u64,
+    /// Records this run deleted on the target (strays it made, replaced
+    /// registrations): the first [`MAX_LISTED`].
+    pub deletions: &'a [Deletion],
+    pub deletions_total: u64,
     /// Clients whose export held a registration access token: the target
     /// issued new ones, which software that manages its own registration
-    /// (RFC 7592, e.g. after open registration) must be given.
+    /// (RFC 7592, e.g. after open registration) must be given. The first
+    /// 1,000, sorted.
     pub clients_with_registration_access_token: Vec<&'a str>,
+    pub clients_with_registration_access_token_total: u64,
+    pub listed_at_most: usize,
     pub notes: &'a [String],
-    pub verify: Option<&'a VerifyReport>,
+    pub verify: Option<VerifyView<'a>>,
 }
 
 impl<'a> Report<'a> {
     pub fn new(servers: &Servers, preflight: &'a PreflightReport, outcome: &'a Outcome) -> Self {
-        let side = |facts: &Option<crate::preflight::ServerFacts>, issuer: &str| ServerSide {
-            issuer: issuer.to_owned(),
-            version: facts
-                .as_ref()
-                .and_then(|f| f.version.as_ref())
-                .map(|(v, _)| v.to_string()),
-        };
         Report {
             source: side(&preflight.source, &servers.source.issuer),
             target: side(&preflight.target, &servers.target.issuer),
@@ -61,17 +76,42 @@ impl<'a> Report<'a> {
             clean: outcome.is_clean(),
             interrupted: outcome.interrupted,
             aborted: outcome.aborted.as_deref(),
+            error: outcome.failure.as_ref(),
             phases: &outcome.phases,
-            problems: &outcome.problems,
-            problems_total: outcome.problems_total,
+            problems: &outcome.problems.listed,
+            problems_total: outcome.problems.total,
+            deletions: &outcome.deletions.listed,
+            deletions_total: outcome.deletions.total,
             clients_with_registration_access_token: outcome
                 .clients_with_registration_token
                 .iter()
                 .map(String::as_str)
                 .collect(),
+            clients_with_registration_access_token_total: outcome
+                .clients_with_registration_token_total,
+            listed_at_most: MAX_LISTED,
             notes: &preflight.notes,
-            verify: outcome.verify.as_ref(),
+            verify: outcome.verify.as_ref().map(verify_view),
         }
+    }
+}
+
+fn side(facts: &Option<ServerFacts>, issuer: &str) -> ServerSide {
+    ServerSide {
+        issuer: issuer.to_owned(),
+        version: facts
+            .as_ref()
+            .and_then(|f| f.version.as_ref())
+            .map(|(v, _)| v.to_string()),
+    }
+}
+
+fn verify_view(verify: &VerifyReport) -> VerifyView<'_> {
+    VerifyView {
+        phases: &verify.phases,
+        mismatches: &verify.mismatches.listed,
+        mismatches_total: verify.mismatches.total,
+        interrupted: verify.interrupted,
     }
 }
 

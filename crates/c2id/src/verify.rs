@@ -1,69 +1,52 @@
 //! `--verify`: the target read again and every source record of the
 //! phases compared with the target's copy, ignoring what the target makes
 //! anew by design (a client's issue time, registration access token and
-//! URI; members a newer target adds). Memory: 24 bytes per target record.
+//! URI; members a newer target adds). The target's listing becomes a
+//! digest table (bounded in memory, spilled past the bound); a record
+//! whose digest differs is read and compared member by member. A record
+//! that cannot be read is counted as unknown, never as matching.
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
-use crate::api::{Server, ServerError};
-use crate::listing::Listing;
-use crate::migrate::{key_and_form, shape, Event, MigrateError, MigrateOptions, MAX_LISTED};
+use crate::api::{Budget, Server, ServerError};
+use crate::digests::{duplicate_if_different, DigestTable, Spill, UNKNOWN};
+use crate::listing::{Item, Listing, ListingError, Text};
+use crate::model::{
+    Event, Listed, MigrateError, MigrateOptions, Mismatch, VerifyPhase, VerifyReport,
+};
 use crate::preflight::Servers;
-use crate::record::{self, content_digest, differing_members, sid_digest, Key, Phase};
-
-/// How one phase compares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VerifyPhase {
-    pub phase: Option<Phase>,
-    pub source_records: u64,
-    pub matching: u64,
-    pub missing: u64,
-    pub differing: u64,
-}
-
-/// A record whose target copy is missing or differs (never its content:
-/// only the names of the members that differ).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Mismatch {
-    pub phase: Phase,
-    pub record: String,
-    pub problem: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VerifyReport {
-    pub phases: Vec<VerifyPhase>,
-    /// The first [`MAX_LISTED`] mismatches.
-    pub mismatches: Vec<Mismatch>,
-    pub mismatches_total: u64,
-    pub interrupted: bool,
-}
-
-impl VerifyReport {
-    pub fn is_clean(&self) -> bool {
-        self.mismatches_total == 0 && !self.interrupted
-    }
-}
+use crate::record::{self, differing_members, Key, Phase};
 
 /// Times a broken listing is read again.
 const PASSES: u32 = 12;
 
+/// How one record compares.
 enum Compared {
     Matching,
-    Mismatch(Mismatch),
+    Missing(Mismatch),
+    Differing(Mismatch),
+    Unknown(Mismatch),
     Fatal(ServerError),
+}
+
+enum Broken {
+    Listing(&'static str, ListingError),
+    Fatal(MigrateError),
 }
 
 pub(crate) async fn verify(
     servers: &Servers,
     options: &MigrateOptions,
+    spill: &Spill,
     events: &mut dyn FnMut(Event),
     stop: &watch::Receiver<bool>,
 ) -> Result<VerifyReport, MigrateError> {
     let mut report = VerifyReport::default();
     for &phase in &options.phases {
+        let before = report.mismatches.clone();
         let mut pass = 0;
         loop {
             pass += 1;
@@ -74,12 +57,19 @@ pub(crate) async fn verify(
                 total: None,
                 done: 0,
             });
-            match verify_phase(phase, servers, options, events, stop).await {
-                Ok((summary, mismatches, total, interrupted)) => {
+            report.mismatches = before.clone();
+            let tally = Tally {
+                summary: VerifyPhase {
+                    phase: Some(phase),
+                    ..VerifyPhase::default()
+                },
+                mismatches: &mut report.mismatches,
+                events: &mut *events,
+            };
+            let result = verify_phase(phase, servers, options, spill, tally, stop).await;
+            match result {
+                Ok((summary, interrupted)) => {
                     report.phases.push(summary);
-                    report.mismatches_total += total;
-                    let room = MAX_LISTED.saturating_sub(report.mismatches.len());
-                    report.mismatches.extend(mismatches.into_iter().take(room));
                     events(Event::PhaseEnd {
                         phase,
                         verifying: true,
@@ -90,15 +80,16 @@ pub(crate) async fn verify(
                     }
                     break;
                 }
-                Err(Broken::Listing(why)) if pass < PASSES => {
-                    let message =
-                        format!("a listing broke off while verifying ({why}); reading again");
+                Err(Broken::Listing(_, error)) if error.may_pass() && pass < PASSES => {
+                    let message = format!("{error} while verifying; reading it again");
                     events(Event::Note {
                         phase,
                         message: &message,
                     });
                 }
-                Err(Broken::Listing(why)) => return Err(MigrateError::Listing(why)),
+                Err(Broken::Listing(side, error)) => {
+                    return Err(MigrateError::Listing { side, phase, error })
+                }
                 Err(Broken::Fatal(error)) => return Err(error),
             }
         }
@@ -106,57 +97,54 @@ pub(crate) async fn verify(
     Ok(report)
 }
 
-enum Broken {
-    Listing(String),
-    Fatal(MigrateError),
-}
-
 struct Tally<'a, 'e> {
     summary: VerifyPhase,
-    mismatches: Vec<Mismatch>,
-    total: u64,
+    mismatches: &'a mut Listed<Mismatch>,
     events: &'a mut (dyn FnMut(Event) + 'e),
 }
 
 impl Tally<'_, '_> {
-    fn mismatch(&mut self, mismatch: Mismatch, missing: bool) {
-        if missing {
-            self.summary.missing += 1;
-        } else {
-            self.summary.differing += 1;
-        }
-        self.total += 1;
-        if self.mismatches.len() < MAX_LISTED {
-            self.mismatches.push(mismatch);
-        }
+    fn count(&mut self, compared: Compared) -> Result<(), Broken> {
+        let mismatch = match compared {
+            Compared::Matching => {
+                self.summary.matching += 1;
+                return Ok(());
+            }
+            Compared::Fatal(error) => return Err(Broken::Fatal(error.into())),
+            Compared::Missing(mismatch) => {
+                self.summary.missing += 1;
+                mismatch
+            }
+            Compared::Differing(mismatch) => {
+                self.summary.differing += 1;
+                mismatch
+            }
+            Compared::Unknown(mismatch) => {
+                self.summary.unknown += 1;
+                mismatch
+            }
+        };
+        self.mismatches.push(mismatch);
+        Ok(())
     }
 }
-
-type PhaseResult = (VerifyPhase, Vec<Mismatch>, u64, bool);
 
 async fn verify_phase(
     phase: Phase,
     servers: &Servers,
     options: &MigrateOptions,
-    events: &mut dyn FnMut(Event),
+    spill: &Spill,
+    mut tally: Tally<'_, '_>,
     stop: &watch::Receiver<bool>,
-) -> Result<PhaseResult, Broken> {
-    let held = target_digests(&servers.target, phase).await?;
+) -> Result<(VerifyPhase, bool), Broken> {
+    let held = target_table(&servers.target, phase, spill).await?;
     let response = servers
         .source
         .open_listing(phase)
         .await
         .map_err(|e| Broken::Fatal(e.into()))?;
-    let records = Listing::read(response, shape(phase)).into_stream();
-    let mut tally = Tally {
-        summary: VerifyPhase {
-            phase: Some(phase),
-            ..VerifyPhase::default()
-        },
-        mismatches: Vec::new(),
-        total: 0,
-        events,
-    };
+    let listing_options = servers.source.listing_options();
+    let records = Listing::read(response, record::shape(phase), listing_options).into_stream();
     let target = &servers.target;
     let held = &held;
     let submitted = submit_bounded(
@@ -165,116 +153,122 @@ async fn verify_phase(
         options.concurrency,
         stop,
         |tally, item| {
-            let item = item.map_err(Broken::Listing)?;
+            let item = item.map_err(|e| Broken::Listing("source", e))?;
             tally.summary.source_records += 1;
             let seen = tally.summary.source_records;
             (tally.events)(Event::Progress { phase, seen });
-            let sid = item.sid.clone();
-            let Some((key, compare)) = key_and_form(phase, item) else {
-                return Ok(None);
-            };
-            let lookup = match (&key, &sid) {
-                (Key::Session(_), Some(sid)) => sid_digest(sid),
-                _ => key.digest(),
-            };
-            let record = key.describe(
-                compare
-                    .get("sub")
-                    .and_then(Value::as_str)
-                    .filter(|_| phase == Phase::Sessions),
-            );
-            match held.binary_search_by_key(&lookup, |(k, _)| *k) {
-                Err(_) => {
-                    tally.mismatch(
-                        Mismatch {
-                            phase,
-                            record,
-                            problem: "missing on the target".to_owned(),
-                        },
-                        true,
-                    );
+            match first_look(phase, item, held) {
+                Look::Settled(compared) => {
+                    tally.count(compared)?;
                     Ok(None)
                 }
-                Ok(at) if held[at].1 == content_digest(&compare) => {
-                    tally.summary.matching += 1;
-                    Ok(None)
+                Look::Read(key, sid, text, record) => {
+                    Ok(Some(compare_one(target, key, sid, text, record)))
                 }
-                Ok(_) => Ok(Some(compare_one(target, key, sid, compare, record))),
             }
         },
-        |tally, compared| match compared {
-            Compared::Matching => {
-                tally.summary.matching += 1;
-                Ok(())
-            }
-            Compared::Mismatch(mismatch) => {
-                let missing = mismatch.problem.starts_with("missing");
-                tally.mismatch(mismatch, missing);
-                Ok(())
-            }
-            Compared::Fatal(error) => Err(Broken::Fatal(error.into())),
-        },
+        |tally, compared| tally.count(compared),
     )
     .await?;
-    Ok((
-        tally.summary,
-        tally.mismatches,
-        tally.total,
-        submitted.interrupted,
-    ))
+    Ok((tally.summary, submitted.interrupted))
+}
+
+enum Look {
+    Settled(Compared),
+    /// The digests differ: read the target's copy.
+    Read(Key, Option<String>, Bytes, String),
+}
+
+/// A source record against the target's digest of it.
+fn first_look(phase: Phase, item: Item, held: &DigestTable) -> Look {
+    let Item {
+        sid,
+        text,
+        position,
+        ..
+    } = item;
+    let Some(listed) = record::listed(phase, sid.as_deref(), &text) else {
+        let mismatch = Mismatch {
+            phase,
+            record: format!("{} record #{position} of the listing", phase.name()),
+            problem: "cannot be compared: it has no usable key".to_owned(),
+        };
+        return Look::Settled(Compared::Unknown(mismatch));
+    };
+    let record = listed.key.describe(listed.subject.as_deref());
+    let mismatch = |problem: &str| Mismatch {
+        phase,
+        record: record.clone(),
+        problem: problem.to_owned(),
+    };
+    match (held.get(listed.index_key).ok().flatten(), text) {
+        (None, _) => Look::Settled(Compared::Missing(mismatch("missing on the target"))),
+        (Some(_), Text::TooBig { .. }) => Look::Settled(Compared::Unknown(mismatch(
+            "cannot be compared: it is over the size limit (--max-record-bytes)",
+        ))),
+        (Some(content), Text::Whole(_)) if content == listed.content && content != UNKNOWN => {
+            Look::Settled(Compared::Matching)
+        }
+        (Some(_), Text::Whole(text)) => Look::Read(listed.key, sid, text, record),
+    }
 }
 
 async fn compare_one(
     target: &Server,
     key: Key,
     sid: Option<String>,
-    compare: Value,
+    text: Bytes,
     record: String,
 ) -> Compared {
     let phase = key.phase();
-    match target.get_one(&key, sid.as_deref()).await {
-        Err(error) => Compared::Fatal(error),
-        Ok(None) => Compared::Mismatch(Mismatch {
-            phase,
-            record,
-            problem: "missing on the target".to_owned(),
-        }),
-        Ok(Some(held)) => {
-            let differing = differing_members(&compare, &record::normalise(phase, held));
-            if differing.is_empty() {
-                Compared::Matching
-            } else {
-                Compared::Mismatch(Mismatch {
-                    phase,
-                    record,
-                    problem: format!("differs on the target: {}", differing.join(", ")),
-                })
-            }
-        }
+    let mismatch = |problem: String| Mismatch {
+        phase,
+        record: record.clone(),
+        problem,
+    };
+    let held = match target
+        .get_one(&key, sid.as_deref(), &mut Budget::default())
+        .await
+    {
+        Err(error) if error.ends_the_run() => return Compared::Fatal(error),
+        Err(error) => return Compared::Unknown(mismatch(format!("could not be read: {error}"))),
+        Ok(None) => return Compared::Missing(mismatch("missing on the target".to_owned())),
+        Ok(Some(held)) => held,
+    };
+    let source: Value = serde_json::from_slice(&text).unwrap_or(Value::Null);
+    let differing = differing_members(
+        &record::normalise(phase, source),
+        &record::normalise(phase, held),
+    );
+    if differing.is_empty() {
+        Compared::Matching
+    } else {
+        Compared::Differing(mismatch(format!(
+            "differs on the target: {}",
+            differing.join(", ")
+        )))
     }
 }
 
-/// Every target record of `phase`: (key digest, content digest), sorted.
-async fn target_digests(target: &Server, phase: Phase) -> Result<Vec<(u128, u64)>, Broken> {
+/// Every target record of `phase`: index key → content digest.
+async fn target_table(target: &Server, phase: Phase, spill: &Spill) -> Result<DigestTable, Broken> {
+    let io = |source| {
+        Broken::Fatal(MigrateError::Io {
+            path: spill.dir().to_path_buf(),
+            source,
+        })
+    };
     let response = target
         .open_listing(phase)
         .await
         .map_err(|e| Broken::Fatal(e.into()))?;
-    let mut listing = Listing::read(response, shape(phase));
-    let mut held = Vec::new();
+    let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
+    let mut builder = spill.builder();
     while let Some(item) = listing.next().await {
-        let item = item.map_err(Broken::Listing)?;
-        let sid = item.sid.clone();
-        let Some((key, compare)) = key_and_form(phase, item) else {
-            continue;
-        };
-        let lookup = match (&key, &sid) {
-            (Key::Session(_), Some(sid)) => sid_digest(sid),
-            _ => key.digest(),
-        };
-        held.push((lookup, content_digest(&compare)));
+        let item = item.map_err(|e| Broken::Listing("target", e))?;
+        if let Some(listed) = record::listed(phase, item.sid.as_deref(), &item.text) {
+            builder.push(listed.index_key, listed.content).map_err(io)?;
+        }
     }
-    held.sort_unstable_by_key(|(k, _)| *k);
-    held.shrink_to_fit();
-    Ok(held)
+    builder.finish(duplicate_if_different).map_err(io)
 }

@@ -199,6 +199,11 @@ fn the_examples_migrate_with_exit_0_and_no_secret_reaches_any_output() {
     // record is reported: its message must not show either secret.
     let mut other = source_seed["clients"][0].clone();
     other["client_secret"] = json!("aDifferentTargetSecretNotReal0123456789");
+    // As a target that imported it holds it: a registration token of its own.
+    other
+        .as_object_mut()
+        .unwrap()
+        .remove("registration_access_token");
     target_seed["clients"] = json!([other]);
     let servers = Servers::start(&source_seed, &target_seed);
     let mut secrets = secrets_of(&source_seed, &servers.source.state());
@@ -568,4 +573,163 @@ fn sigterm_stops_after_the_records_in_flight_with_exit_130_and_the_rerun_finishe
         comparable(&servers.source.state())
     );
     assert_eq!(servers.target.stats().requests.authz_v3_create, 2000);
+}
+
+#[test]
+fn preflight_prints_every_endpoint_it_will_read_from_and_write_to() {
+    let servers = Servers::start(
+        &example("c2id-source.json"),
+        &example("c2id-target-empty.json"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let output = servers.migrate(&["--journal", journal.to_str().unwrap()]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let (source, target) = (servers.source.issuer(), servers.target.issuer());
+    for line in [
+        format!("reads  {source}/clients"),
+        format!("reads  {source}/authz-store/rest/v3/authorizations"),
+        format!("reads  {source}/session-store/rest/v2/sessions"),
+        format!("writes {target}/clients"),
+        format!("writes {target}/authz-store/rest/v3/authorizations"),
+        format!("writes {target}/session-store/rest/v2/sessions"),
+    ] {
+        assert!(text.contains(&line), "{line:?} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn a_token_that_cannot_be_sent_is_refused_at_once_naming_its_variable() {
+    let servers = Servers::start(
+        &example("c2id-source.json"),
+        &example("c2id-target-empty.json"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let mut command = servers.command(&["--journal", journal.to_str().unwrap()]);
+    command.env(
+        "TRICKLE_C2ID_TARGET_SESSIONS_TOKEN",
+        format!("{}\r\nX-Injected: 1", servers.target_tokens[2]),
+    );
+    let started = Instant::now();
+    let output = command.output().unwrap();
+    let text = stderr(&output);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not retried: {text}"
+    );
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("TRICKLE_C2ID_TARGET_SESSIONS_TOKEN"),
+        "{text}"
+    );
+    assert!(!text.contains(&servers.target_tokens[2]), "{text}");
+    assert!(!journal.exists());
+}
+
+/// The example source with `n` more clients whose secrets its codec hides
+/// (each one fails).
+fn source_with_hidden_secrets(n: usize) -> Value {
+    let mut source = example("c2id-source.json");
+    let clients = source["clients"].as_array_mut().unwrap();
+    for i in 0..n {
+        clients.push(
+            json!({"client_id": format!("hidden-{i:05}"), "client_secret": "********",
+                            "redirect_uris": ["https://hidden.example.com/cb"]}),
+        );
+    }
+    source
+}
+
+#[test]
+fn a_phase_that_cannot_go_on_still_shows_and_reports_the_phases_before_it() {
+    let source = source_with_hidden_secrets(1);
+    let servers = Servers::start(&source, &example("c2id-target-empty.json"));
+    // The session listing answers an HTML page (the token check, a 200, passes).
+    servers
+        .source
+        .set_faults(Faults {
+            malformed_ratio: 1.0,
+            only: Some("GET /c2id/session-store/".to_owned()),
+            ..Faults::default()
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let output = servers.migrate(&["--journal", journal.to_str().unwrap()]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("failed: client hidden-00000"), "{text}");
+    assert!(text.contains("HTML"), "{text}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(journal.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["clean"], false);
+    assert_eq!(report["problems"][0]["record"], "client hidden-00000");
+    assert!(report.to_string().contains("HTML"), "{report:#}");
+}
+
+#[test]
+fn more_problems_than_report_json_lists_are_counted_truthfully() {
+    let source = source_with_hidden_secrets(10_030);
+    let servers = Servers::start(&source, &example("c2id-target-empty.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let output = servers.migrate(&["--journal", journal.to_str().unwrap(), "--only", "clients"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("… and 10,010 more (report.json lists the first 10,000)"),
+        "{text}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(journal.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 10_000);
+    assert_eq!(report["problems_total"], 10_030);
+}
+
+#[test]
+fn a_damaged_locked_or_unwritable_journal_names_the_real_fix() {
+    let servers = Servers::start(
+        &example("c2id-source.json"),
+        &example("c2id-target-empty.json"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_in(&dir);
+    let journal_arg = journal.to_str().unwrap();
+    let first = servers.migrate(&["--journal", journal_arg, "--only", "clients"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let file = journal.join("journal.ndjson");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("{text}not json\n{text}")).unwrap();
+    let damaged = servers.migrate(&["--journal", journal_arg]);
+    let said = stderr(&damaged);
+    assert_eq!(damaged.status.code(), Some(2), "{said}");
+    assert!(said.contains("damaged") && said.contains("line"), "{said}");
+    assert!(!said.contains("run the same command again"), "{said}");
+    assert!(said.contains("move it aside"), "{said}");
+
+    std::fs::write(&file, &text).unwrap();
+    let held = trickle_c2id::journal::MigrationJournal::open(
+        &journal,
+        servers.source.issuer(),
+        servers.target.issuer(),
+    )
+    .unwrap();
+    let locked = servers.migrate(&["--journal", journal_arg]);
+    let said = stderr(&locked);
+    assert_eq!(locked.status.code(), Some(2), "{said}");
+    assert!(said.contains("another `trickle c2id migrate`"), "{said}");
+    assert!(!said.contains("run the same command again"), "{said}");
+    drop(held);
+
+    let unwritable = dir.path().join("file-not-folder");
+    std::fs::write(&unwritable, "").unwrap();
+    let output = servers.migrate(&["--journal", unwritable.join("j").to_str().unwrap()]);
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(said.contains("--journal"), "{said}");
+    assert!(!said.contains("run the same command again"), "{said}");
 }

@@ -1,0 +1,412 @@
+//! One read of the source's listing: each record decided (done before,
+//! reported before, listed twice, already on the target, to compare, to
+//! post), the requests run with bounded concurrency, and what they come
+//! back with counted, journalled and listed.
+
+use tokio::sync::watch;
+use trickle_transfer::submit_bounded;
+
+use super::index::Tables;
+use super::settle::{self, Ctx, Finished, How, Job};
+use super::Run;
+use crate::api::{Server, ServerError};
+use crate::digests::DigestLog;
+use crate::journal::MigrationJournal;
+use crate::listing::{Item, Listing, ListingError};
+use crate::masking::masked;
+use crate::model::{
+    Deletion, Event, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, MAX_NAMED,
+};
+use crate::record::{self, Key, Phase, Prepared, Read};
+
+/// Records in a row that got no usable answer from the target before the
+/// run stops (the target is down: every other record would wait as long).
+const UNREACHABLE_IN_A_ROW: u32 = 32;
+/// SID mismatches, with no session having kept its SID, before the
+/// sessions phase stops (the keys differ: every other one would too).
+const SID_MISMATCHES_TO_STOP: u64 = 5;
+
+/// How a pass ended.
+pub(super) enum Ended {
+    Done(PhaseSummary),
+    /// A listing broke off: read it again.
+    Again(MigrateError),
+    /// The phase cannot go on.
+    Failed(PhaseSummary, MigrateError),
+}
+
+/// Why a pass stopped short.
+enum Stop {
+    Listing(ListingError),
+    /// Sessions: the target makes other SIDs (the message says why).
+    SidAbort(String),
+    Fatal(MigrateError),
+}
+
+/// One pass's running state, shared by the starts and the finishes of its
+/// requests.
+struct PhaseRun<'a, 'e> {
+    phase: Phase,
+    journal: Option<&'a mut MigrationJournal>,
+    settled: &'a mut DigestLog,
+    summary: PhaseSummary,
+    outcome: &'a mut Outcome,
+    events: &'a mut (dyn FnMut(Event) + 'e),
+    seen: u64,
+    unreachable_in_a_row: u32,
+    sid_mismatches: u64,
+    /// Where this pass's SID mismatches sit in the listed problems (their
+    /// wording is settled when the phase's counts are known).
+    sid_problems: Vec<usize>,
+}
+
+/// Reads the tables, then streams the source through the target.
+pub(super) async fn run(
+    run: &mut Run<'_, '_>,
+    phase: Phase,
+    pass: u32,
+    settled: &mut DigestLog,
+    outcome: &mut Outcome,
+) -> Ended {
+    let servers = run.servers;
+    let tables = Tables::read(
+        phase,
+        &servers.source,
+        &servers.target,
+        run.options,
+        run.journal.as_deref_mut(),
+        settled,
+        run.spill,
+    )
+    .await;
+    let empty = PhaseSummary {
+        phase: Some(phase),
+        ..PhaseSummary::default()
+    };
+    let tables = match tables {
+        Ok(tables) => tables,
+        Err(error) => return listing_ended(empty, error),
+    };
+    (run.events)(Event::PhaseStart {
+        phase,
+        verifying: false,
+        pass,
+        total: Some(tables.source_records),
+        done: tables.done.len(),
+    });
+    if phase == Phase::Clients {
+        outcome.clients_with_registration_token_total = 0;
+    }
+    let mut state = PhaseRun {
+        phase,
+        journal: run.journal.as_deref_mut(),
+        settled,
+        summary: empty,
+        outcome,
+        events: &mut *run.events,
+        seen: 0,
+        unreachable_in_a_row: 0,
+        sid_mismatches: 0,
+        sid_problems: Vec::new(),
+    };
+    let ctx = Ctx {
+        target: &servers.target,
+        tables: &tables,
+        dry_run: run.options.dry_run,
+        overwrite: run.options.overwrite,
+    };
+    let source = &servers.source;
+    let result = stream(&mut state, &ctx, source, run.options.concurrency, run.stop).await;
+    state.word_sid_mismatches();
+    let mut summary = state.summary;
+    match result {
+        Ok(interrupted) => {
+            summary.interrupted = interrupted;
+            Ended::Done(summary)
+        }
+        Err(Stop::Listing(error)) => listing_ended(
+            summary,
+            MigrateError::Listing {
+                side: "source",
+                phase,
+                error,
+            },
+        ),
+        Err(Stop::SidAbort(message)) => {
+            outcome.aborted = Some(message);
+            Ended::Done(summary)
+        }
+        Err(Stop::Fatal(error)) => Ended::Failed(summary, error),
+    }
+}
+
+/// A listing error: read again when that may help, else the phase fails.
+fn listing_ended(summary: PhaseSummary, error: MigrateError) -> Ended {
+    match &error {
+        MigrateError::Listing { error: e, .. } if e.may_pass() => Ended::Again(error),
+        _ => Ended::Failed(summary, error),
+    }
+}
+
+/// The source's listing, each record started and finished.
+async fn stream(
+    state: &mut PhaseRun<'_, '_>,
+    ctx: &Ctx<'_>,
+    source: &Server,
+    concurrency: usize,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, Stop> {
+    let phase = state.phase;
+    let response = source
+        .open_listing(phase)
+        .await
+        .map_err(|e| Stop::Fatal(e.into()))?;
+    let options = source.listing_options();
+    let records = Listing::read(response, record::shape(phase), options).into_stream();
+    let submitted = submit_bounded(
+        state,
+        records,
+        concurrency,
+        stop,
+        |state, item| {
+            let item = item.map_err(Stop::Listing)?;
+            state.start(*ctx, item)
+        },
+        |state, finished| state.finish(finished),
+    )
+    .await?;
+    Ok(submitted.interrupted)
+}
+
+impl PhaseRun<'_, '_> {
+    /// Decides what one listed record needs; the request, when it needs one.
+    #[allow(clippy::type_complexity)]
+    fn start<'c>(
+        &mut self,
+        ctx: Ctx<'c>,
+        item: Item,
+    ) -> Result<Option<impl std::future::Future<Output = Finished> + 'c>, Stop> {
+        self.seen += 1;
+        self.summary.source_records += 1;
+        (self.events)(Event::Progress {
+            phase: self.phase,
+            seen: self.seen,
+        });
+        let Item {
+            sid,
+            position,
+            text,
+            hold,
+        } = item;
+        let prepared = match record::prepare(self.phase, sid, position, text) {
+            Read::Ready(prepared) => prepared,
+            Read::Unusable {
+                key_digest,
+                record,
+                message,
+            } => {
+                self.problem_once(&ctx, key_digest, record, message);
+                return Ok(None);
+            }
+        };
+        self.note_registration_token(&prepared);
+        let Some(job) = self.decide(&ctx, &prepared)? else {
+            return Ok(None);
+        };
+        Ok(Some(settle::settle(ctx, job, prepared, hold)))
+    }
+
+    /// Skips, notes as done, or says which request a record needs.
+    fn decide(&mut self, ctx: &Ctx, prepared: &Prepared) -> Result<Option<Job>, Stop> {
+        let tables = ctx.tables;
+        if tables.is_done(&prepared.key) {
+            self.summary.already_done += 1;
+            return Ok(None);
+        }
+        if tables.listed_twice(&prepared.key) {
+            let message = "the source lists this key more than once (whatever each copy holds): \
+                           which copy is the record cannot be told, so none is migrated"
+                .to_owned();
+            let digest = prepared.key.digest();
+            self.problem_once(ctx, digest, prepared.describe(), message);
+            return Ok(None);
+        }
+        if tables.is_settled(prepared.key.digest()) {
+            return Ok(None);
+        }
+        if ctx.dry_run && !self.outcome.samples.iter().any(|(p, _)| *p == self.phase) {
+            let body = serde_json::from_slice(&prepared.body).unwrap_or_default();
+            self.outcome
+                .samples
+                .push((self.phase, masked(self.phase, &body)));
+        }
+        let index_key = record::index_key(&prepared.key, prepared.sid.as_deref());
+        Ok(match tables.on_target(index_key) {
+            None => Some(Job::Create),
+            Some(content) if content == prepared.content => {
+                self.done(&prepared.key, How::Present)
+                    .map_err(Stop::Fatal)?;
+                None
+            }
+            Some(_) => Some(Job::Compare),
+        })
+    }
+
+    /// What a finished request says about its record.
+    fn finish(&mut self, finished: Finished) -> Result<(), Stop> {
+        match finished {
+            Finished::Done { key, how, deleted } => {
+                self.unreachable_in_a_row = 0;
+                self.deleted(deleted);
+                self.done(&key, how).map_err(Stop::Fatal)
+            }
+            Finished::Problem {
+                key_digest,
+                problem,
+                unreachable,
+                deleted,
+            } => {
+                self.deleted(deleted);
+                self.record_problem(key_digest, problem);
+                self.count_unreachable(unreachable)
+            }
+            Finished::SidMismatch {
+                key_digest,
+                record,
+                deleted,
+            } => {
+                self.deleted(deleted);
+                self.sid_mismatch(key_digest, record)
+            }
+            Finished::Fatal(error) => Err(Stop::Fatal(error.into())),
+        }
+    }
+
+    fn count_unreachable(&mut self, unreachable: Option<ServerError>) -> Result<(), Stop> {
+        let Some(error) = unreachable else {
+            self.unreachable_in_a_row = 0;
+            return Ok(());
+        };
+        self.unreachable_in_a_row += 1;
+        if self.unreachable_in_a_row < UNREACHABLE_IN_A_ROW {
+            return Ok(());
+        }
+        let why = format!(
+            "{UNREACHABLE_IN_A_ROW} records in a row got no usable answer from the target; the \
+             last: {error}"
+        );
+        Err(Stop::Fatal(MigrateError::Server(ServerError::Unexpected {
+            side: "target",
+            message: why,
+        })))
+    }
+
+    fn sid_mismatch(&mut self, key_digest: u128, record: String) -> Result<(), Stop> {
+        self.sid_mismatches += 1;
+        if self.outcome.problems.listed.len() < crate::model::MAX_LISTED {
+            self.sid_problems.push(self.outcome.problems.listed.len());
+        }
+        let problem = Problem {
+            phase: self.phase,
+            record,
+            kind: ProblemKind::Failed,
+            message: String::new(),
+        };
+        self.record_problem(key_digest, problem);
+        let kept = self.summary.migrated();
+        if kept == 0 && self.sid_mismatches >= SID_MISMATCHES_TO_STOP {
+            return Err(Stop::SidAbort(format!(
+                "the target stored each of the first {} sessions tried under another SID than \
+                 the source's, and none kept its SID: its JWK set's secret keys (behind the SIDs' \
+                 HMAC) differ from the source's. The sessions phase stopped; give the target the \
+                 source's exact JWK set and run again",
+                self.sid_mismatches
+            )));
+        }
+        Ok(())
+    }
+
+    /// The SID mismatches' wording, once it is known whether other
+    /// sessions kept their SIDs.
+    fn word_sid_mismatches(&mut self) {
+        let kept = self.summary.migrated();
+        let message = if kept > 0 {
+            format!(
+                "the target stored it under another SID than the source's, while {kept} other \
+                 session{} kept {}: this SID is not the HMAC the shared keys make of its key \
+                 (made by another server, or with keys rotated since?); the target's copy was \
+                 taken back out, and its users would log in again",
+                if kept == 1 { "" } else { "s" },
+                if kept == 1 { "its SID" } else { "theirs" }
+            )
+        } else {
+            "the target stored it under another SID than the source's, and no session kept its \
+             SID: the two servers' JWK sets (the secret keys behind the SIDs' HMAC) likely differ; \
+             the target's copy was taken back out"
+                .to_owned()
+        };
+        for &at in &self.sid_problems {
+            if let Some(problem) = self.outcome.problems.listed.get_mut(at) {
+                problem.message = message.clone();
+            }
+        }
+    }
+
+    fn note_registration_token(&mut self, prepared: &Prepared) {
+        let (true, Key::Client(id)) = (prepared.had_registration_token, &prepared.key) else {
+            return;
+        };
+        self.outcome.clients_with_registration_token_total += 1;
+        let named = &mut self.outcome.clients_with_registration_token;
+        if named.len() < MAX_NAMED {
+            named.insert(id.clone());
+        }
+    }
+
+    fn deleted(&mut self, deletion: Option<Deletion>) {
+        if let Some(deletion) = deletion {
+            self.outcome.deletions.push(deletion);
+        }
+    }
+
+    /// A record that fails here, unless an earlier pass of this run
+    /// reported it already.
+    fn problem_once(&mut self, ctx: &Ctx, key_digest: u128, record: String, message: String) {
+        if ctx.tables.is_settled(key_digest) {
+            return;
+        }
+        let problem = Problem {
+            phase: self.phase,
+            record,
+            kind: ProblemKind::Failed,
+            message,
+        };
+        self.record_problem(key_digest, problem);
+    }
+
+    fn record_problem(&mut self, key_digest: u128, problem: Problem) {
+        match problem.kind {
+            ProblemKind::Conflict => self.summary.conflicts += 1,
+            ProblemKind::Failed => self.summary.failed += 1,
+        }
+        // Remembered for a later pass of this run (a listing read again).
+        let _ = self.settled.push(key_digest);
+        self.outcome.problems.push(problem);
+    }
+
+    /// Counts and journals a record the target is seen to hold.
+    fn done(&mut self, key: &Key, how: How) -> Result<(), MigrateError> {
+        match how {
+            How::Created => self.summary.created += 1,
+            How::Present => self.summary.present += 1,
+            How::Overwritten => self.summary.overwritten += 1,
+        }
+        let Some(journal) = self.journal.as_deref_mut() else {
+            return Ok(());
+        };
+        journal.done(key).map_err(|source| MigrateError::Io {
+            path: journal.path().to_path_buf(),
+            source,
+        })
+    }
+}
