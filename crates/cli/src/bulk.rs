@@ -384,22 +384,48 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `bulk plan` in phases: the arguments and the config, the signals, the
+/// plan (with a progress bar), the summary and the exit code.
 fn run_plan(args: PlanArgs) -> ExitCode {
-    let config_text = match std::fs::read_to_string(&args.config) {
-        Ok(text) => text,
+    let mut options = match plan_options(&args) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let signal = match stop_on_signals() {
+        Ok((stop, signal)) => {
+            options.stop = Some(stop);
+            signal
+        }
         Err(error) => {
-            eprintln!("trickle: cannot read {}: {error}", args.config.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
+            eprintln!("trickle: cannot handle signals: {error}");
+            return ExitCode::FAILURE;
         }
     };
-    let config = match parse_config(&config_text) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("trickle: {}: {error}", args.config.display());
-            eprintln!("trickle: nothing was written");
-            return ExitCode::from(EXIT_BAD_INPUT);
+
+    let mut bar = PlanBar::new();
+    let result = plan(&options, &mut |progress| bar.update(progress));
+    bar.finish();
+    match result {
+        Ok(report) => {
+            print_plan_summary(&args.out, &report);
+            ExitCode::SUCCESS
         }
-    };
+        Err(error) => plan_failure(error, &signal),
+    }
+}
+
+/// What to plan, from the arguments and the config file; on a bad one, it
+/// says why and gives the exit code.
+fn plan_options(args: &PlanArgs) -> Result<PlanOptions, ExitCode> {
+    let config_text = std::fs::read_to_string(&args.config).map_err(|error| {
+        eprintln!("trickle: cannot read {}: {error}", args.config.display());
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
+    let config = parse_config(&config_text).map_err(|error| {
+        eprintln!("trickle: {}: {error}", args.config.display());
+        eprintln!("trickle: nothing was written");
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
     let mut options = PlanOptions::new(
         args.input.clone(),
         args.out.clone(),
@@ -420,50 +446,33 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         SourceKindArg::Auth0 => SourceKind::Auth0,
         SourceKindArg::Api => SourceKind::Api,
     };
-    options.exclude = args.exclude_export;
-    options.hashes = args.hashes;
+    options.exclude = args.exclude_export.clone();
+    options.hashes = args.hashes.clone();
     options.skip_blocked = args.skip_blocked;
     options.replace = args.force;
-    let signal = match stop_on_signals() {
-        Ok((stop, signal)) => {
-            options.stop = Some(stop);
-            signal
-        }
-        Err(error) => {
-            eprintln!("trickle: cannot handle signals: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    Ok(options)
+}
 
-    let mut bar = PlanBar::new();
-    let result = plan(&options, &mut |progress| bar.update(progress));
-    bar.finish();
-    match result {
-        Ok(report) => {
-            print_plan_summary(&args.out, &report);
-            ExitCode::SUCCESS
-        }
-        Err(PlanError::Interrupted) => {
-            let signal = signal.load(Ordering::SeqCst) as i32;
-            let name = match signal {
-                signal_hook::consts::SIGTERM => "SIGTERM",
-                _ => "SIGINT",
-            };
-            eprintln!(
-                "trickle: interrupted ({name}): the unfinished plan was removed; no plan was written"
-            );
-            // The shells' convention: 128 + the signal's number.
-            ExitCode::from(128 + signal as u8)
-        }
-        Err(error) => {
-            eprintln!("trickle: {error}");
-            eprintln!("trickle: no plan was written");
-            if error.is_bad_input() {
-                ExitCode::from(EXIT_BAD_INPUT)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+/// A plan that was not made: what happened, and the exit code (128 + the
+/// signal's number when one stopped it, as shells do).
+fn plan_failure(error: PlanError, signal: &AtomicUsize) -> ExitCode {
+    if let PlanError::Interrupted = error {
+        let signal = signal.load(Ordering::SeqCst) as i32;
+        let name = match signal {
+            signal_hook::consts::SIGTERM => "SIGTERM",
+            _ => "SIGINT",
+        };
+        eprintln!(
+            "trickle: interrupted ({name}): the unfinished plan was removed; no plan was written"
+        );
+        return ExitCode::from(128 + signal as u8);
+    }
+    eprintln!("trickle: {error}");
+    eprintln!("trickle: no plan was written");
+    if error.is_bad_input() {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
