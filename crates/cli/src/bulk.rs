@@ -549,18 +549,37 @@ impl PlanBar {
     }
 }
 
+/// The plan's summary on stderr: what was read and planned, what was left
+/// out and why, warnings, passwords, the other inputs, the files.
 fn print_plan_summary(out: &Path, report: &PlanReport) {
-    let files = &report.files;
     eprintln!(
         "trickle: planned {} users in {} import files under {} (details: {})",
         thousands(report.users_written),
-        files.len(),
+        report.files.len(),
         out.display(),
         out.join(REPORT_FILE).display()
     );
     if report.source_kind == SourceKind::Api.name() {
         eprintln!("  read as a legacy store's export (the legacy API contract's users)");
     }
+    print_plan_counts(report);
+    if let Some(warning) = report.unchecked_marked_warning() {
+        eprintln!("trickle: {warning}");
+    }
+    match report.marked_not_in_new_tenant {
+        Some(0) | None => {}
+        Some(marked) => eprintln!(
+            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {MARKED_FILE}; import them, or `trickle bulk unmark` lets them log in)",
+            thousands(marked),
+        ),
+    }
+    print_planned_users(report);
+    print_plan_inputs(report);
+    print_plan_files(report);
+}
+
+/// Records read, users planned, and those left out by reason.
+fn print_plan_counts(report: &PlanReport) {
     eprintln!("  lines read       {:>12}", thousands(report.lines_read));
     eprintln!("  records read     {:>12}", thousands(report.records_read));
     eprintln!("  users planned    {:>12}", thousands(report.users_written));
@@ -575,16 +594,10 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(report.skipped_records_listed_per_reason as u64)
         );
     }
-    if let Some(warning) = report.unchecked_marked_warning() {
-        eprintln!("trickle: {warning}");
-    }
-    match report.marked_not_in_new_tenant {
-        Some(0) | None => {}
-        Some(marked) => eprintln!(
-            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {MARKED_FILE}; import them, or `trickle bulk unmark` lets them log in)",
-            thousands(marked),
-        ),
-    }
+}
+
+/// How the planned users will be imported: blocked, passwords, keys removed.
+fn print_planned_users(report: &PlanReport) {
     if report.blocked_written > 0 {
         eprintln!(
             "  imported as blocked {:>9}",
@@ -609,6 +622,10 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             stripped.join(", ")
         );
     }
+}
+
+/// The new tenant's export and the hashes file, when given.
+fn print_plan_inputs(report: &PlanReport) {
     if let Some(exclude) = &report.exclude {
         eprintln!(
             "  new tenant's export: {} records, {} ids, {} emails{}",
@@ -630,6 +647,11 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(hashes.problem_count)
         );
     }
+}
+
+/// The import files' sizes, smallest and largest.
+fn print_plan_files(report: &PlanReport) {
+    let files = &report.files;
     if let (Some(smallest), Some(largest)) = (
         files.iter().map(|f| f.bytes).min(),
         files.iter().map(|f| f.bytes).max(),
