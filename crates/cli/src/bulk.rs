@@ -218,15 +218,9 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match current_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("trickle: cannot start: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let report = match unmark_with_progress(&runtime, credentials, &options) {
         Ok(report) => report,
@@ -667,65 +661,21 @@ fn print_plan_files(report: &PlanReport) {
     }
 }
 
+/// `bulk import` in phases: the arguments, the run (with its display and
+/// Ctrl-C), the summary and the exit code.
 fn run_import_command(args: ImportArgs) -> ExitCode {
-    let domain = with_scheme(&args.domain);
-    let base = match trickle_core::base_url(&domain) {
-        Ok(base) => base.to_owned(),
-        Err(error) => {
-            eprintln!(
-                "trickle: --domain {}: {}",
-                args.domain,
-                error.message().replace("configuration.domain", "--domain")
-            );
+    let (base, options) = match import_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("trickle: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let secret = match std::env::var(&args.client_secret_env) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            eprintln!(
-                "trickle: set the client secret in the environment variable {} (it is never taken as an argument)",
-                args.client_secret_env
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
-    options.upsert = args.upsert;
-    options.send_completion_email = args.send_completion_email;
-    options.max_jobs = usize::from(args.max_jobs);
-    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
-    options.resubmit_uncertain = args.resubmit_uncertain;
-    options.retry_failed = args.retry_failed;
-    options.halt = test_halt();
-
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match current_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("trickle: cannot start: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let display = Display::for_stderr(None);
-    let result = runtime.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ntrickle: stopping at the next safe point (Ctrl-C again to quit at once; run the same command to resume)");
-                let _ = stop_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(i32::from(EXIT_INTERRUPTED));
-                }
-            }
-        });
-        let mut display = ImportDisplay::new(display);
-        let result = run_import(&args.plan, &options, &mut |event| display.event(event), stop_rx).await;
-        display.finish();
-        result
-    });
+    let result = runtime.block_on(import_with_display(&args.plan, &options));
     match result {
         Ok(outcome) => {
             print_import_summary(&args.plan, &base, &args.connection_id, &outcome);
@@ -751,6 +701,74 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
             }
         }
     }
+}
+
+/// The new tenant's base URL and the import's options, from the arguments
+/// and the environment.
+fn import_inputs(args: &ImportArgs) -> Result<(String, ImportOptions), String> {
+    let domain = with_scheme(&args.domain);
+    let base = match trickle_core::base_url(&domain) {
+        Ok(base) => base.to_owned(),
+        Err(error) => {
+            return Err(format!(
+                "--domain {}: {}",
+                args.domain,
+                error.message().replace("configuration.domain", "--domain")
+            ))
+        }
+    };
+    let secret = match std::env::var(&args.client_secret_env) {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            return Err(format!(
+                "set the client secret in the environment variable {} (it is never taken as an argument)",
+                args.client_secret_env
+            ))
+        }
+    };
+    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
+    options.upsert = args.upsert;
+    options.send_completion_email = args.send_completion_email;
+    options.max_jobs = usize::from(args.max_jobs);
+    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
+    options.resubmit_uncertain = args.resubmit_uncertain;
+    options.retry_failed = args.retry_failed;
+    options.halt = test_halt();
+    Ok((base, options))
+}
+
+/// A single-threaded runtime, or the exit code after saying why not.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("trickle: cannot start: {error}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Runs the import with its display on stderr; the first Ctrl-C stops it
+/// at the next safe point, a second one ends the process.
+async fn import_with_display(
+    plan: &Path,
+    options: &ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let display = Display::for_stderr(None);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ntrickle: stopping at the next safe point (Ctrl-C again to quit at once; run the same command to resume)");
+            let _ = stop_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
+    let mut display = ImportDisplay::new(display);
+    let result = run_import(plan, options, &mut |event| display.event(event), stop_rx).await;
+    display.finish();
+    result
 }
 
 /// Tests crash the import at a chosen point: `TRICKLE_BULK_TEST_HALT`
