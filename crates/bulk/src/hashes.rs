@@ -468,51 +468,91 @@ fn bcrypt(hash: &str) -> Result<(String, u32), String> {
     Ok((hash, cost))
 }
 
-/// Checks a `custom_password_hash` object against Auth0's import schema.
+/// Checks a `custom_password_hash` object against Auth0's import schema:
+/// its shape first, then each of [`CUSTOM_CHECKS`] in order.
 pub fn check_custom(custom: &Value) -> Result<(), String> {
-    let object = custom
-        .as_object()
-        .ok_or("custom_password_hash is not an object")?;
-    only_keys(
-        object,
-        "custom_password_hash",
-        &[
-            "algorithm",
-            "hash",
-            "salt",
-            "password",
-            "keylen",
-            "cost",
-            "blockSize",
-            "parallelization",
-        ],
-    )?;
-    let algorithm = object
-        .get("algorithm")
-        .and_then(Value::as_str)
-        .ok_or("custom_password_hash.algorithm is missing")?;
-    if !CUSTOM_ALGORITHMS.contains(&algorithm) {
-        return Err(format!(
-            "custom_password_hash.algorithm `{algorithm}` is not one of {}",
-            CUSTOM_ALGORITHMS.join(", ")
-        ));
+    let custom = CustomHash::read(custom)?;
+    CUSTOM_CHECKS.iter().try_for_each(|check| check(&custom))
+}
+
+/// A `custom_password_hash` whose shape is right: an object of known
+/// properties, a known algorithm, a `hash` with a value.
+struct CustomHash<'a> {
+    object: &'a Map<String, Value>,
+    algorithm: &'a str,
+    hash: &'a Map<String, Value>,
+}
+
+impl<'a> CustomHash<'a> {
+    fn read(custom: &'a Value) -> Result<Self, String> {
+        let object = custom
+            .as_object()
+            .ok_or("custom_password_hash is not an object")?;
+        only_keys(
+            object,
+            "custom_password_hash",
+            &[
+                "algorithm",
+                "hash",
+                "salt",
+                "password",
+                "keylen",
+                "cost",
+                "blockSize",
+                "parallelization",
+            ],
+        )?;
+        let algorithm = object
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .ok_or("custom_password_hash.algorithm is missing")?;
+        if !CUSTOM_ALGORITHMS.contains(&algorithm) {
+            return Err(format!(
+                "custom_password_hash.algorithm `{algorithm}` is not one of {}",
+                CUSTOM_ALGORITHMS.join(", ")
+            ));
+        }
+        let hash = object
+            .get("hash")
+            .and_then(Value::as_object)
+            .ok_or("custom_password_hash.hash is missing")?;
+        only_keys(hash, "hash", &["value", "encoding", "digest", "key"])?;
+        match hash.get("value").and_then(Value::as_str) {
+            Some(value) if !value.is_empty() => {}
+            _ => return Err("hash.value is missing".to_owned()),
+        }
+        Ok(CustomHash {
+            object,
+            algorithm,
+            hash,
+        })
     }
-    let hash = object
-        .get("hash")
-        .and_then(Value::as_object)
-        .ok_or("custom_password_hash.hash is missing")?;
-    only_keys(hash, "hash", &["value", "encoding", "digest", "key"])?;
-    match hash.get("value").and_then(Value::as_str) {
-        Some(value) if !value.is_empty() => {}
-        _ => return Err("hash.value is missing".to_owned()),
-    }
+}
+
+/// A check of a well-shaped `custom_password_hash`: its problem, if any.
+type CustomCheck = fn(&CustomHash<'_>) -> Result<(), String>;
+
+/// The checks of a well-shaped `custom_password_hash`, in order: the first
+/// problem is the one reported.
+const CUSTOM_CHECKS: [CustomCheck; 5] = [
+    check_hash_encoding,
+    check_hmac,
+    check_salt,
+    check_password_encoding,
+    check_scrypt_parameters,
+];
+
+/// Self-describing hashes are utf8 and carry their own salt; the others
+/// are hex or base64.
+fn check_hash_encoding(custom: &CustomHash<'_>) -> Result<(), String> {
+    let algorithm = custom.algorithm;
     let self_describing = matches!(algorithm, "argon2" | "bcrypt" | "ldap" | "pbkdf2");
-    let encoding = optional_str(hash, "hash.encoding", "encoding")?;
+    let encoding = optional_str(custom.hash, "hash.encoding", "encoding")?;
     if self_describing {
         if encoding.is_some_and(|e| e != "utf8") {
             return Err(format!("hash.encoding must be utf8 for {algorithm}"));
         }
-        if object.contains_key("salt") {
+        if custom.object.contains_key("salt") {
             return Err(format!(
                 "{algorithm} hashes carry their own salt: no salt allowed"
             ));
@@ -522,59 +562,84 @@ pub fn check_custom(custom: &Value) -> Result<(), String> {
             "hash.encoding must be hex or base64 for {algorithm}"
         ));
     }
-    if algorithm == "hmac" {
-        let digest = optional_str(hash, "hash.digest", "digest")?
-            .ok_or("hash.digest is required for hmac")?;
-        const DIGESTS: [&str; 8] = [
-            "md4",
-            "md5",
-            "ripemd160",
-            "sha1",
-            "sha224",
-            "sha256",
-            "sha384",
-            "sha512",
-        ];
-        if !DIGESTS.contains(&digest) {
-            return Err(format!(
-                "hash.digest `{digest}` is not one of {}",
-                DIGESTS.join(", ")
-            ));
+    Ok(())
+}
+
+/// `hmac` needs a known digest and a key; no other algorithm takes them.
+fn check_hmac(custom: &CustomHash<'_>) -> Result<(), String> {
+    let hash = custom.hash;
+    if custom.algorithm != "hmac" {
+        if hash.contains_key("digest") || hash.contains_key("key") {
+            return Err("hash.digest and hash.key are for hmac only".to_owned());
         }
-        let key = hash
-            .get("key")
-            .and_then(Value::as_object)
-            .ok_or("hash.key is required for hmac")?;
-        encoded_value(key, "hash.key", &["base64", "hex", "utf8"], &[])?;
-    } else if hash.contains_key("digest") || hash.contains_key("key") {
-        return Err("hash.digest and hash.key are for hmac only".to_owned());
+        return Ok(());
     }
-    if let Some(salt) = object.get("salt") {
-        let salt = salt.as_object().ok_or("salt is not an object")?;
-        encoded_value(salt, "salt", &["base64", "hex", "utf8"], &["position"])?;
-        if let Some(position) = optional_str(salt, "salt.position", "position")? {
-            if !matches!(position, "prefix" | "suffix") {
-                return Err("salt.position must be prefix or suffix".to_owned());
-            }
+    let digest =
+        optional_str(hash, "hash.digest", "digest")?.ok_or("hash.digest is required for hmac")?;
+    const DIGESTS: [&str; 8] = [
+        "md4",
+        "md5",
+        "ripemd160",
+        "sha1",
+        "sha224",
+        "sha256",
+        "sha384",
+        "sha512",
+    ];
+    if !DIGESTS.contains(&digest) {
+        return Err(format!(
+            "hash.digest `{digest}` is not one of {}",
+            DIGESTS.join(", ")
+        ));
+    }
+    let key = hash
+        .get("key")
+        .and_then(Value::as_object)
+        .ok_or("hash.key is required for hmac")?;
+    encoded_value(key, "hash.key", &["base64", "hex", "utf8"], &[])
+}
+
+/// A salt is an encoded value with a position; `scrypt` needs one.
+fn check_salt(custom: &CustomHash<'_>) -> Result<(), String> {
+    let Some(salt) = custom.object.get("salt") else {
+        return match custom.algorithm {
+            "scrypt" => Err("scrypt needs a salt".to_owned()),
+            _ => Ok(()),
+        };
+    };
+    let salt = salt.as_object().ok_or("salt is not an object")?;
+    encoded_value(salt, "salt", &["base64", "hex", "utf8"], &["position"])?;
+    if let Some(position) = optional_str(salt, "salt.position", "position")? {
+        if !matches!(position, "prefix" | "suffix") {
+            return Err("salt.position must be prefix or suffix".to_owned());
         }
-    } else if algorithm == "scrypt" {
-        return Err("scrypt needs a salt".to_owned());
     }
-    if let Some(password) = object.get("password") {
-        let password = password.as_object().ok_or("password is not an object")?;
-        only_keys(password, "password", &["encoding"])?;
-        let encoding = optional_str(password, "password.encoding", "encoding")?;
-        const ENCODINGS: [&str; 6] = ["ascii", "utf8", "utf16le", "ucs2", "latin1", "binary"];
-        if encoding.is_some_and(|e| !ENCODINGS.contains(&e)) {
-            return Err(format!(
-                "password.encoding must be one of {}",
-                ENCODINGS.join(", ")
-            ));
-        }
+    Ok(())
+}
+
+/// `password` says only how the password is encoded, in a known way.
+fn check_password_encoding(custom: &CustomHash<'_>) -> Result<(), String> {
+    let Some(password) = custom.object.get("password") else {
+        return Ok(());
+    };
+    let password = password.as_object().ok_or("password is not an object")?;
+    only_keys(password, "password", &["encoding"])?;
+    let encoding = optional_str(password, "password.encoding", "encoding")?;
+    const ENCODINGS: [&str; 6] = ["ascii", "utf8", "utf16le", "ucs2", "latin1", "binary"];
+    if encoding.is_some_and(|e| !ENCODINGS.contains(&e)) {
+        return Err(format!(
+            "password.encoding must be one of {}",
+            ENCODINGS.join(", ")
+        ));
     }
+    Ok(())
+}
+
+/// `scrypt`'s parameters: positive integers, for `scrypt` only.
+fn check_scrypt_parameters(custom: &CustomHash<'_>) -> Result<(), String> {
     for key in ["keylen", "cost", "blockSize", "parallelization"] {
-        if let Some(value) = object.get(key) {
-            if algorithm != "scrypt" {
+        if let Some(value) = custom.object.get(key) {
+            if custom.algorithm != "scrypt" {
                 return Err(format!("{key} is for scrypt only"));
             }
             if value.as_u64().is_none_or(|n| n == 0) {

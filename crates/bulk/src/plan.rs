@@ -9,6 +9,7 @@
 //! in when complete; stopped (a signal, see [`PlanOptions::stop`]) or failed,
 //! it is removed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -18,12 +19,13 @@ use std::sync::Arc;
 
 use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
-use trickle_core::{raw_user_id, Policy, SourceUser};
+use serde_json::Value;
+use trickle_core::{raw_user_id, Policy, Profile, SourceUser};
 
 use crate::hashes::{HashFileProblem, HashIndex, PasswordField};
 use crate::input::{self, InputFormat, Record};
 use crate::keys::{email_identity, username_identity, KeySet, EMAIL_SEED, ID_SEED, USERNAME_SEED};
-use crate::record::{candidate, ImportRecord, Skip, SkipReason};
+use crate::record::{candidate, Candidate, ImportRecord, Skip, SkipReason};
 use crate::source::{read_record, SourceKind};
 
 /// Auth0 refuses import files over this many bytes (413).
@@ -279,6 +281,72 @@ pub fn plan(
     options: &PlanOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<PlanReport, PlanError> {
+    check_options(options)?;
+    let output = output_error(&options.out);
+    let (parent, staging) = staging_beside(&options.out)?;
+    // Opened first: a missing export fails before any other work.
+    let mut export =
+        input::open(&options.input, options.format).map_err(input_error(&options.input))?;
+    let mut report = PlanReport {
+        input: options.input.display().to_string(),
+        file_limit_bytes: options.file_limit,
+        skipped_records_listed_per_reason: SKIPS_LISTED_PER_REASON,
+        marked_not_in_new_tenant: options.exclude.as_ref().map(|_| 0),
+        ..PlanReport::default()
+    };
+    let no_stop = AtomicBool::new(false);
+    let stop: &AtomicBool = options.stop.as_deref().unwrap_or(&no_stop);
+
+    // Read what decides: the new tenant's users, the hashes.
+    let (excluded_ids, excluded_emails) = match &options.exclude {
+        Some(path) => {
+            let (ids, emails, exclude_report) = load_exclusions(path, options, stop, progress)?;
+            report.exclude = Some(exclude_report);
+            (ids, emails)
+        }
+        None => (KeySet::new(ID_SEED), KeySet::new(EMAIL_SEED)),
+    };
+    let hashes = open_hashes(options, staging.path(), stop, progress)?;
+    let mut users = UserPlanner {
+        options,
+        taken: Taken::new(excluded_ids, excluded_emails),
+        hashes,
+        record_buffer: Vec::with_capacity(4096),
+        users_parsed: 0,
+    };
+
+    // Decide each user, then write it or list it as left out.
+    let mut writer = PlanWriter::create(staging.path(), options).map_err(&output)?;
+    let source_kind = plan_users(
+        &mut export,
+        &mut users,
+        &mut writer,
+        &mut report,
+        stop,
+        progress,
+    )?;
+    report.lines_read = export.lines_read();
+    report.source_kind = match source_kind {
+        SourceKind::Auto => SourceKind::Auth0.name(),
+        kind => kind.name(),
+    };
+    progress(users_progress(&export, &report));
+    if report.records_read > 0 && users.users_parsed == 0 {
+        return Err(no_users(options, &report, source_kind));
+    }
+
+    // Finish the files, then the report, then put the folder in place.
+    let (files, skipped_path) = writer.finish().map_err(&output)?;
+    report.files = files;
+    report.hashes = users.hashes_report();
+    drop(users);
+    write_report_file(staging.path(), &report, &skipped_path).map_err(&output)?;
+    move_into_place(staging, &options.out, &parent, options.replace).map_err(&output)?;
+    Ok(report)
+}
+
+/// Refuses what cannot make a plan, before anything is written.
+fn check_options(options: &PlanOptions) -> Result<(), PlanError> {
     if options.file_limit < 64 {
         return Err(PlanError::Unusable(
             "the file limit is too small".to_owned(),
@@ -296,6 +364,12 @@ pub fn plan(
             crate::import::journal::JOURNAL_FILE
         )));
     }
+    Ok(())
+}
+
+/// `out`'s parent folder (made if missing) and a staging folder in it,
+/// where the plan is built before it is renamed to `out`.
+fn staging_beside(out: &Path) -> Result<(PathBuf, tempfile::TempDir), PlanError> {
     let name = out
         .file_name()
         .ok_or_else(|| PlanError::Unusable(format!("{} is not a folder name", out.display())))?
@@ -305,345 +379,482 @@ pub fn plan(
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let output = |source: io::Error| PlanError::Output {
-        path: out.clone(),
-        source,
-    };
-    fs::create_dir_all(&parent).map_err(output)?;
+    let output = output_error(out);
+    fs::create_dir_all(&parent).map_err(&output)?;
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.staging-"))
         .tempdir_in(&parent)
-        .map_err(output)?;
+        .map_err(&output)?;
+    Ok((parent, staging))
+}
 
-    // Opened first: a missing export fails before any other work.
-    let input_error = |source: io::Error| PlanError::Input {
-        path: options.input.clone(),
+/// A failure to read `path`, as a plan reports it.
+fn input_error(path: &Path) -> impl Fn(io::Error) -> PlanError + '_ {
+    move |source| PlanError::Input {
+        path: path.to_path_buf(),
         source,
-    };
-    let mut export = input::open(&options.input, options.format).map_err(input_error)?;
+    }
+}
 
-    let mut report = PlanReport {
-        input: options.input.display().to_string(),
-        file_limit_bytes: options.file_limit,
-        skipped_records_listed_per_reason: SKIPS_LISTED_PER_REASON,
-        marked_not_in_new_tenant: options.exclude.as_ref().map(|_| 0),
-        ..PlanReport::default()
-    };
-    let no_stop = AtomicBool::new(false);
-    let stop: &AtomicBool = options.stop.as_deref().unwrap_or(&no_stop);
+/// A failure to write the plan `out`, as a plan reports it.
+fn output_error(out: &Path) -> impl Fn(io::Error) -> PlanError + '_ {
+    move |source| PlanError::Output {
+        path: out.to_path_buf(),
+        source,
+    }
+}
 
-    let (excluded_ids, excluded_emails) = match &options.exclude {
-        Some(path) => {
-            let (ids, emails, exclude_report) = load_exclusions(path, options, stop, progress)?;
-            report.exclude = Some(exclude_report);
-            (ids, emails)
-        }
-        None => (KeySet::new(ID_SEED), KeySet::new(EMAIL_SEED)),
+/// The hashes file indexed into `scratch`, with its path, if one was given.
+fn open_hashes<'a>(
+    options: &'a PlanOptions,
+    scratch: &Path,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Option<(&'a PathBuf, HashIndex)>, PlanError> {
+    let Some(path) = &options.hashes else {
+        return Ok(None);
     };
-    let mut hashes = match &options.hashes {
-        Some(path) => {
-            progress(Progress {
-                phase: Phase::Hashes,
-                bytes_read: 0,
-                file_bytes: None,
-                records: 0,
-                written: 0,
-            });
-            let index = HashIndex::open(path, staging.path(), stop);
-            if stop.load(Ordering::Relaxed) {
-                return Err(PlanError::Interrupted);
-            }
-            let index = index.map_err(|source| PlanError::Input {
-                path: path.clone(),
-                source,
-            })?;
-            Some((path, index))
-        }
-        None => None,
-    };
+    progress(Progress {
+        phase: Phase::Hashes,
+        bytes_read: 0,
+        file_bytes: None,
+        records: 0,
+        written: 0,
+    });
+    let index = HashIndex::open(path, scratch, stop);
+    if stop.load(Ordering::Relaxed) {
+        return Err(PlanError::Interrupted);
+    }
+    let index = index.map_err(input_error(path))?;
+    Ok(Some((path, index)))
+}
 
-    let skipped_path = staging.path().join(".skipped.ndjson");
-    let mut skipped_out = BufWriter::new(File::create(&skipped_path).map_err(output)?);
-    let mut marked_out = match options.exclude {
-        Some(_) => Some(BufWriter::new(
-            File::create(staging.path().join(MARKED_FILE)).map_err(output)?,
-        )),
-        None => None,
-    };
-    let mut files = Splitter::new(staging.path(), options.file_limit);
-    // What the import refuses twice: user_id in the connection, email,
-    // username. The first of each is kept.
-    let mut seen_ids = KeySet::new(ID_SEED);
-    let mut seen_emails = KeySet::new(EMAIL_SEED);
-    let mut seen_usernames = KeySet::new(USERNAME_SEED);
-    let mut listed: BTreeMap<SkipReason, usize> = BTreeMap::new();
-    let mut users_parsed = 0u64;
-    let mut record_buffer = Vec::with_capacity(4096);
-
-    let file_bytes = export.file_bytes;
+/// Reads the export to its end: each record decided, then written or
+/// listed as left out. Returns the kind of export it was read as.
+fn plan_users(
+    export: &mut input::Export,
+    users: &mut UserPlanner<'_>,
+    writer: &mut PlanWriter,
+    report: &mut PlanReport,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SourceKind, PlanError> {
+    let options = users.options;
+    let output = output_error(&options.out);
     let mut source_kind = options.source_kind;
-    while let Some((line, record)) = export.next_record().map_err(input_error)? {
+    while let Some((line, record)) = export.next_record().map_err(input_error(&options.input))? {
         if stop.load(Ordering::Relaxed) {
             return Err(PlanError::Interrupted);
         }
         report.records_read += 1;
-        let parsed = read_record(&mut source_kind, line, record);
-        let outcome = parsed.and_then(|source| {
-            users_parsed += 1;
-            let candidate = candidate(
-                line,
-                source.user,
-                source.marked_at,
-                &options.realm,
-                &options.policy,
-                options.skip_blocked,
-                options.exclude.is_none(),
-            )?;
-            let profile = &candidate.profile;
-            let skip = |reason, detail: Option<String>| Skip {
-                line,
-                reason,
-                detail,
-                user_id: Some(profile.user_id.clone()),
-                email: Some(profile.email.clone()),
-            };
-            if excluded_ids.contains(&profile.user_id) {
-                return Err(skip(
-                    SkipReason::AlreadyInTarget,
-                    Some("user_id in the new tenant's export".to_owned()),
-                ));
-            }
-            let email = email_identity(&profile.email);
-            if excluded_emails.contains(&email) {
-                return Err(skip(
-                    SkipReason::AlreadyInTarget,
-                    Some("email in the new tenant's export".to_owned()),
-                ));
-            }
-            if seen_ids.contains(&profile.user_id) {
-                return Err(skip(
-                    SkipReason::DuplicateUserId,
-                    Some("an earlier record has this user_id; the first is kept".to_owned()),
-                ));
-            }
-            if seen_emails.contains(&email) {
-                return Err(skip(
-                    SkipReason::DuplicateEmail,
-                    Some(
-                        "an earlier record has this email (ignoring case and Unicode normal \
-                         form); the first is kept"
-                            .to_owned(),
-                    ),
-                ));
-            }
-            let username = profile.username.as_deref().map(username_identity);
-            if username
-                .as_ref()
-                .is_some_and(|name| seen_usernames.contains(name))
-            {
-                return Err(skip(
-                    SkipReason::DuplicateUsername,
-                    Some(
-                        "an earlier record has this username (ignoring case and Unicode normal \
-                         form); the first is kept"
-                            .to_owned(),
-                    ),
-                ));
-            }
-            let password = match source.password {
-                Some(Ok(field)) => Some(field),
-                Some(Err(problem)) => {
-                    return Err(skip(SkipReason::InvalidPasswordHash, Some(problem)))
-                }
-                None => match &mut hashes {
-                    Some((path, index)) => match index
-                        .lookup(&profile.user_id, &profile.email)
-                        .map_err(|source| PlanError::Input {
-                            path: path.to_path_buf(),
-                            source,
-                        }) {
-                        Ok(Some(Ok(field))) => Some(field),
-                        Ok(Some(Err(problem))) => {
-                            return Err(skip(SkipReason::InvalidPasswordHash, Some(problem)))
-                        }
-                        Ok(None) => None,
-                        Err(error) => return Ok(Err(error)),
-                    },
-                    None => None,
-                },
-            };
-            record_buffer.clear();
-            let record = ImportRecord {
-                profile,
-                blocked: candidate.blocked,
-                password: password.as_ref(),
-            };
-            serde_json::to_writer(&mut record_buffer, &record).expect("JSON values serialize");
-            if record_buffer.len() + Splitter::OVERHEAD > options.file_limit {
-                return Err(skip(
-                    SkipReason::TooLarge,
-                    Some(format!("{} bytes as JSON", record_buffer.len())),
-                ));
-            }
-            seen_ids.insert(&profile.user_id);
-            seen_emails.insert(&email);
-            if let Some(username) = &username {
-                seen_usernames.insert(username);
-            }
-            for key in &candidate.stripped {
-                *report.app_metadata_keys_stripped.entry(key).or_default() += 1;
-            }
-            if candidate.blocked {
-                report.blocked_written += 1;
-            }
-            match password {
-                Some(PasswordField::Bcrypt(_)) => report.passwords.password_hash += 1,
-                Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
-                None => report.passwords.none += 1,
-            }
-            Ok(Ok(candidate.marked_at.map(|marked_at| {
-                let source_user_id = candidate
-                    .source_user_id
-                    .clone()
-                    .unwrap_or_else(|| format!("auth0|{}", profile.user_id));
-                (
-                    source_user_id,
-                    MarkedUser {
-                        line,
-                        user_id: profile.user_id.clone(),
-                        email: profile.email.clone(),
-                        marked_at,
-                    },
-                )
-            })))
-        });
-        match outcome {
-            Ok(Ok(marked)) => {
-                files.push(&record_buffer).map_err(output)?;
-                report.users_written += 1;
-                if let Some((source_user_id, mut marked)) = marked {
-                    if let Some(out) = &mut marked_out {
-                        let entry = MarkedUser {
-                            user_id: source_user_id,
-                            ..marked.clone()
-                        };
-                        serde_json::to_writer(&mut *out, &entry)
-                            .map_err(io::Error::from)
-                            .map_err(output)?;
-                        out.write_all(b"\n").map_err(output)?;
-                    }
-                    *report.marked_not_in_new_tenant.get_or_insert(0) += 1;
-                    if report.marked_not_in_new_tenant_listed.len() < SKIPS_LISTED_PER_REASON {
-                        for text in [
-                            &mut marked.user_id,
-                            &mut marked.email,
-                            &mut marked.marked_at,
-                        ] {
-                            cap_listed_text(text);
-                        }
-                        report.marked_not_in_new_tenant_listed.push(marked);
-                    }
-                }
-            }
-            Ok(Err(fatal)) => return Err(fatal),
-            Err(skip) => {
-                report.skipped += 1;
-                if skip.reason == SkipReason::AlreadyMigrated {
-                    report.already_migrated += 1;
-                }
-                *report.skipped_by_reason.entry(skip.reason).or_default() += 1;
-                let listed = listed.entry(skip.reason).or_default();
-                if *listed < SKIPS_LISTED_PER_REASON {
-                    *listed += 1;
-                    serde_json::to_writer(&mut skipped_out, &bounded(skip))
-                        .map_err(io::Error::from)
-                        .map_err(output)?;
-                    skipped_out.write_all(b"\n").map_err(output)?;
-                } else {
-                    *report
-                        .skipped_records_unlisted
-                        .entry(skip.reason)
-                        .or_default() += 1;
-                    report.skipped_records_truncated = true;
-                }
-            }
+        match users.decide(&mut source_kind, line, record, report) {
+            Ok((record, marked)) => writer.write_user(record, marked, report).map_err(&output)?,
+            Err(NotWritten::Skipped(skip)) => writer.write_skip(skip, report).map_err(&output)?,
+            Err(NotWritten::Failed(fatal)) => return Err(fatal),
         }
         if report.records_read.is_multiple_of(8192) {
-            progress(Progress {
-                phase: Phase::Users,
-                bytes_read: export.bytes_read(),
-                file_bytes,
-                records: report.records_read,
-                written: report.users_written,
-            });
+            progress(users_progress(export, report));
         }
     }
-    report.lines_read = export.lines_read();
-    report.source_kind = match source_kind {
-        SourceKind::Auto => SourceKind::Auth0.name(),
-        kind => kind.name(),
-    };
-    progress(Progress {
+    Ok(source_kind)
+}
+
+/// How far the users' phase has got.
+fn users_progress(export: &input::Export, report: &PlanReport) -> Progress {
+    Progress {
         phase: Phase::Users,
         bytes_read: export.bytes_read(),
-        file_bytes,
+        file_bytes: export.file_bytes,
         records: report.records_read,
         written: report.users_written,
-    });
-    if report.records_read > 0 && users_parsed == 0 {
-        return Err(PlanError::Unusable(format!(
-            "none of the {} records of {} is a user: is it an export ({} format, {})?",
-            report.records_read,
-            options.input.display(),
-            match options.format {
-                InputFormat::Json => "NDJSON",
-                InputFormat::Csv => "CSV",
-            },
-            match source_kind {
-                SourceKind::Api => "read as a legacy store's export: --source-kind api",
-                _ => "read as an Auth0 export: --source-kind auth0",
-            }
-        )));
     }
-    report.files = files.finish().map_err(output)?;
-    if let Some((path, index)) = &hashes {
-        report.hashes = Some(HashesReport {
+}
+
+/// Records were read but none was a user: the export was read wrongly.
+fn no_users(options: &PlanOptions, report: &PlanReport, source_kind: SourceKind) -> PlanError {
+    PlanError::Unusable(format!(
+        "none of the {} records of {} is a user: is it an export ({} format, {})?",
+        report.records_read,
+        options.input.display(),
+        match options.format {
+            InputFormat::Json => "NDJSON",
+            InputFormat::Csv => "CSV",
+        },
+        match source_kind {
+            SourceKind::Api => "read as a legacy store's export: --source-kind api",
+            _ => "read as an Auth0 export: --source-kind auth0",
+        }
+    ))
+}
+
+/// Why a record is not written: left out (listed in the report), or a
+/// failure that stops the plan.
+enum NotWritten {
+    Skipped(Skip),
+    Failed(PlanError),
+}
+
+impl From<Skip> for NotWritten {
+    fn from(skip: Skip) -> Self {
+        NotWritten::Skipped(skip)
+    }
+}
+
+/// What decides each user beyond the record itself: the import's duplicate
+/// rules and the hashes file.
+struct UserPlanner<'a> {
+    options: &'a PlanOptions,
+    taken: Taken,
+    hashes: Option<(&'a PathBuf, HashIndex)>,
+    /// The import record of the user last decided, as JSON.
+    record_buffer: Vec<u8>,
+    /// Records that were users (parsed, whatever was decided then).
+    users_parsed: u64,
+}
+
+/// A written user carrying the marker: the old tenant's `user_id` and the
+/// report's entry.
+type Marked = (String, MarkedUser);
+
+impl UserPlanner<'_> {
+    /// Decides one record: its import record as JSON, and its marker if it
+    /// carries one, or why it is not written. Counts what is written.
+    fn decide(
+        &mut self,
+        source_kind: &mut SourceKind,
+        line: u64,
+        record: Record<'_>,
+        report: &mut PlanReport,
+    ) -> Result<(&[u8], Option<Marked>), NotWritten> {
+        let options = self.options;
+        let source = read_record(source_kind, line, record)?;
+        self.users_parsed += 1;
+        let candidate = candidate(
+            line,
+            source.user,
+            source.marked_at,
+            &options.realm,
+            &options.policy,
+            options.skip_blocked,
+            options.exclude.is_none(),
+        )?;
+        let profile = &candidate.profile;
+        let identity = Identity::of(profile);
+        if let Some(rule) = TAKEN_RULES
+            .iter()
+            .find(|rule| (rule.taken)(&self.taken, &identity))
+        {
+            return Err(skip_of(line, profile, rule.reason, Some(rule.detail.to_owned())).into());
+        }
+        let password = self.password(line, profile, source.password)?;
+        self.record_buffer.clear();
+        let record = ImportRecord {
+            profile,
+            blocked: candidate.blocked,
+            password: password.as_ref(),
+        };
+        serde_json::to_writer(&mut self.record_buffer, &record).expect("JSON values serialize");
+        if self.record_buffer.len() + Splitter::OVERHEAD > options.file_limit {
+            let detail = format!("{} bytes as JSON", self.record_buffer.len());
+            return Err(skip_of(line, profile, SkipReason::TooLarge, Some(detail)).into());
+        }
+        self.taken.insert(&identity);
+        count_written(report, &candidate, password.as_ref());
+        let marked = marked_entry(line, candidate);
+        Ok((&self.record_buffer, marked))
+    }
+
+    /// The user's password: the record's own (a legacy export's), else the
+    /// hashes file's entry for them, if any.
+    fn password(
+        &mut self,
+        line: u64,
+        profile: &Profile<Value>,
+        own: Option<Result<PasswordField, String>>,
+    ) -> Result<Option<PasswordField>, NotWritten> {
+        let found = match (own, &mut self.hashes) {
+            (Some(own), _) => Some(own),
+            (None, Some((path, index))) => index
+                .lookup(&profile.user_id, &profile.email)
+                .map_err(|source| NotWritten::Failed(input_error(path)(source)))?,
+            (None, None) => None,
+        };
+        match found {
+            Some(Ok(field)) => Ok(Some(field)),
+            Some(Err(problem)) => Err(skip_of(
+                line,
+                profile,
+                SkipReason::InvalidPasswordHash,
+                Some(problem),
+            )
+            .into()),
+            None => Ok(None),
+        }
+    }
+
+    /// The hashes file's part of the report.
+    fn hashes_report(&self) -> Option<HashesReport> {
+        self.hashes.as_ref().map(|(path, index)| HashesReport {
             file: path.display().to_string(),
             entries: index.entries,
             unused: index.unused(),
             problem_count: index.problem_count,
             problems: index.problems.clone(),
-        });
+        })
     }
-    drop(hashes);
-    for out in [Some(skipped_out), marked_out].into_iter().flatten() {
-        out.into_inner()
-            .map_err(|e| output(e.into_error()))?
-            .sync_all()
-            .map_err(output)?;
+}
+
+/// A user left out after the per-record checks, named by their profile.
+fn skip_of(
+    line: u64,
+    profile: &Profile<Value>,
+    reason: SkipReason,
+    detail: Option<String>,
+) -> Skip {
+    Skip {
+        line,
+        reason,
+        detail,
+        user_id: Some(profile.user_id.clone()),
+        email: Some(profile.email.clone()),
+    }
+}
+
+/// Counts a written user in the report.
+fn count_written(report: &mut PlanReport, candidate: &Candidate, password: Option<&PasswordField>) {
+    for key in &candidate.stripped {
+        *report.app_metadata_keys_stripped.entry(key).or_default() += 1;
+    }
+    if candidate.blocked {
+        report.blocked_written += 1;
+    }
+    match password {
+        Some(PasswordField::Bcrypt(_)) => report.passwords.password_hash += 1,
+        Some(PasswordField::Custom(_)) => report.passwords.custom_password_hash += 1,
+        None => report.passwords.none += 1,
+    }
+}
+
+/// A written user's marker, if they carry one (they do only when the
+/// marker is not honoured: with `--exclude-export`).
+fn marked_entry(line: u64, candidate: Candidate) -> Option<Marked> {
+    let profile = candidate.profile;
+    candidate.marked_at.map(|marked_at| {
+        let source_user_id = candidate
+            .source_user_id
+            .unwrap_or_else(|| format!("auth0|{}", profile.user_id));
+        (
+            source_user_id,
+            MarkedUser {
+                line,
+                user_id: profile.user_id,
+                email: profile.email,
+                marked_at,
+            },
+        )
+    })
+}
+
+/// The keys a user is known by in the import's duplicate rules.
+struct Identity<'a> {
+    user_id: &'a str,
+    email: Cow<'a, str>,
+    username: Option<Cow<'a, str>>,
+}
+
+impl<'a> Identity<'a> {
+    fn of(profile: &'a Profile<Value>) -> Self {
+        Identity {
+            user_id: &profile.user_id,
+            email: email_identity(&profile.email),
+            username: profile.username.as_deref().map(username_identity),
+        }
+    }
+}
+
+/// The keys already taken: the new tenant's users', and those of the users
+/// written so far (the import refuses a second user_id in the connection,
+/// email or username; the first is kept).
+struct Taken {
+    excluded_ids: KeySet,
+    excluded_emails: KeySet,
+    ids: KeySet,
+    emails: KeySet,
+    usernames: KeySet,
+}
+
+impl Taken {
+    fn new(excluded_ids: KeySet, excluded_emails: KeySet) -> Self {
+        Taken {
+            excluded_ids,
+            excluded_emails,
+            ids: KeySet::new(ID_SEED),
+            emails: KeySet::new(EMAIL_SEED),
+            usernames: KeySet::new(USERNAME_SEED),
+        }
     }
 
-    let report_path = staging.path().join(REPORT_FILE);
-    let mut report_out = BufWriter::new(File::create(&report_path).map_err(output)?);
+    fn insert(&mut self, identity: &Identity<'_>) {
+        self.ids.insert(identity.user_id);
+        self.emails.insert(&identity.email);
+        if let Some(username) = &identity.username {
+            self.usernames.insert(username);
+        }
+    }
+}
+
+/// A rule that leaves a user out when one of their keys is taken.
+struct TakenRule {
+    taken: fn(&Taken, &Identity<'_>) -> bool,
+    reason: SkipReason,
+    detail: &'static str,
+}
+
+/// The rules in order: the first that holds decides.
+const TAKEN_RULES: [TakenRule; 5] = [
+    TakenRule {
+        taken: |taken, identity| taken.excluded_ids.contains(identity.user_id),
+        reason: SkipReason::AlreadyInTarget,
+        detail: "user_id in the new tenant's export",
+    },
+    TakenRule {
+        taken: |taken, identity| taken.excluded_emails.contains(&identity.email),
+        reason: SkipReason::AlreadyInTarget,
+        detail: "email in the new tenant's export",
+    },
+    TakenRule {
+        taken: |taken, identity| taken.ids.contains(identity.user_id),
+        reason: SkipReason::DuplicateUserId,
+        detail: "an earlier record has this user_id; the first is kept",
+    },
+    TakenRule {
+        taken: |taken, identity| taken.emails.contains(&identity.email),
+        reason: SkipReason::DuplicateEmail,
+        detail: "an earlier record has this email (ignoring case and Unicode normal form); \
+                 the first is kept",
+    },
+    TakenRule {
+        taken: |taken, identity| {
+            (identity.username.as_ref()).is_some_and(|name| taken.usernames.contains(name))
+        },
+        reason: SkipReason::DuplicateUsername,
+        detail: "an earlier record has this username (ignoring case and Unicode normal form); the first is kept",
+    },
+];
+
+/// Where a plan's records go, in the staging folder: the import files, the
+/// left-out records (the first of each reason, for the report) and, with
+/// `--exclude-export`, the marked users.
+struct PlanWriter {
+    files: Splitter,
+    skipped_path: PathBuf,
+    skipped: BufWriter<File>,
+    marked: Option<BufWriter<File>>,
+    /// Left-out records listed so far, by reason.
+    listed: BTreeMap<SkipReason, usize>,
+}
+
+impl PlanWriter {
+    fn create(dir: &Path, options: &PlanOptions) -> io::Result<Self> {
+        let skipped_path = dir.join(".skipped.ndjson");
+        let skipped = BufWriter::new(File::create(&skipped_path)?);
+        let marked = match options.exclude {
+            Some(_) => Some(BufWriter::new(File::create(dir.join(MARKED_FILE))?)),
+            None => None,
+        };
+        Ok(PlanWriter {
+            files: Splitter::new(dir, options.file_limit),
+            skipped_path,
+            skipped,
+            marked,
+            listed: BTreeMap::new(),
+        })
+    }
+
+    /// Writes a user's import record, and their marker if they carry one.
+    fn write_user(
+        &mut self,
+        record: &[u8],
+        marked: Option<Marked>,
+        report: &mut PlanReport,
+    ) -> io::Result<()> {
+        self.files.push(record)?;
+        report.users_written += 1;
+        let Some((source_user_id, mut marked)) = marked else {
+            return Ok(());
+        };
+        if let Some(out) = &mut self.marked {
+            let entry = MarkedUser {
+                user_id: source_user_id,
+                ..marked.clone()
+            };
+            serde_json::to_writer(&mut *out, &entry)?;
+            out.write_all(b"\n")?;
+        }
+        *report.marked_not_in_new_tenant.get_or_insert(0) += 1;
+        if report.marked_not_in_new_tenant_listed.len() < SKIPS_LISTED_PER_REASON {
+            for text in [
+                &mut marked.user_id,
+                &mut marked.email,
+                &mut marked.marked_at,
+            ] {
+                cap_listed_text(text);
+            }
+            report.marked_not_in_new_tenant_listed.push(marked);
+        }
+        Ok(())
+    }
+
+    /// Counts a left-out record, and lists it while its reason has room.
+    fn write_skip(&mut self, skip: Skip, report: &mut PlanReport) -> io::Result<()> {
+        report.skipped += 1;
+        if skip.reason == SkipReason::AlreadyMigrated {
+            report.already_migrated += 1;
+        }
+        *report.skipped_by_reason.entry(skip.reason).or_default() += 1;
+        let listed = self.listed.entry(skip.reason).or_default();
+        if *listed < SKIPS_LISTED_PER_REASON {
+            *listed += 1;
+            serde_json::to_writer(&mut self.skipped, &bounded(skip))?;
+            self.skipped.write_all(b"\n")?;
+        } else {
+            *report
+                .skipped_records_unlisted
+                .entry(skip.reason)
+                .or_default() += 1;
+            report.skipped_records_truncated = true;
+        }
+        Ok(())
+    }
+
+    /// Puts every file on disk; returns the import files and the left-out
+    /// list's scratch file, for the report.
+    fn finish(self) -> io::Result<(Vec<FileReport>, PathBuf)> {
+        let files = self.files.finish()?;
+        for out in [Some(self.skipped), self.marked].into_iter().flatten() {
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        }
+        Ok((files, self.skipped_path))
+    }
+}
+
+/// Writes `report.json`: the report, then the left-out records streamed
+/// from their scratch file (removed after).
+fn write_report_file(dir: &Path, report: &PlanReport, skipped_path: &Path) -> io::Result<()> {
+    let mut report_out = BufWriter::new(File::create(dir.join(REPORT_FILE))?);
     serde_json::to_writer_pretty(
         &mut report_out,
         &ReportFile {
-            report: &report,
-            skipped_records: SkippedRecords(&skipped_path),
+            report,
+            skipped_records: SkippedRecords(skipped_path),
         },
-    )
-    .map_err(io::Error::from)
-    .map_err(output)?;
-    report_out.write_all(b"\n").map_err(output)?;
+    )?;
+    report_out.write_all(b"\n")?;
     report_out
         .into_inner()
-        .map_err(|e| output(e.into_error()))?
-        .sync_all()
-        .map_err(output)?;
-    fs::remove_file(&skipped_path).map_err(output)?;
-
-    move_into_place(staging, out, &parent, options.replace).map_err(output)?;
-    Ok(report)
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    fs::remove_file(skipped_path)
 }
 
 /// `skip` with its text values cut to [`LISTED_TEXT_BYTES`].

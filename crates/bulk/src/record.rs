@@ -114,7 +114,7 @@ pub fn candidate(
 ) -> Result<Candidate, Skip> {
     let user_id = raw_user_id(&user, realm).map(str::to_owned);
     let email = user.email.clone();
-    let skip = |reason, detail: Option<String>| Skip {
+    let skip = |(reason, detail): Refusal| Skip {
         line,
         reason,
         detail,
@@ -122,44 +122,94 @@ pub fn candidate(
         email: email.clone(),
     };
     let source_user_id = user.user_id.clone();
-    if let (Some(at), true) = (&marked_at, honour_marker) {
-        return Err(skip(
-            SkipReason::AlreadyMigrated,
-            Some(format!("marked at {at}")),
-        ));
-    }
-    // Identities that name their connection, none of them the source one:
-    // a social or other connection's user. (Exports without the
-    // `identities` field, or filtered by connection, pass.)
-    let names_connections = user.identities.iter().any(|i| i.connection.is_some());
-    if names_connections && user.identity_in(realm).is_none() {
-        let connections: Vec<&str> = user
-            .identities
-            .iter()
-            .filter_map(|identity| identity.connection.as_deref())
-            .collect();
-        return Err(skip(
-            SkipReason::NotInRealm,
-            Some(format!("identities in {}", connections.join(", "))),
-        ));
+    let rules = SourceRules {
+        marked_at: marked_at.as_deref(),
+        realm,
+        skip_blocked,
+        honour_marker,
+    };
+    if let Some(refusal) = SOURCE_CHECKS.iter().find_map(|check| check(&user, &rules)) {
+        return Err(skip(refusal));
     }
     let blocked = user.blocked == Some(true);
-    if blocked && skip_blocked {
-        return Err(skip(SkipReason::Blocked, None));
+    let mut profile = normalised(user, realm, policy).map_err(&skip)?;
+    let stripped = clean_metadata(&mut profile).map_err(&skip)?;
+    Ok(Candidate {
+        profile,
+        blocked,
+        marked_at,
+        source_user_id,
+        stripped,
+    })
+}
+
+/// Why a record is left out, and the detail the report gives.
+type Refusal = (SkipReason, Option<String>);
+
+/// What a source user is checked against before it is normalised.
+struct SourceRules<'a> {
+    marked_at: Option<&'a str>,
+    realm: &'a str,
+    skip_blocked: bool,
+    honour_marker: bool,
+}
+
+/// A check of a source user: why it is left out, if it is.
+type SourceCheck = fn(&SourceUser<Value>, &SourceRules<'_>) -> Option<Refusal>;
+
+/// The checks before normalisation, in order: the first refusal decides.
+const SOURCE_CHECKS: [SourceCheck; 3] = [already_migrated, not_in_realm, blocked];
+
+/// Carries the marker, and the marker is honoured.
+fn already_migrated(_: &SourceUser<Value>, rules: &SourceRules<'_>) -> Option<Refusal> {
+    let at = rules.marked_at.filter(|_| rules.honour_marker)?;
+    Some((SkipReason::AlreadyMigrated, Some(format!("marked at {at}"))))
+}
+
+/// Identities that name their connection, none of them the source one: a
+/// social or other connection's user. (Exports without the `identities`
+/// field, or filtered by connection, pass.)
+fn not_in_realm(user: &SourceUser<Value>, rules: &SourceRules<'_>) -> Option<Refusal> {
+    let names_connections = user.identities.iter().any(|i| i.connection.is_some());
+    if !names_connections || user.identity_in(rules.realm).is_some() {
+        return None;
     }
-    let mut profile = match import_profile(user, realm, policy) {
+    let connections: Vec<&str> = user
+        .identities
+        .iter()
+        .filter_map(|identity| identity.connection.as_deref())
+        .collect();
+    Some((
+        SkipReason::NotInRealm,
+        Some(format!("identities in {}", connections.join(", "))),
+    ))
+}
+
+/// Blocked, and blocked users are left out.
+fn blocked(user: &SourceUser<Value>, rules: &SourceRules<'_>) -> Option<Refusal> {
+    (user.blocked == Some(true) && rules.skip_blocked).then_some((SkipReason::Blocked, None))
+}
+
+/// The profile the scripts would make, with an email Auth0 accepts.
+fn normalised(
+    user: SourceUser<Value>,
+    realm: &str,
+    policy: &Policy,
+) -> Result<Profile<Value>, Refusal> {
+    let profile = match import_profile(user, realm, policy) {
         Ok(profile) => profile,
-        Err(UserError::MissingEmail) => return Err(skip(SkipReason::MissingEmail, None)),
-        Err(error) => {
-            return Err(skip(
-                SkipReason::MissingUserId,
-                Some(error.message().to_owned()),
-            ))
-        }
+        Err(UserError::MissingEmail) => return Err((SkipReason::MissingEmail, None)),
+        Err(error) => return Err((SkipReason::MissingUserId, Some(error.message().to_owned()))),
     };
     if !plausible_email(&profile.email) {
-        return Err(skip(SkipReason::InvalidEmail, None));
+        return Err((SkipReason::InvalidEmail, None));
     }
+    Ok(profile)
+}
+
+/// Checks both metadata are objects with names Auth0 accepts, and strips
+/// the reserved keys from `app_metadata`; returns those stripped.
+fn clean_metadata(profile: &mut Profile<Value>) -> Result<Vec<&'static str>, Refusal> {
     let mut stripped = Vec::new();
     for (name, metadata) in [
         ("user_metadata", &mut profile.user_metadata),
@@ -167,7 +217,7 @@ pub fn candidate(
     ] {
         let Some(value) = metadata else { continue };
         let Value::Object(object) = value else {
-            return Err(skip(
+            return Err((
                 SkipReason::InvalidMetadata,
                 Some(format!("{name} is not an object")),
             ));
@@ -187,19 +237,13 @@ pub fn candidate(
             });
         }
         if let Some(path) = bad_key(object, name) {
-            return Err(skip(
+            return Err((
                 SkipReason::InvalidMetadata,
                 Some(format!("field name with `.` or `$`: {path}")),
             ));
         }
     }
-    Ok(Candidate {
-        profile,
-        blocked,
-        marked_at,
-        source_user_id,
-        stripped,
-    })
+    Ok(stripped)
 }
 
 /// The path of the first field name (at any depth) Auth0 would refuse.

@@ -24,9 +24,8 @@ pub fn scrub(text: &str, secrets: &[&str]) -> String {
     // The longest first: a secret that holds another is masked whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for secret in secrets {
-        if out.contains(secret) {
-            out = out.replace(secret, MASK);
-        }
+        // A server may echo it URL-encoded, JSON-escaped or in base64.
+        out = trickle_transfer::mask_secret(&out, secret);
     }
     let out = mask_token_runs(&out);
     let out: String = out
@@ -78,6 +77,12 @@ fn mask_token_runs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_echoed_url_encoded_is_masked() {
+        let out = scrub("bad client_secret=s%2Fe+cr%3Dt here", &["s/e cr=t"]);
+        assert!(!out.contains("s%2Fe"), "{out}");
+    }
 
     #[test]
     fn known_secrets_and_token_like_runs_are_masked() {

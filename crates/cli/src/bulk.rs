@@ -218,15 +218,9 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match current_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("trickle: cannot start: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let report = match unmark_with_progress(&runtime, credentials, &options) {
         Ok(report) => report,
@@ -384,22 +378,48 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `bulk plan` in phases: the arguments and the config, the signals, the
+/// plan (with a progress bar), the summary and the exit code.
 fn run_plan(args: PlanArgs) -> ExitCode {
-    let config_text = match std::fs::read_to_string(&args.config) {
-        Ok(text) => text,
+    let mut options = match plan_options(&args) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let signal = match stop_on_signals() {
+        Ok((stop, signal)) => {
+            options.stop = Some(stop);
+            signal
+        }
         Err(error) => {
-            eprintln!("trickle: cannot read {}: {error}", args.config.display());
-            return ExitCode::from(EXIT_BAD_INPUT);
+            eprintln!("trickle: cannot handle signals: {error}");
+            return ExitCode::FAILURE;
         }
     };
-    let config = match parse_config(&config_text) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("trickle: {}: {error}", args.config.display());
-            eprintln!("trickle: nothing was written");
-            return ExitCode::from(EXIT_BAD_INPUT);
+
+    let mut bar = PlanBar::new();
+    let result = plan(&options, &mut |progress| bar.update(progress));
+    bar.finish();
+    match result {
+        Ok(report) => {
+            print_plan_summary(&args.out, &report);
+            ExitCode::SUCCESS
         }
-    };
+        Err(error) => plan_failure(error, &signal),
+    }
+}
+
+/// What to plan, from the arguments and the config file; on a bad one, it
+/// says why and gives the exit code.
+fn plan_options(args: &PlanArgs) -> Result<PlanOptions, ExitCode> {
+    let config_text = std::fs::read_to_string(&args.config).map_err(|error| {
+        eprintln!("trickle: cannot read {}: {error}", args.config.display());
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
+    let config = parse_config(&config_text).map_err(|error| {
+        eprintln!("trickle: {}: {error}", args.config.display());
+        eprintln!("trickle: nothing was written");
+        ExitCode::from(EXIT_BAD_INPUT)
+    })?;
     let mut options = PlanOptions::new(
         args.input.clone(),
         args.out.clone(),
@@ -420,50 +440,33 @@ fn run_plan(args: PlanArgs) -> ExitCode {
         SourceKindArg::Auth0 => SourceKind::Auth0,
         SourceKindArg::Api => SourceKind::Api,
     };
-    options.exclude = args.exclude_export;
-    options.hashes = args.hashes;
+    options.exclude = args.exclude_export.clone();
+    options.hashes = args.hashes.clone();
     options.skip_blocked = args.skip_blocked;
     options.replace = args.force;
-    let signal = match stop_on_signals() {
-        Ok((stop, signal)) => {
-            options.stop = Some(stop);
-            signal
-        }
-        Err(error) => {
-            eprintln!("trickle: cannot handle signals: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    Ok(options)
+}
 
-    let mut bar = PlanBar::new();
-    let result = plan(&options, &mut |progress| bar.update(progress));
-    bar.finish();
-    match result {
-        Ok(report) => {
-            print_plan_summary(&args.out, &report);
-            ExitCode::SUCCESS
-        }
-        Err(PlanError::Interrupted) => {
-            let signal = signal.load(Ordering::SeqCst) as i32;
-            let name = match signal {
-                signal_hook::consts::SIGTERM => "SIGTERM",
-                _ => "SIGINT",
-            };
-            eprintln!(
-                "trickle: interrupted ({name}): the unfinished plan was removed; no plan was written"
-            );
-            // The shells' convention: 128 + the signal's number.
-            ExitCode::from(128 + signal as u8)
-        }
-        Err(error) => {
-            eprintln!("trickle: {error}");
-            eprintln!("trickle: no plan was written");
-            if error.is_bad_input() {
-                ExitCode::from(EXIT_BAD_INPUT)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+/// A plan that was not made: what happened, and the exit code (128 + the
+/// signal's number when one stopped it, as shells do).
+fn plan_failure(error: PlanError, signal: &AtomicUsize) -> ExitCode {
+    if let PlanError::Interrupted = error {
+        let signal = signal.load(Ordering::SeqCst) as i32;
+        let name = match signal {
+            signal_hook::consts::SIGTERM => "SIGTERM",
+            _ => "SIGINT",
+        };
+        eprintln!(
+            "trickle: interrupted ({name}): the unfinished plan was removed; no plan was written"
+        );
+        return ExitCode::from(128 + signal as u8);
+    }
+    eprintln!("trickle: {error}");
+    eprintln!("trickle: no plan was written");
+    if error.is_bad_input() {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -540,18 +543,37 @@ impl PlanBar {
     }
 }
 
+/// The plan's summary on stderr: what was read and planned, what was left
+/// out and why, warnings, passwords, the other inputs, the files.
 fn print_plan_summary(out: &Path, report: &PlanReport) {
-    let files = &report.files;
     eprintln!(
         "trickle: planned {} users in {} import files under {} (details: {})",
         thousands(report.users_written),
-        files.len(),
+        report.files.len(),
         out.display(),
         out.join(REPORT_FILE).display()
     );
     if report.source_kind == SourceKind::Api.name() {
         eprintln!("  read as a legacy store's export (the legacy API contract's users)");
     }
+    print_plan_counts(report);
+    if let Some(warning) = report.unchecked_marked_warning() {
+        eprintln!("trickle: {warning}");
+    }
+    match report.marked_not_in_new_tenant {
+        Some(0) | None => {}
+        Some(marked) => eprintln!(
+            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {MARKED_FILE}; import them, or `trickle bulk unmark` lets them log in)",
+            thousands(marked),
+        ),
+    }
+    print_planned_users(report);
+    print_plan_inputs(report);
+    print_plan_files(report);
+}
+
+/// Records read, users planned, and those left out by reason.
+fn print_plan_counts(report: &PlanReport) {
     eprintln!("  lines read       {:>12}", thousands(report.lines_read));
     eprintln!("  records read     {:>12}", thousands(report.records_read));
     eprintln!("  users planned    {:>12}", thousands(report.users_written));
@@ -566,16 +588,10 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(report.skipped_records_listed_per_reason as u64)
         );
     }
-    if let Some(warning) = report.unchecked_marked_warning() {
-        eprintln!("trickle: {warning}");
-    }
-    match report.marked_not_in_new_tenant {
-        Some(0) | None => {}
-        Some(marked) => eprintln!(
-            "  of the planned, {} carry the migration marker but are not in the new tenant (stranded: planned, and listed in {MARKED_FILE}; import them, or `trickle bulk unmark` lets them log in)",
-            thousands(marked),
-        ),
-    }
+}
+
+/// How the planned users will be imported: blocked, passwords, keys removed.
+fn print_planned_users(report: &PlanReport) {
     if report.blocked_written > 0 {
         eprintln!(
             "  imported as blocked {:>9}",
@@ -600,6 +616,10 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             stripped.join(", ")
         );
     }
+}
+
+/// The new tenant's export and the hashes file, when given.
+fn print_plan_inputs(report: &PlanReport) {
     if let Some(exclude) = &report.exclude {
         eprintln!(
             "  new tenant's export: {} records, {} ids, {} emails{}",
@@ -621,6 +641,11 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
             thousands(hashes.problem_count)
         );
     }
+}
+
+/// The import files' sizes, smallest and largest.
+fn print_plan_files(report: &PlanReport) {
+    let files = &report.files;
     if let (Some(smallest), Some(largest)) = (
         files.iter().map(|f| f.bytes).min(),
         files.iter().map(|f| f.bytes).max(),
@@ -636,65 +661,21 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
     }
 }
 
+/// `bulk import` in phases: the arguments, the run (with its display and
+/// Ctrl-C), the summary and the exit code.
 fn run_import_command(args: ImportArgs) -> ExitCode {
-    let domain = with_scheme(&args.domain);
-    let base = match trickle_core::base_url(&domain) {
-        Ok(base) => base.to_owned(),
-        Err(error) => {
-            eprintln!(
-                "trickle: --domain {}: {}",
-                args.domain,
-                error.message().replace("configuration.domain", "--domain")
-            );
+    let (base, options) = match import_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("trickle: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let secret = match std::env::var(&args.client_secret_env) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            eprintln!(
-                "trickle: set the client secret in the environment variable {} (it is never taken as an argument)",
-                args.client_secret_env
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
-    options.upsert = args.upsert;
-    options.send_completion_email = args.send_completion_email;
-    options.max_jobs = usize::from(args.max_jobs);
-    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
-    options.resubmit_uncertain = args.resubmit_uncertain;
-    options.retry_failed = args.retry_failed;
-    options.halt = test_halt();
-
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match current_thread_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("trickle: cannot start: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let display = Display::for_stderr(None);
-    let result = runtime.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ntrickle: stopping at the next safe point (Ctrl-C again to quit at once; run the same command to resume)");
-                let _ = stop_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(i32::from(EXIT_INTERRUPTED));
-                }
-            }
-        });
-        let mut display = ImportDisplay::new(display);
-        let result = run_import(&args.plan, &options, &mut |event| display.event(event), stop_rx).await;
-        display.finish();
-        result
-    });
+    let result = runtime.block_on(import_with_display(&args.plan, &options));
     match result {
         Ok(outcome) => {
             print_import_summary(&args.plan, &base, &args.connection_id, &outcome);
@@ -720,6 +701,74 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
             }
         }
     }
+}
+
+/// The new tenant's base URL and the import's options, from the arguments
+/// and the environment.
+fn import_inputs(args: &ImportArgs) -> Result<(String, ImportOptions), String> {
+    let domain = with_scheme(&args.domain);
+    let base = match trickle_core::base_url(&domain) {
+        Ok(base) => base.to_owned(),
+        Err(error) => {
+            return Err(format!(
+                "--domain {}: {}",
+                args.domain,
+                error.message().replace("configuration.domain", "--domain")
+            ))
+        }
+    };
+    let secret = match std::env::var(&args.client_secret_env) {
+        Ok(secret) if !secret.is_empty() => secret,
+        _ => {
+            return Err(format!(
+                "set the client secret in the environment variable {} (it is never taken as an argument)",
+                args.client_secret_env
+            ))
+        }
+    };
+    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
+    options.upsert = args.upsert;
+    options.send_completion_email = args.send_completion_email;
+    options.max_jobs = usize::from(args.max_jobs);
+    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
+    options.resubmit_uncertain = args.resubmit_uncertain;
+    options.retry_failed = args.retry_failed;
+    options.halt = test_halt();
+    Ok((base, options))
+}
+
+/// A single-threaded runtime, or the exit code after saying why not.
+fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("trickle: cannot start: {error}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Runs the import with its display on stderr; the first Ctrl-C stops it
+/// at the next safe point, a second one ends the process.
+async fn import_with_display(
+    plan: &Path,
+    options: &ImportOptions,
+) -> Result<ImportOutcome, ImportError> {
+    let display = Display::for_stderr(None);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ntrickle: stopping at the next safe point (Ctrl-C again to quit at once; run the same command to resume)");
+            let _ = stop_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        }
+    });
+    let mut display = ImportDisplay::new(display);
+    let result = run_import(plan, options, &mut |event| display.event(event), stop_rx).await;
+    display.finish();
+    result
 }
 
 /// Tests crash the import at a chosen point: `TRICKLE_BULK_TEST_HALT`

@@ -54,6 +54,8 @@ pub struct Args {
     canonical_host: Option<String>,
 }
 
+/// `trickle sim` in phases: the arguments and the seed, the options, then
+/// the emulator served until it is told to stop.
 pub fn run(args: Args) -> ExitCode {
     let bad_input = |message: String| {
         eprintln!("trickle sim: {message}");
@@ -67,29 +69,10 @@ pub fn run(args: Args) -> ExitCode {
         Ok(serving) => serving,
         Err(message) => return bad_input(message),
     };
-    let mut seed = match read_seed(&args.seed) {
+    let seed = match deployed_seed(&args) {
         Ok(seed) => seed,
-        Err(error) => return bad_input(format!("{}: {error}", args.seed.display())),
+        Err(message) => return bad_input(message),
     };
-    for dir in &args.deploy {
-        if let Err(error) = seed.deploy(dir) {
-            return bad_input(format!("--deploy {}: {error}", dir.display()));
-        }
-    }
-    let passwords = seed.users.iter().filter(|u| u.password.is_some()).count();
-    if slow_to_hash(passwords, seed.bcrypt_cost) {
-        eprintln!(
-            "trickle sim: hashing {passwords} passwords (bcrypt cost {}); this takes a while \
-             (a lower bcrypt_cost in the seed, e.g. 4, is faster)",
-            seed.bcrypt_cost
-        );
-    }
-    let summary = format!(
-        "{} users in {} connection(s), {} client(s)",
-        seed.users.len(),
-        seed.connection_list().len(),
-        seed.clients.len()
-    );
     let options = Options {
         rate_limit: args.rate_limit,
         token_lifetime_secs: args.token_lifetime,
@@ -110,34 +93,77 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let started = Instant::now();
-    let code = runtime.block_on(async {
-        let sim = match Sim::start(seed, options, SocketAddr::new(ip, args.serve.port)).await {
-            Ok(sim) => sim,
-            Err(
-                error @ (StartError::Seed(_) | StartError::Faults(_) | StartError::PublicUrl(_)),
-            ) => return bad_input(error.to_string()),
-            Err(error) => {
-                eprintln!("trickle sim: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        if let Err(error) = announce_ready("trickle sim", sim.base_url()) {
-            eprintln!("trickle sim: cannot write to stdout: {error}");
-            return ExitCode::FAILURE;
-        }
-        announce_reach("trickle sim", sim.ca_cert_path(), sim.public_url());
-        eprintln!(
-            "trickle sim: {summary}; ready in {} ms",
-            started.elapsed().as_millis()
-        );
-        let reason = stopped(args.serve.exit_on_stdin_close).await;
-        eprintln!("trickle sim: stopping ({reason})");
-        sim.shutdown().await;
-        ExitCode::SUCCESS
-    });
+    let address = SocketAddr::new(ip, args.serve.port);
+    let code = runtime.block_on(serve(
+        seed,
+        options,
+        address,
+        args.serve.exit_on_stdin_close,
+    ));
     runtime.shutdown_timeout(Duration::from_secs(1));
     code
+}
+
+/// The seed with the `--deploy` folders in it; says first when hashing its
+/// passwords will take a while.
+fn deployed_seed(args: &Args) -> Result<Seed, String> {
+    let mut seed =
+        read_seed(&args.seed).map_err(|error| format!("{}: {error}", args.seed.display()))?;
+    for dir in &args.deploy {
+        seed.deploy(dir)
+            .map_err(|error| format!("--deploy {}: {error}", dir.display()))?;
+    }
+    let passwords = seed.users.iter().filter(|u| u.password.is_some()).count();
+    if slow_to_hash(passwords, seed.bcrypt_cost) {
+        eprintln!(
+            "trickle sim: hashing {passwords} passwords (bcrypt cost {}); this takes a while \
+             (a lower bcrypt_cost in the seed, e.g. 4, is faster)",
+            seed.bcrypt_cost
+        );
+    }
+    Ok(seed)
+}
+
+/// Starts the emulator, says it is ready, and serves until a stop signal
+/// (or stdin's end, when asked).
+async fn serve(
+    seed: Seed,
+    options: Options,
+    address: SocketAddr,
+    exit_on_stdin_close: bool,
+) -> ExitCode {
+    let started = Instant::now();
+    let summary = format!(
+        "{} users in {} connection(s), {} client(s)",
+        seed.users.len(),
+        seed.connection_list().len(),
+        seed.clients.len()
+    );
+    let sim = match Sim::start(seed, options, address).await {
+        Ok(sim) => sim,
+        Err(error) => {
+            eprintln!("trickle sim: {error}");
+            return match error {
+                StartError::Seed(_) | StartError::Faults(_) | StartError::PublicUrl(_) => {
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+                _ => ExitCode::FAILURE,
+            };
+        }
+    };
+    if let Err(error) = announce_ready("trickle sim", sim.base_url()) {
+        eprintln!("trickle sim: cannot write to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
+    announce_reach("trickle sim", sim.ca_cert_path(), sim.public_url());
+    eprintln!(
+        "trickle sim: {summary}; ready in {} ms",
+        started.elapsed().as_millis()
+    );
+    let reason = stopped(exit_on_stdin_close).await;
+    eprintln!("trickle sim: stopping ({reason})");
+    sim.shutdown().await;
+    ExitCode::SUCCESS
 }
 
 /// Opens and reads the seed: a regular file over the limit is refused

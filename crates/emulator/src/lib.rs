@@ -12,6 +12,7 @@
 //! routes.
 
 mod control;
+mod controls;
 mod faults;
 mod origins;
 mod rate;
@@ -19,17 +20,11 @@ mod reply;
 mod serve;
 mod tls;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 pub use control::control_routes;
+pub use controls::{lock, rate_limit, Controls};
 pub use faults::Faults;
 pub use origins::{parse_public_url, Origins};
-pub use rate::{rate_limit, unix_seconds, RateLimiter, RateVerdict};
+pub use rate::{unix_seconds, RateLimiter, RateVerdict};
 pub use reply::json;
-pub use serve::{listen, Controls, Emulator, Serving, CONTROL_PREFIX};
+pub use serve::{listen, Emulator, Serving, CONTROL_PREFIX};
 pub use tls::{Tls, TlsError, TlsOptions, CA_CERT_FILE, CA_KEY_FILE};
-
-/// Locks, ignoring poisoning (a panicking handler must not wedge the emulator).
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}

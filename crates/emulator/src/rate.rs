@@ -1,12 +1,6 @@
-//! A fixed one-second request window, and the middleware that applies it.
+//! A fixed one-second request window.
 
 use std::time::{SystemTime, UNIX_EPOCH};
-
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::serve::Controls;
 
 /// Seconds since the UNIX epoch (the rate limit's windows).
 pub fn unix_seconds() -> u64 {
@@ -66,29 +60,6 @@ impl RateLimiter {
             reset: now + 1,
         })
     }
-}
-
-/// The body of an emulator's rate-limit middleware: past the limit the
-/// request is answered by `refuse` before anything else; every answer
-/// (refusals included) passes through `annotate` for the API's headers.
-/// With the limit off, neither is called.
-pub async fn rate_limit(
-    controls: &Controls,
-    request: Request,
-    next: Next,
-    refuse: impl FnOnce(&RateVerdict) -> Response,
-    annotate: impl FnOnce(&RateVerdict, &mut Response),
-) -> Response {
-    let Some(verdict) = controls.take_rate(unix_seconds()) else {
-        return next.run(request).await;
-    };
-    let mut response = if verdict.allowed {
-        next.run(request).await
-    } else {
-        refuse(&verdict)
-    };
-    annotate(&verdict, &mut response);
-    response
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body, Bytes};
@@ -26,9 +26,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::controls::Controls;
 use crate::faults::Faults;
-use crate::lock;
-use crate::rate::{RateLimiter, RateVerdict};
 use crate::tls::Tls;
 
 /// How long a client has to finish its TLS handshake.
@@ -73,55 +72,6 @@ pub trait Emulator: Send + Sync + 'static {
 
     /// Zeroes the counters (`POST /__sim/stats/reset`).
     fn reset_stats(&self);
-}
-
-/// The knobs every emulator has, changeable at run time.
-pub struct Controls {
-    faults: Mutex<Faults>,
-    rate: Mutex<RateLimiter>,
-    log_requests: bool,
-}
-
-impl Controls {
-    /// Refuses invalid faults.
-    pub fn new(faults: Faults, rate_limit: u32, log_requests: bool) -> Result<Controls, String> {
-        faults.validate()?;
-        Ok(Controls {
-            faults: Mutex::new(faults),
-            rate: Mutex::new(RateLimiter::new(rate_limit)),
-            log_requests,
-        })
-    }
-
-    pub fn faults(&self) -> Faults {
-        lock(&self.faults).clone()
-    }
-
-    /// Replaces the faults, unless they are invalid.
-    pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
-        faults.validate()?;
-        *lock(&self.faults) = faults;
-        Ok(())
-    }
-
-    /// Requests per second; 0 is off.
-    pub fn rate_limit(&self) -> u32 {
-        lock(&self.rate).rps
-    }
-
-    /// Starts a fresh window at `rps` (0 turns the limit off).
-    pub fn set_rate_limit(&self, rps: u32) {
-        lock(&self.rate).set(rps);
-    }
-
-    /// Counts one rate-limited request at `now`; `None` when the limit is off.
-    pub fn take_rate(&self, now: u64) -> Option<RateVerdict> {
-        lock(&self.rate).take(now)
-    }
-
-    pub fn log_requests(&self) -> bool {
-        self.log_requests
-    }
 }
 
 /// A listener with a deep accept queue: tests fire hundreds of concurrent
