@@ -167,7 +167,8 @@ struct ImportArgs {
 /// purpose: their next login would bring them back. Two requests per user,
 /// one user at a time (within the old tenant's rate limit). The secret of
 /// the old tenant's client (read:users, update:users) is read from
-/// $TRICKLE_CLIENT_SECRET. Writes unmark-report.json in the plan folder.
+/// $TRICKLE_CLIENT_SECRET. Writes unmark-report.json in the plan folder
+/// (a dry run writes nothing).
 #[derive(clap::Args)]
 struct UnmarkArgs {
     /// The plan folder made by `trickle bulk plan --exclude-export`.
@@ -232,16 +233,19 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
         Ok(report) => report,
         Err(error) => return unmark_failure(&args, error),
     };
-    let report_path = args.plan.join(UNMARK_REPORT_FILE);
-    let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
-    if let Err(error) = write_atomically(&report_path, &json) {
-        eprintln!(
-            "trickle bulk unmark: cannot write {}: {error}",
-            report_path.display()
-        );
-        return ExitCode::FAILURE;
+    // A dry run writes nothing, its report included: the summary is on stderr.
+    let report_path = (!report.dry_run).then(|| args.plan.join(UNMARK_REPORT_FILE));
+    if let Some(path) = &report_path {
+        let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
+        if let Err(error) = write_atomically(path, &json) {
+            eprintln!(
+                "trickle bulk unmark: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
-    print_unmark_summary(&report, &report_path);
+    print_unmark_summary(&report, report_path.as_deref());
     if let Some(why) = &report.stopped {
         eprintln!(
             "trickle: stopped after {} users: {why}",
@@ -331,23 +335,22 @@ fn unmark_failure(args: &UnmarkArgs, error: UnmarkError) -> ExitCode {
     }
 }
 
-fn print_unmark_summary(report: &UnmarkReport, report_path: &Path) {
+/// The counts on stderr; `report_path` is where the details went (none for a dry run).
+fn print_unmark_summary(report: &UnmarkReport, report_path: Option<&Path>) {
     let cleared = if report.dry_run {
         "would clear"
     } else {
         "cleared"
     };
+    let details = match report_path {
+        Some(path) => format!("details: {}", path.display()),
+        None => "dry run: nothing written".to_owned(),
+    };
     eprintln!(
-        "trickle: {} of {} users read; markers {cleared}: {}{} (details: {})",
+        "trickle: {} of {} users read; markers {cleared}: {} ({details})",
         thousands(report.tried),
         thousands(report.in_list),
         thousands(report.cleared),
-        if report.dry_run {
-            " (dry run: nothing written)"
-        } else {
-            ""
-        },
-        report_path.display()
     );
     let rows = [
         ("already clear", report.already_clear, ""),
@@ -368,8 +371,8 @@ fn print_unmark_summary(report: &UnmarkReport, report_path: &Path) {
             failure.user_id, failure.line, failure.reason
         );
     }
-    if report.failed > 10 {
-        eprintln!("    … all failures: {}", report_path.display());
+    if let (true, Some(path)) = (report.failed > 10, report_path) {
+        eprintln!("    … all failures: {}", path.display());
     }
 }
 
