@@ -20,10 +20,8 @@ use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions, UnmarkReport
 use trickle_lifecycle::{Credentials, TenantError, WaitNotice};
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
-use crate::{secret_from_env, EXIT_BAD_INPUT};
-
-/// The environment variable the client secret is read from by default.
-const SECRET_ENV: &str = "TRICKLE_CLIENT_SECRET";
+use crate::secrets::{client_secret, SecretRequest, Tenant};
+use crate::EXIT_BAD_INPUT;
 /// Exit code of a run stopped by Ctrl-C (it can be resumed).
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -108,7 +106,8 @@ struct PlanArgs {
 
 /// Submit a plan's files to the new tenant as import jobs (two at a time),
 /// follow them, and record their errors. Resumable: run it again after a
-/// crash or Ctrl-C. The client secret is read from $TRICKLE_CLIENT_SECRET.
+/// crash or Ctrl-C. The new tenant's client secret is read from
+/// $TRICKLE_NEW_CLIENT_SECRET (or the variable --client-secret-env names).
 /// The summary counts only what is known: users of files whose upload was
 /// cut off are shown apart, as uncertain.
 #[derive(clap::Args)]
@@ -127,9 +126,11 @@ struct ImportArgs {
     /// identifier in the dashboard).
     #[arg(long)]
     connection_id: String,
-    /// The environment variable holding the client secret.
-    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
-    client_secret_env: String,
+    /// The environment variable holding the new tenant's client secret,
+    /// read alone (e.g. one per tenant in CI) [default:
+    /// TRICKLE_NEW_CLIENT_SECRET].
+    #[arg(long, value_name = "NAME")]
+    client_secret_env: Option<String>,
     /// Update users that exist instead of reporting them as duplicates.
     #[arg(long)]
     upsert: bool,
@@ -167,8 +168,8 @@ struct ImportArgs {
 /// purpose: their next login would bring them back. Two requests per user,
 /// one user at a time (within the old tenant's rate limit). The secret of
 /// the old tenant's client (read:users, update:users) is read from
-/// $TRICKLE_CLIENT_SECRET. Writes unmark-report.json in the plan folder
-/// (a dry run writes nothing).
+/// $TRICKLE_OLD_CLIENT_SECRET (or the variable --client-secret-env names).
+/// Writes unmark-report.json in the plan folder (a dry run writes nothing).
 #[derive(clap::Args)]
 struct UnmarkArgs {
     /// The plan folder made by `trickle bulk plan --exclude-export`.
@@ -181,9 +182,10 @@ struct UnmarkArgs {
     /// scripts' own, when they mark users).
     #[arg(long)]
     client_id: String,
-    /// The environment variable holding the client secret.
-    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
-    client_secret_env: String,
+    /// The environment variable holding the old tenant's client secret,
+    /// read alone [default: TRICKLE_OLD_CLIENT_SECRET].
+    #[arg(long, value_name = "NAME")]
+    client_secret_env: Option<String>,
     /// Read every listed user and count what would be cleared; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -272,7 +274,13 @@ fn unmark_inputs(args: &UnmarkArgs) -> Result<(Credentials, UnmarkOptions), Stri
     let credentials = Credentials {
         domain: with_scheme(&args.domain),
         client_id: args.client_id.clone(),
-        secret: secret_from_env(&args.client_secret_env)?,
+        secret: client_secret(&SecretRequest {
+            command: "bulk unmark",
+            tenant: Tenant::Old,
+            client_flag: "--client-id",
+            read_deprecated: true,
+            named: args.client_secret_env.as_deref(),
+        })?,
     };
     let mut options = UnmarkOptions::new(list);
     options.dry_run = args.dry_run;
@@ -652,17 +660,23 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let secret = match std::env::var(&args.client_secret_env) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            eprintln!(
-                "trickle: set the client secret in the environment variable {} (it is never taken as an argument)",
-                args.client_secret_env
-            );
+    // Before one name per secret, bulk import read the new tenant's from
+    // $TRICKLE_CLIENT_SECRET: still taken, saying so.
+    let secret = match client_secret(&SecretRequest {
+        command: "bulk import",
+        tenant: Tenant::New,
+        client_flag: "--client-id",
+        read_deprecated: true,
+        named: args.client_secret_env.as_deref(),
+    }) {
+        Ok(secret) => secret,
+        Err(message) => {
+            eprintln!("trickle bulk import: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
+    let mut options =
+        ImportOptions::new(&base, &args.client_id, secret.expose(), &args.connection_id);
     options.upsert = args.upsert;
     options.send_completion_email = args.send_completion_email;
     options.max_jobs = usize::from(args.max_jobs);

@@ -103,6 +103,7 @@ fn trickle(args: &[&str], envs: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
         .env_remove("TRICKLE_NEW_CLIENT_SECRET");
     for (key, value) in envs {
         command.env(key, value);
@@ -221,7 +222,7 @@ fn preflight_passes_each_old_tenant_check_and_fails_each_with_its_fix() {
             vec![
                 ("client", "failed", "invalid_client"),
                 ("password_grant", "skipped", ""),
-                ("management_token", "failed", "TRICKLE_CLIENT_SECRET"),
+                ("management_token", "failed", "TRICKLE_OLD_CLIENT_SECRET"),
             ],
         ),
         (
@@ -386,7 +387,7 @@ fn preflight_refuses_bad_arguments_with_exit_code_2() {
     let output = trickle(&args, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output).contains("$TRICKLE_CLIENT_SECRET is not set"),
+        text(&output).contains("$TRICKLE_OLD_CLIENT_SECRET is not set"),
         "{}",
         text(&output)
     );
