@@ -11,12 +11,14 @@
 //     Auth0 runs it: a module with Node built-ins only, a v3 event, an api
 //     whose requests are recorded and applied at the end of the flow.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
+//   findTrickle — the `trickle` binary ($TRICKLE_BIN, else on PATH), or an
+//     Error saying how to provide it.
 //   startLegacySim — Trickle's emulated legacy user-store API
 //     (`trickle legacy-sim`), checking tokens of the tenant `startSim` plays.
 
 const { loadScript, call, lateCalls, checkOneFunction, Container } = require('./sandbox');
 const { ImportModeTenant, TenantError } = require('./tenant');
-const { startSim, Sim } = require('./sim');
+const { startSim, Sim, findTrickle } = require('./sim');
 const { startLegacySim, LegacySim } = require('./legacy-sim');
 const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
 
@@ -30,6 +32,7 @@ module.exports = {
   TenantError,
   startSim,
   Sim,
+  findTrickle,
   startLegacySim,
   LegacySim,
   loadAction,

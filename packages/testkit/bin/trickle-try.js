@@ -73,7 +73,7 @@ async function rehearse(values) {
   const seed = JSON.parse(fs.readFileSync(seedPath, 'utf8'));
   const client = (seed.clients || []).find((c) => (c.grant_types || []).includes('client_credentials'));
   if (!client) fail('the seed needs a client with the client_credentials (and password) grants');
-  const sim = await startSim({ seed: seedPath, bin: values.trickle || process.env.TRICKLE_BIN || 'trickle', args: ['--rate-limit', '0'] });
+  const sim = await startSim({ seed: seedPath, bin: values.trickle, args: ['--rate-limit', '0'] });
   let problems = 0;
   try {
     const container = new Container();
