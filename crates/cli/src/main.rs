@@ -41,7 +41,23 @@ enum Command {
     C2id(c2id::Args),
 }
 
+/// A reader that goes away (`trickle … | head`) ends trickle as it ends
+/// Unix tools, by SIGPIPE, quietly: Rust ignores the signal, and then every
+/// `println!` into the closed pipe panics. Sockets are unaffected (their
+/// writes never raise it on Linux), and every long run resumes from its
+/// journal, as after any kill.
+#[cfg(unix)]
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: restores the default disposition of one signal, before any
+    // thread starts; nothing else in the process handles SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    die_quietly_on_a_closed_pipe();
     match Cli::parse().command {
         Command::Preflight(args) => preflight::run(args),
         Command::Generate(args) => generate::run(args),
