@@ -202,6 +202,18 @@ function readerEnv(folder, statusFile) {
   return env;
 }
 
+/** Resolves once no process of group `pgid` is left (at most `ms` later). */
+async function groupGone(pgid, ms) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Runs the script in its own process group; resolves { code, timedOut } once the group is gone. */
 function runScript(scriptFile, folder, env, logFile, timeoutMs) {
   return new Promise((resolve) => {
@@ -226,10 +238,11 @@ function runScript(scriptFile, folder, env, logFile, timeoutMs) {
       process.exit(130);
     };
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
-    child.on('exit', (code, signal) => {
+    child.on('exit', async (code, signal) => {
       clearTimeout(timer);
       process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
       stopGroup('SIGKILL'); // anything a block left behind, whatever its shell's trap did
+      await groupGone(child.pid, 3000);
       resolve({ code: code === null ? 128 : code, signal, timedOut });
     });
   });

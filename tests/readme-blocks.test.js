@@ -36,9 +36,13 @@ function runOn(markdown, args = []) {
 function alive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); // a zombie has ended
+  } catch {
+    return true; // no /proc here: kill(pid, 0) said it exists
   }
 }
 

@@ -647,36 +647,28 @@ fn print_plan_summary(out: &Path, report: &PlanReport) {
     }
 }
 
-fn run_import_command(args: ImportArgs) -> ExitCode {
+/// The new tenant's base URL and the import's options, from the arguments
+/// and the environment, or what is wrong with them.
+fn import_inputs(args: &ImportArgs) -> Result<(String, ImportOptions), String> {
     let domain = with_scheme(&args.domain);
-    let base = match trickle_core::base_url(&domain) {
-        Ok(base) => base.to_owned(),
-        Err(error) => {
-            eprintln!(
-                "trickle: --domain {}: {}",
-                args.domain,
-                error.message().replace("configuration.domain", "--domain")
-            );
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    let base = trickle_core::base_url(&domain).map_err(|error| {
+        format!(
+            "--domain {}: {}",
+            args.domain,
+            error.message().replace("configuration.domain", "--domain")
+        )
+    })?;
     // Before one name per secret, bulk import read the new tenant's from
     // $TRICKLE_CLIENT_SECRET: still taken, saying so.
-    let secret = match client_secret(&SecretRequest {
+    let secret = client_secret(&SecretRequest {
         command: "bulk import",
         tenant: Tenant::New,
         client_flag: "--client-id",
         read_deprecated: true,
         named: args.client_secret_env.as_deref(),
-    }) {
-        Ok(secret) => secret,
-        Err(message) => {
-            eprintln!("trickle bulk import: {message}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+    })?;
     let mut options =
-        ImportOptions::new(&base, &args.client_id, secret.expose(), &args.connection_id);
+        ImportOptions::new(base, &args.client_id, secret.expose(), &args.connection_id);
     options.upsert = args.upsert;
     options.send_completion_email = args.send_completion_email;
     options.max_jobs = usize::from(args.max_jobs);
@@ -684,7 +676,17 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
     options.resubmit_uncertain = args.resubmit_uncertain;
     options.retry_failed = args.retry_failed;
     options.halt = test_halt();
+    Ok((base.to_owned(), options))
+}
 
+fn run_import_command(args: ImportArgs) -> ExitCode {
+    let (base, options) = match import_inputs(&args) {
+        Ok(inputs) => inputs,
+        Err(message) => {
+            eprintln!("trickle bulk import: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
