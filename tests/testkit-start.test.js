@@ -29,8 +29,15 @@ async function withPath(dirs, fn) {
   }
 }
 
+const made = [];
+test.after(() => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 function emptyDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'testkit-start-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'testkit-start-'));
+  made.push(dir);
+  return dir;
 }
 
 function assertTellsHow(error) {
@@ -46,7 +53,6 @@ test('no TRICKLE_BIN and no trickle on PATH: a clear Error from every starter', 
     await assert.rejects(startSim({ seed: SEED }), assertTellsHow);
     await assert.rejects(startLegacySim({ seed: SEED, issuer: 'http://127.0.0.1:1/', audience: 'https://api' }), assertTellsHow);
   });
-  fs.rmSync(nowhere, { recursive: true });
 });
 
 test('a bin that does not exist: the Error names it and says how to provide one', async () => {
@@ -71,6 +77,5 @@ test('trickle on PATH alone is found, and runs the emulator', async () => {
     assert.equal((await sim.stats()).total, 0);
   } finally {
     await sim.close();
-    fs.rmSync(dir, { recursive: true });
   }
 });
