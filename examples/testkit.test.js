@@ -1,36 +1,32 @@
-// How to unit-test your own generated scripts with @trickle/testkit, offline.
-// Run with: node --test examples/testkit.test.js   (after `trickle generate`)
+// Unit tests of the generated scripts, offline: `node --test` from the checkout,
+// with trickle on PATH (or TRICKLE_BIN=path/to/trickle).
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { Container, ImportModeTenant, call, startSim } = require('@trickle/testkit');
+const { Container, ImportModeTenant, call, findTrickle, startSim } = require('@trickle/testkit');
 
-const trickle = process.env.TRICKLE_BIN || 'trickle';
 const scripts = 'out/database-connections/old-tenant-import';
-let sim;
-let tenant;
+let sim, tenant;
 
 before(async () => {
-  execFileSync(trickle, ['generate', '--config', 'examples/tenant-to-tenant.toml', '--out', 'out']);
-  // The old tenant, emulated: `trickle sim` with these users.
-  sim = await startSim({ seed: 'examples/old-tenant-users.json', bin: trickle });
-  // One Auth0 container (a shared `global`) and the new tenant in import mode.
-  const container = new Container();
+  // The scripts under test, from the example config ($TRICKLE_BIN, else trickle on PATH).
+  execFileSync(findTrickle(), ['generate', '--config', 'examples/tenant-to-tenant.toml', '--out', 'out']);
+  sim = await startSim({ seed: 'examples/old-tenant-users.json' }); // runs `trickle sim`: the old tenant
+  const container = new Container(); // one Auth0 container: a shared `global`
   const configuration = { domain: sim.baseUrl, client_id: 'trickle-migration', client_secret: 'sim-only-not-a-real-secret' };
   tenant = new ImportModeTenant({
     login: container.load(`${scripts}/login.js`, configuration),
     getUser: container.load(`${scripts}/get_user.js`, configuration),
   });
 });
-
-after(() => sim.close());
+after(() => sim?.close()); // no sim when it could not start: the hook's error says why
 
 test('Jane moves on her first login, and only then', async () => {
   const first = await tenant.login('jane.doe@example.com', 'Correct-Horse-Battery-1');
   assert.equal(first.migrated, true);
   assert.equal(first.user.user_id, 'auth0|64b1f0c2a7e3d94f1c2b3a4d');
   const second = await tenant.login('jane.doe@example.com', 'Correct-Horse-Battery-1');
-  assert.equal(second.migrated, false, 'the second login is served by the new tenant');
+  assert.equal(second.migrated, false); // served by the new tenant
 });
 
 test('a blocked user stays behind', async () => {

@@ -86,13 +86,13 @@ describe('a user marked but never stored by the new tenant', () => {
     const listed = fs.readFileSync(path.join(plan, 'marked-not-in-new-tenant.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
     assert.deepEqual(listed.map((u) => [u.user_id, u.marked_at]), [['auth0|stranded', STRANDED_AT]]);
 
-    process.env.TRICKLE_CLIENT_SECRET = CLIENT.client_secret;
+    process.env.TRICKLE_OLD_CLIENT_SECRET = CLIENT.client_secret;
     const unmarkArgs = ['bulk', 'unmark', '--plan', plan, '--domain', sim.baseUrl, '--client-id', CLIENT.client_id];
     let output;
     try {
       output = await trickle(unmarkArgs);
     } finally {
-      delete process.env.TRICKLE_CLIENT_SECRET;
+      delete process.env.TRICKLE_OLD_CLIENT_SECRET;
     }
     assert.ok(!output.includes(CLIENT.client_secret), 'no secret in the output');
     assert.deepEqual((await oldUser()).app_metadata, { plan: 'gold' }, 'only the marker is gone');
@@ -106,11 +106,11 @@ describe('a user marked but never stored by the new tenant', () => {
     assert.notEqual(remarked, STRANDED_AT, 'marked again, by this login');
 
     // Unmarking again leaves the new marker alone: that user is migrated now.
-    process.env.TRICKLE_CLIENT_SECRET = CLIENT.client_secret;
+    process.env.TRICKLE_OLD_CLIENT_SECRET = CLIENT.client_secret;
     try {
       await trickle(unmarkArgs);
     } finally {
-      delete process.env.TRICKLE_CLIENT_SECRET;
+      delete process.env.TRICKLE_OLD_CLIENT_SECRET;
     }
     assert.equal((await oldUser()).app_metadata.trickle_migrated_at, remarked);
     const report = JSON.parse(fs.readFileSync(path.join(plan, 'unmark-report.json'), 'utf8'));

@@ -15,12 +15,14 @@
 //     Machine to Machine flow) as Auth0 runs it, and the token endpoint's
 //     answer once the flow has run.
 //   startSim — Trickle's emulated old tenant (`trickle sim`).
+//   findTrickle — the `trickle` binary ($TRICKLE_BIN, else on PATH), or an
+//     Error saying how to provide it.
 //   startLegacySim — Trickle's emulated legacy user-store API
 //     (`trickle legacy-sim`), checking tokens of the tenant `startSim` plays.
 
 const { loadScript, call, lateCalls, checkOneFunction, Container } = require('./sandbox');
 const { ImportModeTenant, TenantError } = require('./tenant');
-const { startSim, Sim } = require('./sim');
+const { startSim, Sim, findTrickle } = require('./sim');
 const { startLegacySim, LegacySim } = require('./legacy-sim');
 const { loadAction, postLoginEvent, postLoginApi, runPostLogin, applyMetadata } = require('./action');
 const {
@@ -40,6 +42,7 @@ module.exports = {
   TenantError,
   startSim,
   Sim,
+  findTrickle,
   startLegacySim,
   LegacySim,
   loadAction,

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { Sim, spawnEmulator } = require('./sim');
+const { Sim, spawnEmulator, findTrickle } = require('./sim');
 
 /**
  * @param {object} options
@@ -30,9 +30,10 @@ async function startLegacySim({
   writeScope,
   basePath,
   issuerCa,
-  bin = process.env.TRICKLE_BIN || 'trickle',
+  bin,
   args = [],
 }) {
+  bin = findTrickle(bin);
   if (!issuer || !audience) throw new Error('startLegacySim needs issuer and audience');
   let seedPath = seed;
   let tempDir;

@@ -10,10 +10,34 @@ const path = require('node:path');
 
 const START_TIMEOUT_MS = 15000;
 
+const HOW_TO_FIND = 'set TRICKLE_BIN to the trickle binary (from a checkout: target/debug/trickle, after '
+  + '`cargo build -p trickle-cli`), pass { bin }, or put trickle on PATH (`cargo install --path crates/cli`)';
+
+/**
+ * The `trickle` binary: `bin` when given, else $TRICKLE_BIN, else `trickle` found on PATH.
+ * Throws an Error saying how to provide it when there is none.
+ * @param {string} [bin]
+ * @returns {string}
+ */
+function findTrickle(bin) {
+  if (bin) return bin;
+  if (process.env.TRICKLE_BIN) return process.env.TRICKLE_BIN;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(dir || '.', 'trickle');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(`cannot find trickle: $TRICKLE_BIN is not set and no trickle is on PATH: ${HOW_TO_FIND}`);
+}
+
 /**
  * @param {object} options
  * @param {object|string} options.seed the seed (object) or a seed file path
- * @param {string} [options.bin] the `trickle` binary (default: $TRICKLE_BIN, else `trickle` on PATH)
+ * @param {string} [options.bin] the `trickle` binary (default: $TRICKLE_BIN, else `trickle` on PATH; see `findTrickle`)
  * @param {string[]} [options.args] more `trickle sim` flags, e.g. ['--rate-limit', '0']
  * @param {boolean|{dir: string}} [options.tls] serve HTTPS (`--tls-dir`): its certificate authority is
  *   made in `dir` (or a temporary folder) and reused from there; `sim.caCertPath` names it. Scripts
@@ -21,7 +45,8 @@ const START_TIMEOUT_MS = 15000;
  *   control API below trusts it by itself.
  * @returns {Promise<Sim>}
  */
-async function startSim({ seed, bin = process.env.TRICKLE_BIN || 'trickle', args = [], tls = false }) {
+async function startSim({ seed, bin, args = [], tls = false }) {
+  bin = findTrickle(bin);
   let seedPath = seed;
   let tempDir;
   const temp = () => tempDir || (tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trickle-sim-')));
@@ -62,7 +87,9 @@ async function spawnEmulator(bin, argv, name) {
       child.kill();
       reject(new Error(`${error.message}\n${Buffer.concat(stderr).toString()}`));
     }
-    child.on('error', fail);
+    child.on('error', (error) => fail(error.code === 'ENOENT' || error.code === 'EACCES'
+      ? new Error(`cannot run ${bin} (${error.code}): ${HOW_TO_FIND}`)
+      : error));
     child.on('exit', (code) => fail(new Error(`${name} exited with code ${code}`)));
     child.stdout.on('data', (chunk) => {
       out += chunk;
@@ -156,4 +183,4 @@ function requestTrusting(ca, url, method, headers, payload) {
   });
 }
 
-module.exports = { startSim, Sim, spawnEmulator };
+module.exports = { startSim, Sim, spawnEmulator, findTrickle };

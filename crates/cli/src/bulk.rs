@@ -20,10 +20,8 @@ use trickle_lifecycle::unmark::{unmark, UnmarkError, UnmarkOptions, UnmarkReport
 use trickle_lifecycle::{Credentials, TenantError, WaitNotice};
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
-use crate::{secret_from_env, EXIT_BAD_INPUT};
-
-/// The environment variable the client secret is read from by default.
-const SECRET_ENV: &str = "TRICKLE_CLIENT_SECRET";
+use crate::secrets::{client_secret, SecretRequest, Tenant};
+use crate::EXIT_BAD_INPUT;
 /// Exit code of a run stopped by Ctrl-C (it can be resumed).
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -108,7 +106,8 @@ struct PlanArgs {
 
 /// Submit a plan's files to the new tenant as import jobs (two at a time),
 /// follow them, and record their errors. Resumable: run it again after a
-/// crash or Ctrl-C. The client secret is read from $TRICKLE_CLIENT_SECRET.
+/// crash or Ctrl-C. The new tenant's client secret is read from
+/// $TRICKLE_NEW_CLIENT_SECRET (or the variable --client-secret-env names).
 /// The summary counts only what is known: users of files whose upload was
 /// cut off are shown apart, as uncertain.
 #[derive(clap::Args)]
@@ -127,9 +126,11 @@ struct ImportArgs {
     /// identifier in the dashboard).
     #[arg(long)]
     connection_id: String,
-    /// The environment variable holding the client secret.
-    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
-    client_secret_env: String,
+    /// The environment variable holding the new tenant's client secret,
+    /// read alone (e.g. one per tenant in CI) [default:
+    /// TRICKLE_NEW_CLIENT_SECRET].
+    #[arg(long, value_name = "NAME")]
+    client_secret_env: Option<String>,
     /// Update users that exist instead of reporting them as duplicates.
     #[arg(long)]
     upsert: bool,
@@ -167,7 +168,8 @@ struct ImportArgs {
 /// purpose: their next login would bring them back. Two requests per user,
 /// one user at a time (within the old tenant's rate limit). The secret of
 /// the old tenant's client (read:users, update:users) is read from
-/// $TRICKLE_CLIENT_SECRET. Writes unmark-report.json in the plan folder.
+/// $TRICKLE_OLD_CLIENT_SECRET (or the variable --client-secret-env names).
+/// Writes unmark-report.json in the plan folder (a dry run writes nothing).
 #[derive(clap::Args)]
 struct UnmarkArgs {
     /// The plan folder made by `trickle bulk plan --exclude-export`.
@@ -180,9 +182,10 @@ struct UnmarkArgs {
     /// scripts' own, when they mark users).
     #[arg(long)]
     client_id: String,
-    /// The environment variable holding the client secret.
-    #[arg(long, value_name = "NAME", default_value = SECRET_ENV)]
-    client_secret_env: String,
+    /// The environment variable holding the old tenant's client secret,
+    /// read alone [default: TRICKLE_OLD_CLIENT_SECRET].
+    #[arg(long, value_name = "NAME")]
+    client_secret_env: Option<String>,
     /// Read every listed user and count what would be cleared; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -226,16 +229,19 @@ fn run_unmark(args: UnmarkArgs) -> ExitCode {
         Ok(report) => report,
         Err(error) => return unmark_failure(&args, error),
     };
-    let report_path = args.plan.join(UNMARK_REPORT_FILE);
-    let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
-    if let Err(error) = write_atomically(&report_path, &json) {
-        eprintln!(
-            "trickle bulk unmark: cannot write {}: {error}",
-            report_path.display()
-        );
-        return ExitCode::FAILURE;
+    // A dry run writes nothing, its report included: the summary is on stderr.
+    let report_path = (!report.dry_run).then(|| args.plan.join(UNMARK_REPORT_FILE));
+    if let Some(path) = &report_path {
+        let json = serde_json::to_vec_pretty(&report).expect("the report serializes");
+        if let Err(error) = write_atomically(path, &json) {
+            eprintln!(
+                "trickle bulk unmark: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
     }
-    print_unmark_summary(&report, &report_path);
+    print_unmark_summary(&report, report_path.as_deref());
     if let Some(why) = &report.stopped {
         eprintln!(
             "trickle: stopped after {} users: {why}",
@@ -262,7 +268,13 @@ fn unmark_inputs(args: &UnmarkArgs) -> Result<(Credentials, UnmarkOptions), Stri
     let credentials = Credentials {
         domain: with_scheme(&args.domain),
         client_id: args.client_id.clone(),
-        secret: secret_from_env(&args.client_secret_env)?,
+        secret: client_secret(&SecretRequest {
+            command: "bulk unmark",
+            tenant: Tenant::Old,
+            client_flag: "--client-id",
+            read_deprecated: true,
+            named: args.client_secret_env.as_deref(),
+        })?,
     };
     let mut options = UnmarkOptions::new(list);
     options.dry_run = args.dry_run;
@@ -325,23 +337,22 @@ fn unmark_failure(args: &UnmarkArgs, error: UnmarkError) -> ExitCode {
     }
 }
 
-fn print_unmark_summary(report: &UnmarkReport, report_path: &Path) {
+/// The counts on stderr; `report_path` is where the details went (none for a dry run).
+fn print_unmark_summary(report: &UnmarkReport, report_path: Option<&Path>) {
     let cleared = if report.dry_run {
         "would clear"
     } else {
         "cleared"
     };
+    let details = match report_path {
+        Some(path) => format!("details: {}", path.display()),
+        None => "dry run: nothing written".to_owned(),
+    };
     eprintln!(
-        "trickle: {} of {} users read; markers {cleared}: {}{} (details: {})",
+        "trickle: {} of {} users read; markers {cleared}: {} ({details})",
         thousands(report.tried),
         thousands(report.in_list),
         thousands(report.cleared),
-        if report.dry_run {
-            " (dry run: nothing written)"
-        } else {
-            ""
-        },
-        report_path.display()
     );
     let rows = [
         ("already clear", report.already_clear, ""),
@@ -362,8 +373,8 @@ fn print_unmark_summary(report: &UnmarkReport, report_path: &Path) {
             failure.user_id, failure.line, failure.reason
         );
     }
-    if report.failed > 10 {
-        eprintln!("    … all failures: {}", report_path.display());
+    if let (true, Some(path)) = (report.failed > 10, report_path) {
+        eprintln!("    … all failures: {}", path.display());
     }
 }
 
@@ -661,13 +672,45 @@ fn print_plan_files(report: &PlanReport) {
     }
 }
 
+/// The new tenant's base URL and the import's options, from the arguments
+/// and the environment, or what is wrong with them.
+fn import_inputs(args: &ImportArgs) -> Result<(String, ImportOptions), String> {
+    let domain = with_scheme(&args.domain);
+    let base = trickle_core::base_url(&domain).map_err(|error| {
+        format!(
+            "--domain {}: {}",
+            args.domain,
+            error.message().replace("configuration.domain", "--domain")
+        )
+    })?;
+    // Before one name per secret, bulk import read the new tenant's from
+    // $TRICKLE_CLIENT_SECRET: still taken, saying so.
+    let secret = client_secret(&SecretRequest {
+        command: "bulk import",
+        tenant: Tenant::New,
+        client_flag: "--client-id",
+        read_deprecated: true,
+        named: args.client_secret_env.as_deref(),
+    })?;
+    let mut options =
+        ImportOptions::new(base, &args.client_id, secret.expose(), &args.connection_id);
+    options.upsert = args.upsert;
+    options.send_completion_email = args.send_completion_email;
+    options.max_jobs = usize::from(args.max_jobs);
+    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
+    options.resubmit_uncertain = args.resubmit_uncertain;
+    options.retry_failed = args.retry_failed;
+    options.halt = test_halt();
+    Ok((base.to_owned(), options))
+}
+
 /// `bulk import` in phases: the arguments, the run (with its display and
 /// Ctrl-C), the summary and the exit code.
 fn run_import_command(args: ImportArgs) -> ExitCode {
     let (base, options) = match import_inputs(&args) {
         Ok(inputs) => inputs,
         Err(message) => {
-            eprintln!("trickle: {message}");
+            eprintln!("trickle bulk import: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -701,40 +744,6 @@ fn run_import_command(args: ImportArgs) -> ExitCode {
             }
         }
     }
-}
-
-/// The new tenant's base URL and the import's options, from the arguments
-/// and the environment.
-fn import_inputs(args: &ImportArgs) -> Result<(String, ImportOptions), String> {
-    let domain = with_scheme(&args.domain);
-    let base = match trickle_core::base_url(&domain) {
-        Ok(base) => base.to_owned(),
-        Err(error) => {
-            return Err(format!(
-                "--domain {}: {}",
-                args.domain,
-                error.message().replace("configuration.domain", "--domain")
-            ))
-        }
-    };
-    let secret = match std::env::var(&args.client_secret_env) {
-        Ok(secret) if !secret.is_empty() => secret,
-        _ => {
-            return Err(format!(
-                "set the client secret in the environment variable {} (it is never taken as an argument)",
-                args.client_secret_env
-            ))
-        }
-    };
-    let mut options = ImportOptions::new(&base, &args.client_id, &secret, &args.connection_id);
-    options.upsert = args.upsert;
-    options.send_completion_email = args.send_completion_email;
-    options.max_jobs = usize::from(args.max_jobs);
-    options.poll_interval = Duration::from_millis(args.poll_interval_ms);
-    options.resubmit_uncertain = args.resubmit_uncertain;
-    options.retry_failed = args.retry_failed;
-    options.halt = test_halt();
-    Ok((base, options))
 }
 
 /// A single-threaded runtime, or the exit code after saying why not.

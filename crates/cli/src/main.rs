@@ -8,6 +8,7 @@ mod c2id;
 mod generate;
 mod legacy_sim;
 mod preflight;
+mod secrets;
 mod serve;
 mod sim;
 mod status;
@@ -18,17 +19,6 @@ use clap::{Parser, Subcommand};
 
 /// Exit code for input that cannot be used (bad config or data), as for bad arguments.
 pub(crate) const EXIT_BAD_INPUT: u8 = 2;
-
-/// A client secret from the environment variable `name`: secrets are never
-/// taken as arguments (they would show in the process list and history).
-pub(crate) fn secret_from_env(name: &str) -> Result<trickle_lifecycle::Secret, String> {
-    match std::env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(trickle_lifecycle::Secret::new(value)),
-        _ => Err(format!(
-            "${name} is not set: the client secret comes from the environment, never from an argument"
-        )),
-    }
-}
 
 /// `trickle --version`: the version and the embedded WASM bundle's hashes
 /// (the first 12 hex digits of each file's SHA-256, from build.rs), so a

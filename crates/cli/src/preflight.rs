@@ -13,7 +13,8 @@ use trickle_lifecycle::preflight::{self, ExpectedAction, NewTenant, Outcome, Rep
 use trickle_lifecycle::{Credentials, WaitNotice};
 
 use crate::generate::{GLUE, WASM};
-use crate::{secret_from_env, EXIT_BAD_INPUT};
+use crate::secrets::{new_tenant_secret, old_tenant_secret};
+use crate::EXIT_BAD_INPUT;
 
 /// Check, before deploying, that the old tenant answers the generated
 /// scripts' calls as they need (domain, custom domain, client and secret,
@@ -24,8 +25,9 @@ use crate::{secret_from_env, EXIT_BAD_INPUT};
 /// makes from this config, and that its post-login Action (when the config
 /// has one) is deployed as generated and bound to the post-login trigger.
 ///
-/// The client secret comes from $TRICKLE_CLIENT_SECRET (and the new
-/// tenant's from $TRICKLE_NEW_CLIENT_SECRET), never from an argument.
+/// The old tenant's client secret comes from $TRICKLE_OLD_CLIENT_SECRET
+/// (and the new tenant's from $TRICKLE_NEW_CLIENT_SECRET), never from an
+/// argument.
 /// Exit code 0: every check passed (warnings allowed); 1: a check failed;
 /// 2: bad arguments or config.
 #[derive(clap::Args)]
@@ -42,7 +44,7 @@ pub struct Args {
     /// send them. Needed when the config says `[source] custom_domain = true`.
     #[arg(long, value_name = "URL")]
     custom_domain: Option<String>,
-    /// The old tenant's client the scripts use (its secret: $TRICKLE_CLIENT_SECRET).
+    /// The old tenant's client the scripts use (its secret: $TRICKLE_OLD_CLIENT_SECRET).
     #[arg(long, value_name = "ID")]
     client_id: String,
     /// The new tenant, to check its connection, deployed scripts and Action.
@@ -138,7 +140,7 @@ fn read_inputs(args: &Args) -> Result<(Config, Inputs), String> {
     let old = Credentials {
         domain: args.domain.clone(),
         client_id: args.client_id.clone(),
-        secret: secret_from_env("TRICKLE_CLIENT_SECRET")?,
+        secret: old_tenant_secret("preflight", "--client-id")?,
     };
     let new = match (&args.new_domain, &args.new_client_id) {
         (Some(domain), Some(client_id)) => Some(new_tenant(&config, domain, client_id)?),
@@ -172,7 +174,7 @@ fn check_custom_domain(config: &Config, args: &Args) -> Result<(), String> {
 
 /// The new tenant and what `trickle generate` makes from this config for it.
 fn new_tenant(config: &Config, domain: &str, client_id: &str) -> Result<NewTenant, String> {
-    let secret = secret_from_env("TRICKLE_NEW_CLIENT_SECRET")?;
+    let secret = new_tenant_secret("preflight", "--new-client-id")?;
     let bundle = WasmBundle::new(WASM, GLUE)
         .map_err(|error| format!("the embedded WASM core is unusable: {error}"))?;
     let scripts = render(config, &bundle).map_err(|error| error.to_string())?;

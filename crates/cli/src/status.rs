@@ -12,7 +12,8 @@ use trickle_generator::{parse_config, SourceKind};
 use trickle_lifecycle::status::{self, Day, Method, Policy, Status, Watch};
 use trickle_lifecycle::{chart, Credentials, TenantError, WaitNotice};
 
-use crate::{secret_from_env, EXIT_BAD_INPUT};
+use crate::secrets::{new_tenant_secret, old_tenant_secret};
+use crate::EXIT_BAD_INPUT;
 
 /// How far the migration is: users of the source realm, how many carry
 /// the migration marker (per day, from its timestamp), how many remain,
@@ -29,7 +30,7 @@ use crate::{secret_from_env, EXIT_BAD_INPUT};
 /// not asked); 5 stranded (marked users missing from the new tenant).
 ///
 /// The same old-tenant client as the scripts (read:users), its secret in
-/// $TRICKLE_CLIENT_SECRET; the new tenant's in $TRICKLE_NEW_CLIENT_SECRET.
+/// $TRICKLE_OLD_CLIENT_SECRET; the new tenant's in $TRICKLE_NEW_CLIENT_SECRET.
 #[derive(clap::Args)]
 pub struct Args {
     /// The Trickle config (TOML): the realm and the connection's name.
@@ -38,7 +39,7 @@ pub struct Args {
     /// The old tenant, with scheme: https://old-tenant.eu.auth0.com.
     #[arg(long, value_name = "URL")]
     domain: String,
-    /// The old tenant's client (read:users; secret: $TRICKLE_CLIENT_SECRET).
+    /// The old tenant's client (read:users; secret: $TRICKLE_OLD_CLIENT_SECRET).
     #[arg(long, value_name = "ID")]
     client_id: String,
     /// The new tenant, to count the users of the new connection.
@@ -125,12 +126,12 @@ fn request(args: &Args) -> Result<status::Request, String> {
             args.config.display()
         ));
     }
-    let secret = secret_from_env("TRICKLE_CLIENT_SECRET")?;
+    let secret = old_tenant_secret("status", "--client-id")?;
     let new = match (&args.new_domain, &args.new_client_id) {
         (Some(domain), Some(client_id)) => Some(Credentials {
             domain: domain.clone(),
             client_id: client_id.clone(),
-            secret: secret_from_env("TRICKLE_NEW_CLIENT_SECRET")?,
+            secret: new_tenant_secret("status", "--new-client-id")?,
         }),
         _ => None,
     };

@@ -21,6 +21,7 @@ fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
         .env_remove("TRICKLE_BULK_TEST_HALT");
     for (key, value) in env {
         command.env(key, value);
@@ -179,7 +180,7 @@ fn import_checks_its_arguments_before_any_request() {
     let result = run(args("https://new.example.com"), &[]);
     assert_eq!(result.status.code(), Some(2));
     assert!(
-        stderr(&result).contains("TRICKLE_CLIENT_SECRET"),
+        stderr(&result).contains("$TRICKLE_NEW_CLIENT_SECRET is not set"),
         "{}",
         stderr(&result)
     );

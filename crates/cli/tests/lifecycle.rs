@@ -103,6 +103,7 @@ fn trickle(args: &[&str], envs: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
         .env_remove("TRICKLE_NEW_CLIENT_SECRET");
     for (key, value) in envs {
         command.env(key, value);
@@ -221,7 +222,7 @@ fn preflight_passes_each_old_tenant_check_and_fails_each_with_its_fix() {
             vec![
                 ("client", "failed", "invalid_client"),
                 ("password_grant", "skipped", ""),
-                ("management_token", "failed", "TRICKLE_CLIENT_SECRET"),
+                ("management_token", "failed", "TRICKLE_OLD_CLIENT_SECRET"),
             ],
         ),
         (
@@ -386,7 +387,7 @@ fn preflight_refuses_bad_arguments_with_exit_code_2() {
     let output = trickle(&args, &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        text(&output).contains("$TRICKLE_CLIENT_SECRET is not set"),
+        text(&output).contains("$TRICKLE_OLD_CLIENT_SECRET is not set"),
         "{}",
         text(&output)
     );
@@ -973,11 +974,26 @@ fn unmark_clears_only_the_markers_of_users_the_plan_found_stranded() {
     );
     let before = metadata_by_id(&old.sim);
 
-    // A dry run reads and writes nothing.
+    // A dry run reads, counts on stderr, and writes nothing: no report either.
     let (output, report) = unmark(&plan, old.url(), "good", &["--dry-run"]);
     assert!(output.status.success(), "{}", text(&output));
-    assert_eq!(counts(&report), [4, 2, 0, 1, 1, 0], "{report}");
-    assert!(text(&output).contains("would clear"), "{}", text(&output));
+    assert!(
+        !plan.join("unmark-report.json").exists(),
+        "a dry run wrote unmark-report.json: {report}"
+    );
+    let said = text(&output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    for count in [
+        "4 of 4 users read; markers would clear: 2 (dry run: nothing written)",
+        "already clear 0",
+        "marked again since 1",
+        "not in the old tenant 1",
+        "failed 0",
+    ] {
+        assert!(said.contains(count), "{count:?} missing: {said}");
+    }
     assert_eq!(metadata_by_id(&old.sim), before);
     assert_eq!(old.sim.stats().requests.patch_user, 0);
 

@@ -243,14 +243,14 @@ fn a_wrong_secret_is_diagnosed_alike_whether_auth0_says_invalid_client_or_access
             &checks,
             "client",
             "failed",
-            &["--client-id", "TRICKLE_CLIENT_SECRET"],
+            &["--client-id", "TRICKLE_OLD_CLIENT_SECRET"],
         );
         assert_check(&checks, "password_grant", "skipped", &[]);
         assert_check(
             &checks,
             "management_token",
             "failed",
-            &["TRICKLE_CLIENT_SECRET"],
+            &["TRICKLE_OLD_CLIENT_SECRET"],
         );
     }
 }

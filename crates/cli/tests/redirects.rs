@@ -175,6 +175,7 @@ fn trickle(args: &[String], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
         .env_remove("TRICKLE_NEW_CLIENT_SECRET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -336,7 +336,7 @@ impl Default for RawHttp {
 pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError {
         line: error.span().map(|span| line_of(text, span.start)),
-        key: None,
+        key: key_of(&error),
         message: error.message().trim_end().to_owned(),
     })?;
     let at = |key: &str, span: Range<usize>, message: String| ConfigError {
@@ -792,6 +792,20 @@ fn check_connection_name(name: &str) -> Result<(), String> {
             "`{name}` is not a valid connection name (letters, digits and inner hyphens, 1 to {MAX_NAME_LEN} characters)"
         ))
     }
+}
+
+/// The dotted key a TOML error is about (`migration.mfa`), when it knows:
+/// toml keeps it private and shows it only when it has no input to quote.
+fn key_of(error: &toml::de::Error) -> Option<String> {
+    let mut bare = error.clone();
+    bare.set_input(None);
+    let shown = bare.to_string();
+    let key = shown
+        .lines()
+        .last()?
+        .strip_prefix("in `")?
+        .strip_suffix('`')?;
+    Some(key.to_owned())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -9,7 +9,7 @@
 //   trickle-try login    --scripts DIR --domain URL --client-id ID EMAIL PASSWORD
 //   trickle-try get-user --scripts DIR --domain URL --client-id ID EMAIL
 //       one call against a running old tenant (e.g. `trickle sim`); the
-//       client secret comes from $TRICKLE_CLIENT_SECRET, never a flag.
+//       client secret comes from $TRICKLE_OLD_CLIENT_SECRET, never a flag.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -21,7 +21,8 @@ const USAGE = `usage:
   trickle-try login    --scripts DIR --domain URL --client-id ID EMAIL PASSWORD
   trickle-try get-user --scripts DIR --domain URL --client-id ID EMAIL
 DIR is a generated database-connections/<name>/ folder. For login and
-get-user the client secret is read from TRICKLE_CLIENT_SECRET.`;
+get-user the old tenant's client secret is read from TRICKLE_OLD_CLIENT_SECRET.
+rehearse runs \`trickle sim\`: --trickle BIN, else $TRICKLE_BIN, else trickle on PATH.`;
 
 function fail(message) {
   process.stderr.write(`trickle-try: ${message}\n`);
@@ -34,12 +35,23 @@ function scriptsIn(dir) {
   return files;
 }
 
+// One name per secret: $TRICKLE_OLD_CLIENT_SECRET; the name used before
+// is still read, saying so.
+function oldTenantSecret() {
+  if (process.env.TRICKLE_OLD_CLIENT_SECRET) return process.env.TRICKLE_OLD_CLIENT_SECRET;
+  if (process.env.TRICKLE_CLIENT_SECRET) {
+    process.stderr.write("trickle-try: $TRICKLE_CLIENT_SECRET is deprecated: set $TRICKLE_OLD_CLIENT_SECRET (the old tenant's client secret); read it this time\n");
+    return process.env.TRICKLE_CLIENT_SECRET;
+  }
+  return fail("$TRICKLE_OLD_CLIENT_SECRET is not set: set it to the old tenant's client secret (the client of --client-id); a secret comes from the environment, never from an argument");
+}
+
 const plain = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
 const describeError = (error) => `${error.name}: ${error.message}`;
 
 async function single(command, values, positionals) {
   const scripts = scriptsIn(values.scripts || fail('--scripts is required'));
-  const secret = process.env.TRICKLE_CLIENT_SECRET || fail('set TRICKLE_CLIENT_SECRET to the old-tenant client secret');
+  const secret = oldTenantSecret();
   const configuration = { domain: values.domain || fail('--domain is required'), client_id: values['client-id'] || fail('--client-id is required'), client_secret: secret };
   const container = new Container();
   const script = command === 'login' ? container.load(scripts.login, configuration) : container.load(scripts.getUser, configuration);
@@ -61,7 +73,7 @@ async function rehearse(values) {
   const seed = JSON.parse(fs.readFileSync(seedPath, 'utf8'));
   const client = (seed.clients || []).find((c) => (c.grant_types || []).includes('client_credentials'));
   if (!client) fail('the seed needs a client with the client_credentials (and password) grants');
-  const sim = await startSim({ seed: seedPath, bin: values.trickle || process.env.TRICKLE_BIN || 'trickle', args: ['--rate-limit', '0'] });
+  const sim = await startSim({ seed: seedPath, bin: values.trickle, args: ['--rate-limit', '0'] });
   let problems = 0;
   try {
     const container = new Container();

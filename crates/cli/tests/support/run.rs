@@ -8,8 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// Variables a test never inherits from the shell that runs it.
-const CLEARED: [&str; 5] = [
+const CLEARED: [&str; 6] = [
     "TRICKLE_CLIENT_SECRET",
+    "TRICKLE_OLD_CLIENT_SECRET",
     "TRICKLE_NEW_CLIENT_SECRET",
     "TRICKLE_C2ID_SOURCE_TOKEN",
     "TRICKLE_C2ID_TARGET_TOKEN",

@@ -272,7 +272,7 @@ impl Run<'_> {
         }
         let refusal = Refused::read(&answer);
         if refusal.bad_client() && !self.checks.has_failed("client") {
-            let fix = "--client-id and $TRICKLE_CLIENT_SECRET";
+            let fix = "--client-id and $TRICKLE_OLD_CLIENT_SECRET";
             self.record("client", failed(refusal.detail.clone(), fix));
         }
         let fix = TOKEN_FIXES
@@ -435,7 +435,7 @@ fn unknown_client(probe: &Probe, _: &str) -> [Verdict; 3] {
     [
         failed(
             probe.detail.clone(),
-            "--client-id and $TRICKLE_CLIENT_SECRET: the client's id and secret (Applications → Applications → <the client> → Settings)",
+            "--client-id and $TRICKLE_OLD_CLIENT_SECRET: the client's id and secret (Applications → Applications → <the client> → Settings)",
         ),
         skipped("needs a known client"),
         skipped("needs a known client"),
@@ -539,7 +539,7 @@ type Fix = fn(&Refused) -> String;
 /// The fix for a refused Management API token: the first that applies.
 const TOKEN_FIXES: [(RefusalTest, Fix); 4] = [
     (Refused::bad_client, |_| {
-        "--client-id and $TRICKLE_CLIENT_SECRET".to_owned()
+        "--client-id and $TRICKLE_OLD_CLIENT_SECRET".to_owned()
     }),
     (
         |r| r.code == "unauthorized_client",
