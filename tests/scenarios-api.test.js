@@ -6,10 +6,11 @@
 // migrations from a team's own database fail.
 //
 // `startSource` is the one place that says what plays those two services:
-// the contract-faithful stand-in (tests/support/legacy-api.js) by default,
-// or with TRICKLE_LEGACY_SOURCE=legacy-sim the emulators (`trickle sim` as
-// the new tenant, `trickle legacy-sim` as the store, through the testkit's
-// startSim / startLegacySim).
+// the emulators by default (`trickle sim` as the new tenant, `trickle
+// legacy-sim` as the store, through the testkit's startSim /
+// startLegacySim), or with TRICKLE_LEGACY_SOURCE=stand-in the
+// contract-faithful stand-in (tests/support/legacy-api.js), a second,
+// independent reading of the contract.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -92,7 +93,7 @@ const KEEP_CONFIG = toml(['[profile]', 'app_metadata_key = "app_metadata"', '[mi
  * rejectTokens(n), close() }`.
  */
 async function startSource({ users = STORE, tokenLifetime = 86400 } = {}) {
-  if (process.env.TRICKLE_LEGACY_SOURCE === 'legacy-sim') return startEmulators({ users, tokenLifetime });
+  if (process.env.TRICKLE_LEGACY_SOURCE !== 'stand-in') return startEmulators({ users, tokenLifetime });
   const source = await startLegacyStandIn({
     users,
     audience: AUDIENCE,
@@ -107,7 +108,7 @@ async function startSource({ users = STORE, tokenLifetime = 86400 } = {}) {
 // `trickle legacy-sim` as the store, both on loopback.
 async function startEmulators({ users, tokenLifetime }) {
   const { startSim, startLegacySim } = testkit;
-  if (typeof startLegacySim !== 'function') throw new Error('TRICKLE_LEGACY_SOURCE=legacy-sim needs startLegacySim in @trickle/testkit');
+  if (typeof startLegacySim !== 'function') throw new Error('the API source scenarios need startLegacySim in @trickle/testkit');
   const tenant = await startSim({
     seed: {
       clients: [{ ...CLIENT, grant_types: ['client_credentials'] }],
