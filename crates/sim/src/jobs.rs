@@ -11,14 +11,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use crate::auth::authorize;
 use crate::clock;
 use crate::custom_hash::PasswordHash;
-use crate::management::authorize;
+use crate::records::{Job, JobStatus, Summary};
 use crate::reply::{api_error, json};
-use crate::seed::is_email;
 use crate::state::{lock, AppState};
 use crate::store::{merge_metadata, NewUser, Tenant, User};
-use crate::token::random_token;
+use crate::text::{is_email, random_token};
 
 /// Auth0's limit on one users file.
 pub const MAX_FILE_BYTES: usize = 500_000;
@@ -52,82 +52,6 @@ const CUSTOM_HASH_ALGORITHMS: &[&str] = &[
     "argon2", "bcrypt", "hmac", "ldap", "md4", "md5", "sha1", "sha256", "sha512", "pbkdf2",
     "scrypt",
 ];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-}
-
-impl JobStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Processing => "processing",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-        }
-    }
-
-    pub fn is_active(self) -> bool {
-        matches!(self, JobStatus::Pending | JobStatus::Processing)
-    }
-}
-
-#[derive(Clone, Default)]
-pub struct Summary {
-    pub failed: u64,
-    pub updated: u64,
-    pub inserted: u64,
-    pub total: u64,
-}
-
-#[derive(Clone)]
-pub struct Job {
-    pub id: String,
-    pub status: JobStatus,
-    pub created_at: String,
-    pub connection_id: String,
-    pub connection: String,
-    pub upsert: bool,
-    pub external_id: Option<String>,
-    pub send_completion_email: bool,
-    pub summary: Summary,
-    pub errors: Vec<Value>,
-    pub status_details: Option<String>,
-}
-
-impl Job {
-    fn to_json(&self) -> Value {
-        let mut job = json!({
-            "status": self.status.as_str(),
-            "type": "users_import",
-            "created_at": self.created_at,
-            "id": self.id,
-            "connection_id": self.connection_id,
-            "connection": self.connection,
-            "upsert": self.upsert,
-            "send_completion_email": self.send_completion_email,
-        });
-        if let Some(external_id) = &self.external_id {
-            job["external_id"] = Value::String(external_id.clone());
-        }
-        if matches!(self.status, JobStatus::Completed | JobStatus::Failed) {
-            job["summary"] = json!({
-                "failed": self.summary.failed,
-                "updated": self.summary.updated,
-                "inserted": self.summary.inserted,
-                "total": self.summary.total,
-            });
-        }
-        if let Some(details) = &self.status_details {
-            job["status_details"] = Value::String(details.clone());
-        }
-        job
-    }
-}
 
 fn invalid_body(message: &str) -> Response {
     api_error(

@@ -1,22 +1,21 @@
 //! The Management API subset: bearer-token checks with scopes, the rate
 //! limit with its headers, and the user endpoints.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::reply::{api_error, json, unauthorized};
+use crate::auth::authorize;
+use crate::reply::{api_error, json};
 use crate::search;
-use crate::seed::is_email;
 use crate::state::{lock, AppState};
 use crate::store::merge_metadata;
+use crate::text::{is_email, query_map};
 
 /// The most results a search pages through (`page`, `per_page`).
 pub const MAX_SEARCH_RESULTS: usize = 1000;
@@ -51,65 +50,6 @@ pub async fn rate_limit(
         },
     )
     .await
-}
-
-#[derive(Deserialize)]
-struct ManagementClaims {
-    #[serde(default)]
-    scope: String,
-}
-
-/// Checks the bearer token (signature, expiry, audience) and that it has
-/// one of `any_of`'s scopes.
-pub fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    any_of: &[&str],
-) -> Result<(), Box<Response>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Box::new(unauthorized("Missing authentication")));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(Box::new(unauthorized(
-            "Bad HTTP authentication header format",
-        )));
-    };
-    let claims: ManagementClaims = state
-        .keys
-        .verify(token, &state.management_audiences(headers))
-        .map_err(|problem| Box::new(unauthorized(problem.message())))?;
-    if claims
-        .scope
-        .split_whitespace()
-        .any(|granted| any_of.contains(&granted))
-    {
-        Ok(())
-    } else {
-        Err(Box::new(api_error(
-            StatusCode::FORBIDDEN,
-            &format!("Insufficient scope, expected any of: {}", any_of.join(",")),
-            Some("insufficient_scope"),
-        )))
-    }
-}
-
-/// The query string as a map (last value wins).
-pub fn query_map(raw: Option<String>) -> HashMap<String, String> {
-    raw.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 /// `GET /api/v2/users-by-email?email=`: exact and case-sensitive, against

@@ -12,6 +12,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::model::{ClientAuthError, PrimaryIdentity, SeedClient};
+use crate::text::is_email;
+
 /// The database connection a seed gets when it names none.
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
 /// Auth0's bcrypt cost for database users.
@@ -48,43 +51,12 @@ pub struct Seed {
     pub users: Vec<SeedUser>,
     /// Custom APIs and the clients granted tokens for them (see `apis`).
     #[serde(default)]
-    pub apis: Vec<crate::apis::SeedApi>,
+    pub apis: Vec<crate::api_grants::SeedApi>,
     /// How `/oauth/token` refuses a client that fails to authenticate
     /// (unknown, wrong secret, or a body it could not read): `invalid_client`
     /// (the default) or `access_denied`.
     #[serde(default)]
     pub client_auth_error: ClientAuthError,
-}
-
-/// The two refusals reported for a client that fails to authenticate at
-/// `/oauth/token`; both are 401.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthError {
-    /// `invalid_client`, as OAuth 2.0 (RFC 6749 5.2) names it.
-    #[default]
-    InvalidClient,
-    /// `access_denied` "Unauthorized", as Auth0's users report it.
-    AccessDenied,
-}
-
-/// The primary identity a database user is linked under (account linking):
-/// the user's root `user_id` is then `<provider>|<user_id>`, and the
-/// database identity is the secondary one.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrimaryIdentity {
-    /// e.g. `google-oauth2`; also the name of its connection.
-    pub provider: String,
-    /// The id within that provider.
-    pub user_id: String,
-}
-
-impl PrimaryIdentity {
-    /// `<provider>|<user_id>`.
-    pub fn root_user_id(&self) -> String {
-        format!("{}|{}", self.provider, self.user_id)
-    }
 }
 
 /// A database connection.
@@ -104,24 +76,6 @@ pub struct SeedConnection {
     /// a deploy folder.
     #[serde(default)]
     pub options: Map<String, Value>,
-}
-
-/// An application with its credentials, grants and Management API scopes.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SeedClient {
-    pub client_id: String,
-    pub client_secret: String,
-    /// e.g. `password` (which allows password-realm), `client_credentials`.
-    #[serde(default)]
-    pub grant_types: Vec<String>,
-    /// Management API scopes granted to `client_credentials` tokens.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// The connections enabled for this client (by name); omitted, all of
-    /// them. A password-realm grant for a realm not in the list is refused.
-    #[serde(default)]
-    pub connections: Option<Vec<String>>,
 }
 
 /// A user of a database connection.
@@ -438,7 +392,7 @@ impl Seed {
             }
         }
 
-        problems.extend(crate::apis::problems(&self.apis, &self.clients));
+        problems.extend(crate::api_grants::problems(&self.apis, &self.clients));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -509,19 +463,6 @@ impl SeedUser {
             Some(id) => id.clone(),
             None => derived_id(connection, &self.email.to_lowercase()),
         }
-    }
-}
-
-/// A plausible email: something, `@`, something, no spaces.
-pub(crate) fn is_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

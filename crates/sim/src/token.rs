@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 
 use crate::clock::{self, unix_seconds};
 use crate::custom_hash::PasswordHash;
+use crate::model::ClientAuthError;
 use crate::reply::{json, oauth_error};
-use crate::seed::ClientAuthError;
 use crate::state::{lock, AppState};
 use crate::store::{Client, PASSWORD_REALM_GRANT};
+use crate::text::random_token;
 
 /// The standard resource owner password grant.
 pub const PASSWORD_GRANT: &str = "password";
@@ -452,13 +453,6 @@ fn client_credentials(
             "token_type": "Bearer",
         }),
     )
-}
-
-/// Random letters and digits (opaque tokens, MFA tokens, job ids).
-pub fn random_token(len: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric)
-        .take(len)
-        .collect()
 }
 
 #[cfg(test)]
