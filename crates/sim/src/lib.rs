@@ -19,6 +19,7 @@ mod control;
 mod custom_hash;
 mod deploy;
 mod exports;
+mod import_schema;
 mod jobs;
 mod keys;
 mod management;
