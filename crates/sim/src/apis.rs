@@ -63,7 +63,7 @@ pub fn client_credentials(
 
 /// The scopes a token gets: those asked for (all of them granted), or
 /// every granted one when none are asked for; `Err` names the others.
-fn scope_for(requested: Option<&String>, granted: &[String]) -> Result<String, String> {
+pub fn scope_for(requested: Option<&String>, granted: &[String]) -> Result<String, String> {
     let requested: Vec<&str> = requested
         .map(|s| s.split_whitespace().collect())
         .unwrap_or_default();
