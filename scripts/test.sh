@@ -50,12 +50,9 @@ stage "Rust: lints" cargo clippy --quiet --workspace --all-targets -- -D warning
 stage "Rust: tests" cargo test --quiet --workspace
 stage "Rust: the CLI the Node tests run" cargo build --quiet -p trickle-cli
 # Issue 19: no non-test function over 80 lines (clippy.toml; test code may
-# hold long tables; scripts/fn-lengths.sh lists the longest). Off until all
-# of issue 19's branches are merged: TRICKLE_FN_LENGTH_GATE=on runs it now.
-if [ "${TRICKLE_FN_LENGTH_GATE:-off}" = on ]; then
-  stage "Rust: no non-test function over 80 lines" \
-    cargo clippy --quiet --workspace --lib --bins -- -D clippy::too_many_lines
-fi
+# hold long tables; scripts/fn-lengths.sh lists the longest).
+stage "Rust: no non-test function over 80 lines" \
+  cargo clippy --quiet --workspace --lib --bins -- -D clippy::too_many_lines
 # The same Node tests on every runtime Auth0 offers (18, 22) and the
 # machine's own: a feature a runtime lacks fails here.
 node_tests() {

@@ -359,85 +359,18 @@ pub fn parse_config(text: &str) -> Result<Config, ConfigError> {
         )
     })?;
 
-    let fields = match &raw.profile.fields {
-        None => FieldSet::all(),
-        Some(names) => names
-            .iter()
-            .map(|name| {
-                Field::from_name(name.get_ref()).ok_or_else(|| {
-                    let known: Vec<&str> = Field::ALL.iter().map(|field| field.name()).collect();
-                    at(
-                        "profile.fields",
-                        name.span(),
-                        format!(
-                            "`{}` is not a profile field (user_id and email are always returned; known: {})",
-                            name.get_ref(),
-                            known.join(", ")
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<FieldSet, _>>()?,
-    };
+    let fields = profile_fields(raw.profile.fields.as_deref(), &at)?;
 
-    let timeout = *raw.http.timeout_ms.get_ref();
-    let timeout_ms = u32::try_from(timeout)
-        .ok()
-        .filter(|ms| TIMEOUT_RANGE_MS.contains(ms))
-        .ok_or_else(|| {
-            at(
-                "http.timeout_ms",
-                raw.http.timeout_ms.span(),
-                format!(
-                    "{timeout} is out of range: {}..={} (Auth0 stops a script after about 20 s)",
-                    TIMEOUT_RANGE_MS.start,
-                    TIMEOUT_RANGE_MS.end - 1
-                ),
-            )
-        })?;
+    let timeout_ms = timeout_ms(&raw.http.timeout_ms, &at)?;
 
-    let mark_span = raw.migration.mark_migrated.span();
-    let mark_migrated = match raw.migration.mark_migrated.get_ref() {
-        toml::Value::Boolean(false) => MarkMigrated::Off,
-        toml::Value::Boolean(true) => MarkMigrated::Login,
-        toml::Value::String(who) if who == "login" => MarkMigrated::Login,
-        toml::Value::String(who) if who == "action" => MarkMigrated::Action,
-        other => {
-            return Err(at(
-                "migration.mark_migrated",
-                mark_span,
-                format!("{other} is not one of false, \"login\" (or true), \"action\""),
-            ))
-        }
-    };
+    let mark_migrated = mark_migrated(&raw.migration.mark_migrated, &at)?;
 
     let settings = raw
         .connection
         .settings
         .map(Spanned::into_inner)
         .unwrap_or(SettingsMode::Dashboard);
-    let mut enabled_clients: Vec<String> = Vec::new();
-    for name in &raw.connection.enabled_clients {
-        let text = name.get_ref().trim();
-        if text.is_empty() || text != name.get_ref() {
-            return Err(at(
-                "connection.enabled_clients",
-                name.span(),
-                format!(
-                    "`{}` is not an application name (empty, or blank at either end)",
-                    name.get_ref()
-                ),
-            ));
-        }
-        if enabled_clients.iter().any(|known| known == text) {
-            return Err(at(
-                "connection.enabled_clients",
-                name.span(),
-                format!("`{text}` is listed twice"),
-            ));
-        }
-        enabled_clients.push(text.to_owned());
-    }
+    let enabled_clients = enabled_clients(&raw.connection.enabled_clients, &at)?;
 
     let action = action_config(&raw.action, connection_name, mark_migrated, &at)?;
 
@@ -469,6 +402,92 @@ struct SourceConfig {
 }
 
 type At<'a> = &'a dyn Fn(&str, Range<usize>, String) -> ConfigError;
+
+/// `profile.fields`: the profile fields returned (all when not given).
+fn profile_fields(names: Option<&[Spanned<String>]>, at: At) -> Result<FieldSet, ConfigError> {
+    let Some(names) = names else {
+        return Ok(FieldSet::all());
+    };
+    names
+        .iter()
+        .map(|name| {
+            Field::from_name(name.get_ref()).ok_or_else(|| {
+                let known: Vec<&str> = Field::ALL.iter().map(|field| field.name()).collect();
+                at(
+                    "profile.fields",
+                    name.span(),
+                    format!(
+                        "`{}` is not a profile field (user_id and email are always returned; known: {})",
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// `http.timeout_ms`, within [`TIMEOUT_RANGE_MS`].
+fn timeout_ms(timeout_ms: &Spanned<i64>, at: At) -> Result<u32, ConfigError> {
+    let timeout = *timeout_ms.get_ref();
+    u32::try_from(timeout)
+        .ok()
+        .filter(|ms| TIMEOUT_RANGE_MS.contains(ms))
+        .ok_or_else(|| {
+            at(
+                "http.timeout_ms",
+                timeout_ms.span(),
+                format!(
+                    "{timeout} is out of range: {}..={} (Auth0 stops a script after about 20 s)",
+                    TIMEOUT_RANGE_MS.start,
+                    TIMEOUT_RANGE_MS.end - 1
+                ),
+            )
+        })
+}
+
+/// `migration.mark_migrated`: false, true or "login", "action".
+fn mark_migrated(value: &Spanned<toml::Value>, at: At) -> Result<MarkMigrated, ConfigError> {
+    match value.get_ref() {
+        toml::Value::Boolean(false) => Ok(MarkMigrated::Off),
+        toml::Value::Boolean(true) => Ok(MarkMigrated::Login),
+        toml::Value::String(who) if who == "login" => Ok(MarkMigrated::Login),
+        toml::Value::String(who) if who == "action" => Ok(MarkMigrated::Action),
+        other => Err(at(
+            "migration.mark_migrated",
+            value.span(),
+            format!("{other} is not one of false, \"login\" (or true), \"action\""),
+        )),
+    }
+}
+
+/// `connection.enabled_clients`: application names, each once, without
+/// blanks at either end.
+fn enabled_clients(names: &[Spanned<String>], at: At) -> Result<Vec<String>, ConfigError> {
+    let mut enabled_clients: Vec<String> = Vec::new();
+    for name in names {
+        let text = name.get_ref().trim();
+        if text.is_empty() || text != name.get_ref() {
+            return Err(at(
+                "connection.enabled_clients",
+                name.span(),
+                format!(
+                    "`{}` is not an application name (empty, or blank at either end)",
+                    name.get_ref()
+                ),
+            ));
+        }
+        if enabled_clients.iter().any(|known| known == text) {
+            return Err(at(
+                "connection.enabled_clients",
+                name.span(),
+                format!("`{text}` is listed twice"),
+            ));
+        }
+        enabled_clients.push(text.to_owned());
+    }
+    Ok(enabled_clients)
+}
 
 /// `[source]`: an old Auth0 tenant's realm (the default kind), or a legacy
 /// store's API (`kind = "api"`) with the `[guard]` Action; a key of the

@@ -14,16 +14,9 @@ use trickle_emulator::{json, lock};
 
 use crate::auth::Claims;
 use crate::hashes;
-use crate::server::AppState;
+use crate::reply::error;
+use crate::state::AppState;
 use crate::store::{parse_time, User};
-
-/// Every error body: `{"error": code, "error_description": text}`.
-pub fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    json(
-        status,
-        json!({"error": code, "error_description": description}),
-    )
-}
 
 fn invalid_request(description: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request", description)

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use trickle_emulator::{json, lock};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// `GET /__sim/users`, `GET /__sim/export`, `GET|PUT /__sim/reject-tokens`.
 pub fn routes(state: Arc<AppState>) -> Router {

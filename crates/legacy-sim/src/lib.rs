@@ -14,12 +14,15 @@ mod api;
 mod auth;
 mod control;
 mod hashes;
+mod reply;
 mod seed;
 mod server;
+mod state;
 mod store;
 
 pub use hashes::{HashSpec, StoredHash, ALGORITHMS};
 pub use seed::{Seed, SeedError, SeedUser, DEFAULT_BCRYPT_COST, MAX_SEED_BYTES};
-pub use server::{Counters, LegacySim, Options, StartError, Stats, ROUTES};
+pub use server::{LegacySim, Options, StartError, ROUTES};
+pub use state::{Counters, Stats};
 pub use store::{Store, User};
 pub use trickle_emulator::Faults;

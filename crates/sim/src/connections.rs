@@ -11,10 +11,11 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::management::{authorize, query_map};
+use crate::auth::authorize;
 use crate::reply::{api_error, json};
 use crate::state::{lock, AppState};
 use crate::store::{Connection, Tenant};
+use crate::text::query_map;
 
 /// The routes of this module, merged into the Management API's.
 pub fn routes() -> Router<Arc<AppState>> {

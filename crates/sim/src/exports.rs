@@ -17,14 +17,15 @@ use axum::Router;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::auth::authorize;
 use crate::clock;
-use crate::management::{authorize, query_map};
+use crate::records::{ExportField, ExportFormat, ExportJob};
 use crate::reply::{api_error, json};
 use crate::state::{lock, AppState};
 use crate::store::User;
-use crate::token::random_token;
+use crate::text::{query_map, random_token};
 
 /// The fields an export has when the request names none.
 const DEFAULT_FIELDS: &[&str] = &[
@@ -47,30 +48,6 @@ const DEFAULT_FIELDS: &[&str] = &[
     "logins_count",
 ];
 
-#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Json,
-    Csv,
-}
-
-impl ExportFormat {
-    fn name(self) -> &'static str {
-        match self {
-            ExportFormat::Json => "json",
-            ExportFormat::Csv => "csv",
-        }
-    }
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportField {
-    name: String,
-    #[serde(default)]
-    export_as: Option<String>,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportRequest {
@@ -82,63 +59,6 @@ struct ExportRequest {
     limit: Option<u64>,
     #[serde(default)]
     fields: Option<Vec<ExportField>>,
-}
-
-/// One export job; `file` is the gzipped export once it is done.
-#[derive(Clone)]
-pub struct ExportJob {
-    pub id: String,
-    status: &'static str,
-    created_at: String,
-    connection: Option<(String, String)>,
-    format: ExportFormat,
-    limit: Option<u64>,
-    fields: Option<Vec<ExportField>>,
-    /// The secret part of the download link.
-    download_key: String,
-    file: Option<Bytes>,
-}
-
-impl ExportJob {
-    /// As `GET /api/v2/jobs/{id}` shows it; `base` is the tenant's URL as
-    /// this request reached it.
-    pub fn to_json(&self, base: &str) -> Value {
-        let mut job = json!({
-            "status": self.status,
-            "type": "users_export",
-            "created_at": self.created_at,
-            "id": self.id,
-            "format": self.format.name(),
-        });
-        if let Some((id, name)) = &self.connection {
-            job["connection_id"] = json!(id);
-            job["connection"] = json!(name);
-        }
-        if let Some(limit) = self.limit {
-            job["limit"] = json!(limit);
-        }
-        if let Some(fields) = &self.fields {
-            job["fields"] = fields
-                .iter()
-                .map(|f| {
-                    let mut field = json!({"name": f.name});
-                    if let Some(export_as) = &f.export_as {
-                        field["export_as"] = json!(export_as);
-                    }
-                    field
-                })
-                .collect();
-        }
-        if self.file.is_some() {
-            job["location"] = json!(format!(
-                "{base}/__sim/exports/{}.{}.gz?key={}",
-                self.id,
-                self.format.name(),
-                self.download_key
-            ));
-        }
-        job
-    }
 }
 
 /// The routes of this module, merged into the Management API's.
@@ -374,6 +294,7 @@ pub async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn paths_reach_into_objects_and_arrays() {

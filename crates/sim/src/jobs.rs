@@ -6,19 +6,21 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
+use crate::auth::authorize;
 use crate::clock;
 use crate::custom_hash::PasswordHash;
-use crate::management::authorize;
+use crate::import_schema::{problem, validate};
+use crate::records::{Job, JobStatus, Summary};
 use crate::reply::{api_error, json};
-use crate::seed::is_email;
 use crate::state::{lock, AppState};
 use crate::store::{merge_metadata, NewUser, Tenant, User};
-use crate::token::random_token;
+use crate::text::random_token;
 
 /// Auth0's limit on one users file.
 pub const MAX_FILE_BYTES: usize = 500_000;
@@ -27,107 +29,6 @@ pub const MAX_ACTIVE_JOBS: usize = 2;
 /// The whole multipart request may be larger than the file limit (so that
 /// an oversized file gets Auth0's 413, not a transport error).
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
-
-/// `app_metadata` keys an import refuses.
-const RESERVED_APP_METADATA: &[&str] = &[
-    "__tenant",
-    "_id",
-    "blocked",
-    "clientID",
-    "created_at",
-    "email",
-    "email_verified",
-    "globalClientID",
-    "global_client_id",
-    "identities",
-    "lastIP",
-    "lastLogin",
-    "loginsCount",
-    "metadata",
-    "updated_at",
-    "user_id",
-];
-
-const CUSTOM_HASH_ALGORITHMS: &[&str] = &[
-    "argon2", "bcrypt", "hmac", "ldap", "md4", "md5", "sha1", "sha256", "sha512", "pbkdf2",
-    "scrypt",
-];
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-}
-
-impl JobStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Processing => "processing",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-        }
-    }
-
-    pub fn is_active(self) -> bool {
-        matches!(self, JobStatus::Pending | JobStatus::Processing)
-    }
-}
-
-#[derive(Clone, Default)]
-pub struct Summary {
-    pub failed: u64,
-    pub updated: u64,
-    pub inserted: u64,
-    pub total: u64,
-}
-
-#[derive(Clone)]
-pub struct Job {
-    pub id: String,
-    pub status: JobStatus,
-    pub created_at: String,
-    pub connection_id: String,
-    pub connection: String,
-    pub upsert: bool,
-    pub external_id: Option<String>,
-    pub send_completion_email: bool,
-    pub summary: Summary,
-    pub errors: Vec<Value>,
-    pub status_details: Option<String>,
-}
-
-impl Job {
-    fn to_json(&self) -> Value {
-        let mut job = json!({
-            "status": self.status.as_str(),
-            "type": "users_import",
-            "created_at": self.created_at,
-            "id": self.id,
-            "connection_id": self.connection_id,
-            "connection": self.connection,
-            "upsert": self.upsert,
-            "send_completion_email": self.send_completion_email,
-        });
-        if let Some(external_id) = &self.external_id {
-            job["external_id"] = Value::String(external_id.clone());
-        }
-        if matches!(self.status, JobStatus::Completed | JobStatus::Failed) {
-            job["summary"] = json!({
-                "failed": self.summary.failed,
-                "updated": self.summary.updated,
-                "inserted": self.summary.inserted,
-                "total": self.summary.total,
-            });
-        }
-        if let Some(details) = &self.status_details {
-            job["status_details"] = Value::String(details.clone());
-        }
-        job
-    }
-}
 
 fn invalid_body(message: &str) -> Response {
     api_error(
@@ -160,116 +61,150 @@ fn boolean_field(
     }
 }
 
-/// `POST /api/v2/jobs/users-imports`.
+/// `POST /api/v2/jobs/users-imports`: the form read, its fields checked,
+/// a pending job recorded, then run in the background.
 pub async fn create_import(State(state): State<Arc<AppState>>, request: Request) -> Response {
     if let Err(response) = authorize(&state, request.headers(), &["create:users"]) {
         return *response;
     }
-    let mut multipart = match Multipart::from_request(request, &()).await {
-        Ok(multipart) => multipart,
-        Err(_) => return invalid_body("the body must be multipart/form-data"),
+    let (file, fields) = match read_form(request).await {
+        Ok(form) => form,
+        Err(response) => return *response,
     };
-    let mut file: Option<Vec<u8>> = None;
+    let job = match import_request(&fields).and_then(|wanted| register(&state, wanted)) {
+        Ok(job) => job,
+        Err(response) => return *response,
+    };
+    tokio::spawn(run(state.clone(), job.id.clone(), Bytes::from(file)));
+    json(StatusCode::CREATED, job.to_json())
+}
+
+/// The users file and the other fields of a multipart request: 413 when
+/// the users file is over [`MAX_FILE_BYTES`], 400 when it is missing.
+async fn read_form(request: Request) -> Result<(Vec<u8>, HashMap<String, String>), Box<Response>> {
+    let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
+        return Err(Box::new(invalid_body(
+            "the body must be multipart/form-data",
+        )));
+    };
+    let mut file = None;
     let mut oversized = false;
     let mut fields = HashMap::new();
-    loop {
-        let mut field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-            Err(_) => return invalid_body("the multipart body cannot be read"),
-        };
+    while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let mut bytes = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    // Keep reading past the limit (the client is still
-                    // sending) but keep nothing more.
-                    if bytes.len() + chunk.len() > MAX_FILE_BYTES {
-                        oversized |= name == "users";
-                    } else {
-                        bytes.extend_from_slice(&chunk);
-                    }
-                }
-                Ok(None) => break,
-                Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                    return too_large()
-                }
-                Err(_) => return invalid_body("the multipart body cannot be read"),
-            }
-        }
+        let (bytes, cut) = read_field(field).await?;
         if name == "users" {
+            oversized |= cut;
             file = Some(bytes);
         } else {
             fields.insert(name, String::from_utf8_lossy(&bytes).into_owned());
         }
     }
     if oversized {
-        return too_large();
+        return Err(Box::new(too_large()));
     }
     let Some(file) = file else {
-        return invalid_body("'Missing required property: users'.");
+        return Err(Box::new(invalid_body(
+            "'Missing required property: users'.",
+        )));
     };
+    Ok((file, fields))
+}
+
+/// A field's first [`MAX_FILE_BYTES`] bytes, and whether it had more.
+async fn read_field(mut field: Field<'_>) -> Result<(Vec<u8>, bool), Box<Response>> {
+    let mut bytes = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+        // Keep reading past the limit (the client is still sending) but
+        // keep nothing more.
+        if bytes.len() + chunk.len() > MAX_FILE_BYTES {
+            cut = true;
+        } else {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok((bytes, cut))
+}
+
+/// 413 when the request is over the transport's limit, else 400.
+fn unreadable(error: MultipartError) -> Box<Response> {
+    Box::new(if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        invalid_body("the multipart body cannot be read")
+    })
+}
+
+/// The job a users-imports request asks for.
+struct ImportRequest {
+    connection_id: String,
+    upsert: bool,
+    send_completion_email: bool,
+    external_id: Option<String>,
+}
+
+/// The request's fields, checked in the order Auth0 reports them.
+fn import_request(fields: &HashMap<String, String>) -> Result<ImportRequest, Box<Response>> {
     let Some(connection_id) = fields
         .get("connection_id")
         .filter(|c| !c.is_empty())
         .cloned()
     else {
-        return invalid_body("'Missing required property: connection_id'.");
+        return Err(Box::new(invalid_body(
+            "'Missing required property: connection_id'.",
+        )));
     };
-    let upsert = match boolean_field(&fields, "upsert", false) {
-        Ok(value) => value,
-        Err(response) => return *response,
-    };
-    let send_completion_email = match boolean_field(&fields, "send_completion_email", true) {
-        Ok(value) => value,
-        Err(response) => return *response,
-    };
+    Ok(ImportRequest {
+        connection_id,
+        upsert: boolean_field(fields, "upsert", false)?,
+        send_completion_email: boolean_field(fields, "send_completion_email", true)?,
+        external_id: fields.get("external_id").filter(|e| !e.is_empty()).cloned(),
+    })
+}
 
-    let job = {
-        let mut tenant = lock(&state.tenant);
-        let Some(connection) = tenant.connection_by_id(&connection_id).cloned() else {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                &format!("The connection does not exist: {connection_id}"),
-                Some("inexistent_connection"),
-            );
-        };
-        let active = tenant
-            .jobs
-            .values()
-            .filter(|j| j.status.is_active())
-            .count();
-        if active >= MAX_ACTIVE_JOBS {
-            return api_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                &format!(
-                    "There are already {active} pending or processing import jobs in this tenant; \
-                     wait for one to finish before starting another."
-                ),
-                Some("too_many_requests"),
-            );
-        }
-        let job = Job {
-            id: format!("job_{}", random_token(16)),
-            status: JobStatus::Pending,
-            created_at: clock::now_iso(),
-            connection_id,
-            connection: connection.name,
-            upsert,
-            external_id: fields.get("external_id").filter(|e| !e.is_empty()).cloned(),
-            send_completion_email,
-            summary: Summary::default(),
-            errors: Vec::new(),
-            status_details: None,
-        };
-        tenant.job_order.push(job.id.clone());
-        tenant.jobs.insert(job.id.clone(), job.clone());
-        job
+/// Records a pending job in the tenant: 400 for an unknown connection,
+/// 429 when [`MAX_ACTIVE_JOBS`] are pending or processing already.
+fn register(state: &AppState, wanted: ImportRequest) -> Result<Job, Box<Response>> {
+    let mut tenant = lock(&state.tenant);
+    let Some(connection) = tenant.connection_by_id(&wanted.connection_id).cloned() else {
+        return Err(Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            &format!("The connection does not exist: {}", wanted.connection_id),
+            Some("inexistent_connection"),
+        )));
     };
-    tokio::spawn(run(state.clone(), job.id.clone(), Bytes::from(file)));
-    json(StatusCode::CREATED, job.to_json())
+    let active = tenant
+        .jobs
+        .values()
+        .filter(|j| j.status.is_active())
+        .count();
+    if active >= MAX_ACTIVE_JOBS {
+        return Err(Box::new(api_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "There are already {active} pending or processing import jobs in this tenant; \
+                 wait for one to finish before starting another."
+            ),
+            Some("too_many_requests"),
+        )));
+    }
+    let job = Job {
+        id: format!("job_{}", random_token(16)),
+        status: JobStatus::Pending,
+        created_at: clock::now_iso(),
+        connection_id: wanted.connection_id,
+        connection: connection.name,
+        upsert: wanted.upsert,
+        external_id: wanted.external_id,
+        send_completion_email: wanted.send_completion_email,
+        summary: Summary::default(),
+        errors: Vec::new(),
+        status_details: None,
+    };
+    tenant.job_order.push(job.id.clone());
+    tenant.jobs.insert(job.id.clone(), job.clone());
+    Ok(job)
 }
 
 fn set_status(state: &AppState, id: &str, status: JobStatus) {
@@ -342,223 +277,6 @@ enum Imported {
     Updated,
 }
 
-fn problem(code: &str, message: impl Into<String>, path: &str) -> Value {
-    let mut error = json!({"code": code, "message": message.into()});
-    if !path.is_empty() {
-        error["path"] = Value::String(path.to_owned());
-    }
-    error
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn is_bcrypt(hash: &str) -> bool {
-    let bytes = hash.as_bytes();
-    bytes.len() == 60
-        && (hash.starts_with("$2a$") || hash.starts_with("$2b$"))
-        && bytes[4].is_ascii_digit()
-        && bytes[5].is_ascii_digit()
-        && bytes[6] == b'$'
-        && bytes[7..]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'/')
-}
-
-/// Keys (at any depth) that MongoDB-style storage refuses.
-fn bad_keys(value: &Value, prefix: &str, out: &mut Vec<String>) {
-    match value {
-        Value::Object(object) => {
-            for (key, child) in object {
-                let path = format!("{prefix}.{key}");
-                if key.contains('.') || key.contains('$') {
-                    out.push(path.clone());
-                }
-                bad_keys(child, &path, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                bad_keys(item, &format!("{prefix}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The import schema (see auth0-facts.md): every problem of one user.
-fn validate(user: &Value) -> Result<&Map<String, Value>, Vec<Value>> {
-    let Some(object) = user.as_object() else {
-        return Err(vec![problem(
-            "INVALID_TYPE",
-            format!("Expected type object but found type {}", type_name(user)),
-            "",
-        )]);
-    };
-    let mut problems = Vec::new();
-    for (key, value) in object {
-        let expected = match key.as_str() {
-            "email" | "user_id" | "username" | "given_name" | "family_name" | "name"
-            | "nickname" | "picture" | "password_hash" => "string",
-            "email_verified" | "blocked" => "boolean",
-            "app_metadata" | "user_metadata" | "custom_password_hash" => "object",
-            "mfa_factors" => "array",
-            _ => {
-                problems.push(problem(
-                    "OBJECT_ADDITIONAL_PROPERTIES",
-                    format!("Additional properties not allowed: {key}"),
-                    key,
-                ));
-                continue;
-            }
-        };
-        if type_name(value) != expected {
-            problems.push(problem(
-                "INVALID_TYPE",
-                format!(
-                    "Expected type {expected} but found type {}",
-                    type_name(value)
-                ),
-                key,
-            ));
-        }
-    }
-    match object.get("email") {
-        None => problems.push(problem(
-            "OBJECT_REQUIRED",
-            "Missing required property: email",
-            "email",
-        )),
-        Some(Value::String(email)) if !is_email(email) => problems.push(problem(
-            "INVALID_FORMAT",
-            format!(
-                "Error in email property - Object didn't pass validation for format email: {email}"
-            ),
-            "email",
-        )),
-        _ => {}
-    }
-    if let Some(Value::String(id)) = object.get("user_id") {
-        if id.is_empty() {
-            problems.push(problem(
-                "MIN_LENGTH",
-                "String is too short (0 chars), minimum 1",
-                "user_id",
-            ));
-        } else if id.starts_with("auth0|") {
-            problems.push(problem(
-                "PATTERN",
-                format!(
-                    "user_id {id:?} starts with auth0|: the import adds that prefix itself \
-                     (strip it from ids exported from Auth0, or the user becomes auth0|auth0|…)"
-                ),
-                "user_id",
-            ));
-        }
-    }
-    if let Some(Value::String(hash)) = object.get("password_hash") {
-        if !is_bcrypt(hash) {
-            problems.push(problem(
-                "PATTERN",
-                "password_hash must be a bcrypt hash ($2a$ or $2b$)",
-                "password_hash",
-            ));
-        }
-    }
-    if object.contains_key("password_hash") && object.contains_key("custom_password_hash") {
-        problems.push(problem(
-            "CONFLICT",
-            "password_hash and custom_password_hash cannot both be given",
-            "custom_password_hash",
-        ));
-    }
-    if let Some(Value::Object(custom)) = object.get("custom_password_hash") {
-        match custom.get("algorithm").and_then(Value::as_str) {
-            Some(algorithm) if CUSTOM_HASH_ALGORITHMS.contains(&algorithm) => {}
-            Some(algorithm) => problems.push(problem(
-                "ENUM_MISMATCH",
-                format!("No enum match for: {algorithm}"),
-                "custom_password_hash.algorithm",
-            )),
-            None => problems.push(problem(
-                "OBJECT_REQUIRED",
-                "Missing required property: algorithm",
-                "custom_password_hash.algorithm",
-            )),
-        }
-        if custom
-            .get("hash")
-            .and_then(|h| h.get("value"))
-            .and_then(Value::as_str)
-            .is_none()
-        {
-            problems.push(problem(
-                "OBJECT_REQUIRED",
-                "Missing required property: value",
-                "custom_password_hash.hash.value",
-            ));
-        }
-        for (code, message, path) in crate::custom_hash::import_problems(custom) {
-            problems.push(problem(code, message, &path));
-        }
-    }
-    if let Some(Value::Object(metadata)) = object.get("app_metadata") {
-        for key in metadata
-            .keys()
-            .filter(|k| RESERVED_APP_METADATA.contains(&k.as_str()))
-        {
-            problems.push(problem(
-                "NOT_PASSED",
-                format!("app_metadata must not contain the reserved key {key:?}"),
-                &format!("app_metadata.{key}"),
-            ));
-        }
-    }
-    for field in ["app_metadata", "user_metadata"] {
-        if let Some(metadata) = object.get(field) {
-            let mut bad = Vec::new();
-            bad_keys(metadata, field, &mut bad);
-            for path in bad {
-                problems.push(problem(
-                    "PATTERN",
-                    "Metadata field names must not contain '.' or '$'",
-                    &path,
-                ));
-            }
-        }
-    }
-    if let Some(Value::Array(factors)) = object.get("mfa_factors") {
-        for (i, factor) in factors.iter().enumerate() {
-            let known = factor.as_object().is_some_and(|f| {
-                f.len() == 1
-                    && ["totp", "phone", "email"]
-                        .iter()
-                        .any(|k| f.contains_key(*k))
-            });
-            if !known {
-                problems.push(problem(
-                    "MFA_FACTORS_FAILED",
-                    "Each MFA factor must be one of {\"totp\": …}, {\"phone\": …}, {\"email\": …}",
-                    &format!("mfa_factors[{i}]"),
-                ));
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(object)
-    } else {
-        Err(problems)
-    }
-}
-
 fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
     object.get(key).and_then(Value::as_str).map(str::to_owned)
 }
@@ -573,6 +291,8 @@ fn duplicated(message: &str) -> Vec<Value> {
     vec![problem("DUPLICATED_USER", message, "")]
 }
 
+/// One user of the file: checked against the schema and the tenant, then
+/// inserted, or updated when the job upserts.
 fn import_one(
     tenant: &mut Tenant,
     job: &Job,
@@ -587,127 +307,148 @@ fn import_one(
         ));
     }
     let existing = tenant.find_by_email(&job.connection, &email);
-    if let Some(raw) = text(object, "user_id") {
-        if let Some(other) = tenant.find_by_user_id(&format!("auth0|{raw}")) {
-            if Some(other) != existing {
-                return Err(duplicated("A user with this user_id already exists."));
-            }
-        }
-    }
-    if let Some(username) = text(object, "username") {
-        if let Some(other) = tenant.find_by_username(&job.connection, &username) {
-            if Some(other) != existing {
-                return Err(if job.upsert {
-                    vec![problem(
-                        "CONFLICT_USERNAME",
-                        "The username is used by another user.",
-                        "username",
-                    )]
-                } else {
-                    duplicated("A user with this username already exists.")
-                });
-            }
-        }
-    }
-    let mfa = object
-        .get("mfa_factors")
-        .and_then(Value::as_array)
-        .is_some_and(|f| !f.is_empty());
+    check_taken(tenant, job, object, existing)?;
     match existing {
         Some(_) if !job.upsert => Err(duplicated("The user already exists.")),
         Some(index) => {
-            // Upsert: given fields replace the stored ones (metadata whole,
-            // not merged); email and user_id stay; email_verified falls back
-            // to false unless given.
-            let user = tenant.user_mut(index);
-            user.email_verified = object
-                .get("email_verified")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            for (key, slot) in [
-                ("name", &mut user.name),
-                ("nickname", &mut user.nickname),
-                ("picture", &mut user.picture),
-            ] {
-                if let Some(value) = text(object, key) {
-                    *slot = value;
-                }
-            }
-            for (key, slot) in [
-                ("username", &mut user.username),
-                ("given_name", &mut user.given_name),
-                ("family_name", &mut user.family_name),
-            ] {
-                if let Some(value) = text(object, key) {
-                    *slot = Some(value);
-                }
-            }
-            if let Some(blocked) = object.get("blocked").and_then(Value::as_bool) {
-                user.blocked = blocked;
-                user.blocked_shown = true;
-            }
-            for (key, slot) in [
-                ("app_metadata", &mut user.app_metadata),
-                ("user_metadata", &mut user.user_metadata),
-            ] {
-                if let Some(Value::Object(metadata)) = object.get(key) {
-                    slot.clear();
-                    merge_metadata(slot, metadata);
-                }
-            }
-            if let Some(hash) = login_hash(object) {
-                user.password_hash = Some(hash);
-            }
-            if object.contains_key("mfa_factors") {
-                user.mfa = mfa;
-            }
-            user.touch();
+            update(tenant.user_mut(index), object);
             Ok(Imported::Updated)
         }
         None => {
-            let raw_id = text(object, "user_id").unwrap_or_else(|| loop {
-                let candidate: String = (0..24)
-                    .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("hex digit"))
-                    .collect();
-                if tenant
-                    .find_by_user_id(&format!("auth0|{candidate}"))
-                    .is_none()
-                {
-                    break candidate;
-                }
-            });
-            let metadata = |key: &str| {
-                object
-                    .get(key)
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            tenant.insert(User::new(NewUser {
-                raw_id,
-                connection: job.connection.clone(),
-                email,
-                email_verified: object
-                    .get("email_verified")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                username: text(object, "username"),
-                name: text(object, "name"),
-                nickname: text(object, "nickname"),
-                given_name: text(object, "given_name"),
-                family_name: text(object, "family_name"),
-                picture: text(object, "picture"),
-                app_metadata: metadata("app_metadata"),
-                user_metadata: metadata("user_metadata"),
-                blocked: object
-                    .get("blocked")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-                mfa,
-                password_hash: login_hash(object),
-                primary: None,
-            }));
+            insert(tenant, job, object, email);
             Ok(Imported::Inserted)
+        }
+    }
+}
+
+/// Refuses a `user_id` or `username` another user of the tenant has
+/// (`existing` is the user with this email, if any).
+fn check_taken(
+    tenant: &Tenant,
+    job: &Job,
+    object: &Map<String, Value>,
+    existing: Option<usize>,
+) -> Result<(), Vec<Value>> {
+    let other_than = |found: Option<usize>| found.is_some_and(|other| Some(other) != existing);
+    if let Some(raw) = text(object, "user_id") {
+        if other_than(tenant.find_by_user_id(&format!("auth0|{raw}"))) {
+            return Err(duplicated("A user with this user_id already exists."));
+        }
+    }
+    if let Some(username) = text(object, "username") {
+        if other_than(tenant.find_by_username(&job.connection, &username)) {
+            return Err(if job.upsert {
+                vec![problem(
+                    "CONFLICT_USERNAME",
+                    "The username is used by another user.",
+                    "username",
+                )]
+            } else {
+                duplicated("A user with this username already exists.")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the user has at least one MFA factor.
+fn has_mfa(object: &Map<String, Value>) -> bool {
+    object
+        .get("mfa_factors")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty())
+}
+
+fn flag(object: &Map<String, Value>, key: &str) -> bool {
+    object.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Upsert: given fields replace the stored ones (metadata whole, not
+/// merged); email and user_id stay; email_verified falls back to false
+/// unless given.
+fn update(user: &mut User, object: &Map<String, Value>) {
+    user.email_verified = flag(object, "email_verified");
+    for (key, slot) in [
+        ("name", &mut user.name),
+        ("nickname", &mut user.nickname),
+        ("picture", &mut user.picture),
+    ] {
+        if let Some(value) = text(object, key) {
+            *slot = value;
+        }
+    }
+    for (key, slot) in [
+        ("username", &mut user.username),
+        ("given_name", &mut user.given_name),
+        ("family_name", &mut user.family_name),
+    ] {
+        if let Some(value) = text(object, key) {
+            *slot = Some(value);
+        }
+    }
+    if let Some(blocked) = object.get("blocked").and_then(Value::as_bool) {
+        user.blocked = blocked;
+        user.blocked_shown = true;
+    }
+    for (key, slot) in [
+        ("app_metadata", &mut user.app_metadata),
+        ("user_metadata", &mut user.user_metadata),
+    ] {
+        if let Some(Value::Object(metadata)) = object.get(key) {
+            slot.clear();
+            merge_metadata(slot, metadata);
+        }
+    }
+    if let Some(hash) = login_hash(object) {
+        user.password_hash = Some(hash);
+    }
+    if object.contains_key("mfa_factors") {
+        user.mfa = has_mfa(object);
+    }
+    user.touch();
+}
+
+/// A new user of the job's connection, its id the given one or a fresh one.
+fn insert(tenant: &mut Tenant, job: &Job, object: &Map<String, Value>, email: String) {
+    let raw_id = text(object, "user_id").unwrap_or_else(|| fresh_raw_id(tenant));
+    let metadata = |key: &str| {
+        object
+            .get(key)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    tenant.insert(User::new(NewUser {
+        raw_id,
+        connection: job.connection.clone(),
+        email,
+        email_verified: flag(object, "email_verified"),
+        username: text(object, "username"),
+        name: text(object, "name"),
+        nickname: text(object, "nickname"),
+        given_name: text(object, "given_name"),
+        family_name: text(object, "family_name"),
+        picture: text(object, "picture"),
+        app_metadata: metadata("app_metadata"),
+        user_metadata: metadata("user_metadata"),
+        blocked: flag(object, "blocked"),
+        mfa: has_mfa(object),
+        password_hash: login_hash(object),
+        primary: None,
+    }));
+}
+
+/// 24 hex digits no user of the tenant has (`auth0|<id>`).
+fn fresh_raw_id(tenant: &Tenant) -> String {
+    loop {
+        let candidate: String = (0..24)
+            .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("hex digit"))
+            .collect();
+        if tenant
+            .find_by_user_id(&format!("auth0|{candidate}"))
+            .is_none()
+        {
+            return candidate;
         }
     }
 }
@@ -754,59 +495,5 @@ pub async fn job_errors(
         }
         Some(job) => json(StatusCode::OK, job.to_json()),
         None => inexistent_job(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn codes(user: Value) -> Vec<String> {
-        match validate(&user) {
-            Ok(_) => Vec::new(),
-            Err(problems) => problems
-                .iter()
-                .map(|p| p["code"].as_str().unwrap_or_default().to_owned())
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn schema_problems_are_named() {
-        let hash = bcrypt::hash("pw", 4).expect("hash");
-        assert!(codes(json!({"email": "a@example.com", "password_hash": hash})).is_empty());
-        assert_eq!(codes(json!({"name": "x"})), ["OBJECT_REQUIRED"]);
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "password": "x"})),
-            ["OBJECT_ADDITIONAL_PROPERTIES"]
-        );
-        assert_eq!(codes(json!({"email": "nope"})), ["INVALID_FORMAT"]);
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "blocked": "no"})),
-            ["INVALID_TYPE"]
-        );
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "user_id": "auth0|1"})),
-            ["PATTERN"]
-        );
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "password_hash": "md5:x"})),
-            ["PATTERN"]
-        );
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "app_metadata": {"blocked": true, "ok": 1}})),
-            ["NOT_PASSED"]
-        );
-        assert_eq!(
-            codes(json!({"email": "a@example.com", "user_metadata": {"a": {"b.c": 1}}})),
-            ["PATTERN"]
-        );
-        assert_eq!(
-            codes(
-                json!({"email": "a@example.com", "custom_password_hash": {"algorithm": "rot13", "hash": {"value": "x"}}})
-            ),
-            ["ENUM_MISMATCH"]
-        );
-        assert_eq!(codes(json!([1])), ["INVALID_TYPE"]);
     }
 }

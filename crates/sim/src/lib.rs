@@ -10,29 +10,36 @@
 //! search totals. It is a rehearsal and test double, not a security product: its
 //! signing key is fixed and public.
 
+mod api_grants;
 mod apis;
+mod auth;
 mod clock;
 mod connections;
 mod control;
 mod custom_hash;
 mod deploy;
 mod exports;
+mod import_schema;
 mod jobs;
 mod keys;
 mod management;
+mod model;
+mod records;
 mod reply;
 mod search;
 mod seed;
 mod server;
 mod state;
 mod store;
+mod text;
 mod token;
 
-pub use apis::{SeedApi, SeedClientGrant, DEFAULT_API_TOKEN_LIFETIME};
+pub use api_grants::{SeedApi, SeedClientGrant, DEFAULT_API_TOKEN_LIFETIME};
 pub use deploy::DeployError;
 pub use keys::KEY_ID;
+pub use model::SeedClient;
 pub use seed::{
-    connection_id_for, Seed, SeedClient, SeedConnection, SeedError, SeedUser, BCRYPT_COSTS,
+    connection_id_for, Seed, SeedConnection, SeedError, SeedUser, BCRYPT_COSTS,
     DEFAULT_BCRYPT_COST, DEFAULT_BRUTE_FORCE_THRESHOLD, DEFAULT_CONNECTION, MAX_SEED_BYTES,
 };
 pub use server::{Options, Sim, StartError};

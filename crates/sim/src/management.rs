@@ -1,22 +1,22 @@
 //! The Management API subset: bearer-token checks with scopes, the rate
 //! limit with its headers, and the user endpoints.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::reply::{api_error, json, unauthorized};
+use crate::auth::authorize;
+use crate::custom_hash::PasswordHash;
+use crate::reply::{api_error, json};
 use crate::search;
-use crate::seed::is_email;
 use crate::state::{lock, AppState};
-use crate::store::merge_metadata;
+use crate::store::{merge_metadata, Tenant, User};
+use crate::text::{is_email, query_map};
 
 /// The most results a search pages through (`page`, `per_page`).
 pub const MAX_SEARCH_RESULTS: usize = 1000;
@@ -51,65 +51,6 @@ pub async fn rate_limit(
         },
     )
     .await
-}
-
-#[derive(Deserialize)]
-struct ManagementClaims {
-    #[serde(default)]
-    scope: String,
-}
-
-/// Checks the bearer token (signature, expiry, audience) and that it has
-/// one of `any_of`'s scopes.
-pub fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    any_of: &[&str],
-) -> Result<(), Box<Response>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Box::new(unauthorized("Missing authentication")));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = token else {
-        return Err(Box::new(unauthorized(
-            "Bad HTTP authentication header format",
-        )));
-    };
-    let claims: ManagementClaims = state
-        .keys
-        .verify(token, &state.management_audiences(headers))
-        .map_err(|problem| Box::new(unauthorized(problem.message())))?;
-    if claims
-        .scope
-        .split_whitespace()
-        .any(|granted| any_of.contains(&granted))
-    {
-        Ok(())
-    } else {
-        Err(Box::new(api_error(
-            StatusCode::FORBIDDEN,
-            &format!("Insufficient scope, expected any of: {}", any_of.join(",")),
-            Some("insufficient_scope"),
-        )))
-    }
-}
-
-/// The query string as a map (last value wins).
-pub fn query_map(raw: Option<String>) -> HashMap<String, String> {
-    raw.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 /// `GET /api/v2/users-by-email?email=`: exact and case-sensitive, against
@@ -206,95 +147,140 @@ pub async fn patch_user(
     ) {
         return *response;
     }
-    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(patch)) => patch,
-        Ok(_) => return invalid_body("'Expected type object but found another type'."),
-        Err(_) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "Invalid request payload JSON format",
-                Some("invalid_body"),
-            )
-        }
-    };
-    if let Some(key) = patch.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
-        return invalid_body(&format!("'Additional properties not allowed: {key}'."));
+    match patch(&state, &id, &body).await {
+        Ok(response) => response,
+        Err(response) => *response,
     }
-    for (key, value) in &patch {
-        let fits = match key.as_str() {
-            "app_metadata" | "user_metadata" => value.is_object(),
-            "blocked" | "email_verified" | "verify_email" | "verify_password" => value.is_boolean(),
-            "given_name" | "family_name" | "username" => value.is_string() || value.is_null(),
-            _ => value.is_string(),
-        };
-        if !fits {
-            return invalid_body(&format!("'Invalid type for property {key}'."));
-        }
-    }
-    if let Some(email) = patch.get("email").and_then(Value::as_str) {
-        if !is_email(email) {
-            return invalid_body(&format!(
-                "'Object didn't pass validation for format email: {email}' on property email."
-            ));
-        }
-    }
-    let new_hash = match patch.get("password").and_then(Value::as_str) {
-        Some("") => {
-            return invalid_body("'String is too short (0 chars), minimum 1' on property password.")
-        }
-        Some(password) => {
-            let cost = lock(&state.tenant).bcrypt_cost;
-            let password = password.to_owned();
-            match tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await {
-                Ok(Ok(hash)) => Some(hash),
-                _ => {
-                    return api_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "Could not hash the password",
-                        None,
-                    )
-                }
-            }
-        }
-        None => None,
-    };
+}
 
+/// The phases of a PATCH: read and check the body, hash a new password
+/// (without the lock: bcrypt is slow on purpose), then check and change
+/// the user under the lock.
+async fn patch(state: &AppState, id: &str, body: &[u8]) -> Result<Response, Box<Response>> {
+    let patch = read_patch(body)?;
+    let new_hash = new_password_hash(state, &patch).await?;
     let mut tenant = lock(&state.tenant);
-    let Some(index) = tenant.find_by_user_id(&id) else {
-        return inexistent_user();
+    let Some(index) = tenant.find_by_user_id(id) else {
+        return Err(Box::new(inexistent_user()));
     };
-    let connection = tenant.user(index).connection.clone();
-    if let Some(email) = patch.get("email").and_then(Value::as_str) {
-        if tenant
-            .find_by_email(&connection, email)
-            .is_some_and(|other| other != index)
-        {
-            return api_error(
-                StatusCode::CONFLICT,
-                "The specified new email already exists",
-                Some("auth0_idp_error"),
-            );
-        }
-    }
-    if let Some(username) = patch.get("username").and_then(Value::as_str) {
-        if tenant
-            .find_by_username(&connection, username)
-            .is_some_and(|other| other != index)
-        {
-            return api_error(
-                StatusCode::CONFLICT,
-                "The specified new username already exists",
-                Some("auth0_idp_error"),
-            );
-        }
-    }
-    let user_id = tenant.user(index).user_id();
+    check_unique(&tenant, index, &patch)?;
     if new_hash.is_some() {
+        let user_id = tenant.user(index).user_id();
         tenant.failures.remove(&format!("user:{user_id}"));
     }
     let user = tenant.user_mut(index);
+    apply_patch(user, &patch, new_hash);
+    Ok(json(StatusCode::OK, user.to_json()))
+}
+
+/// The body as a JSON object of patchable fields, each of its type, the
+/// email an email address.
+fn read_patch(body: &[u8]) -> Result<Map<String, Value>, Box<Response>> {
+    let patch: Map<String, Value> = match serde_json::from_slice(body) {
+        Ok(Value::Object(patch)) => patch,
+        Ok(_) => {
+            return Err(Box::new(invalid_body(
+                "'Expected type object but found another type'.",
+            )))
+        }
+        Err(_) => {
+            return Err(Box::new(api_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request payload JSON format",
+                Some("invalid_body"),
+            )))
+        }
+    };
+    if let Some(key) = patch.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
+        return Err(Box::new(invalid_body(&format!(
+            "'Additional properties not allowed: {key}'."
+        ))));
+    }
+    if let Some((key, _)) = patch.iter().find(|(key, value)| !fits(key, value)) {
+        return Err(Box::new(invalid_body(&format!(
+            "'Invalid type for property {key}'."
+        ))));
+    }
+    if let Some(email) = patch.get("email").and_then(Value::as_str) {
+        if !is_email(email) {
+            return Err(Box::new(invalid_body(&format!(
+                "'Object didn't pass validation for format email: {email}' on property email."
+            ))));
+        }
+    }
+    Ok(patch)
+}
+
+/// Whether a patched field's value is of the field's type.
+fn fits(key: &str, value: &Value) -> bool {
+    match key {
+        "app_metadata" | "user_metadata" => value.is_object(),
+        "blocked" | "email_verified" | "verify_email" | "verify_password" => value.is_boolean(),
+        "given_name" | "family_name" | "username" => value.is_string() || value.is_null(),
+        _ => value.is_string(),
+    }
+}
+
+/// The bcrypt hash of a patched password, at the tenant's cost; `None`
+/// when the patch sets none.
+async fn new_password_hash(
+    state: &AppState,
+    patch: &Map<String, Value>,
+) -> Result<Option<String>, Box<Response>> {
+    let password = match patch.get("password").and_then(Value::as_str) {
+        None => return Ok(None),
+        Some("") => {
+            return Err(Box::new(invalid_body(
+                "'String is too short (0 chars), minimum 1' on property password.",
+            )))
+        }
+        Some(password) => password.to_owned(),
+    };
+    let cost = lock(&state.tenant).bcrypt_cost;
+    match tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await {
+        Ok(Ok(hash)) => Ok(Some(hash)),
+        _ => Err(Box::new(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not hash the password",
+            None,
+        ))),
+    }
+}
+
+/// 409 when the new email or username is another user's in the
+/// connection.
+fn check_unique(
+    tenant: &Tenant,
+    index: usize,
+    patch: &Map<String, Value>,
+) -> Result<(), Box<Response>> {
+    let connection = &tenant.user(index).connection;
+    let taken = |found: Option<usize>| found.is_some_and(|other| other != index);
+    if let Some(email) = patch.get("email").and_then(Value::as_str) {
+        if taken(tenant.find_by_email(connection, email)) {
+            return Err(Box::new(api_error(
+                StatusCode::CONFLICT,
+                "The specified new email already exists",
+                Some("auth0_idp_error"),
+            )));
+        }
+    }
+    if let Some(username) = patch.get("username").and_then(Value::as_str) {
+        if taken(tenant.find_by_username(connection, username)) {
+            return Err(Box::new(api_error(
+                StatusCode::CONFLICT,
+                "The specified new username already exists",
+                Some("auth0_idp_error"),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes a checked patch into the user.
+fn apply_patch(user: &mut User, patch: &Map<String, Value>, new_hash: Option<String>) {
     let text = |v: &Value| v.as_str().map(str::to_owned);
-    for (key, value) in &patch {
+    for (key, value) in patch {
         match key.as_str() {
             "app_metadata" => {
                 merge_metadata(&mut user.app_metadata, value.as_object().expect("checked"))
@@ -318,10 +304,9 @@ pub async fn patch_user(
         }
     }
     if let Some(hash) = new_hash {
-        user.password_hash = Some(crate::custom_hash::PasswordHash::Bcrypt(hash));
+        user.password_hash = Some(PasswordHash::Bcrypt(hash));
     }
     user.touch();
-    json(StatusCode::OK, user.to_json())
 }
 
 /// `GET /api/v2/users?q=…&search_engine=v3`, deliberately loose (see

@@ -12,6 +12,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::model::{ClientAuthError, PrimaryIdentity, SeedClient};
+use crate::text::is_email;
+
 /// The database connection a seed gets when it names none.
 pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
 /// Auth0's bcrypt cost for database users.
@@ -48,43 +51,12 @@ pub struct Seed {
     pub users: Vec<SeedUser>,
     /// Custom APIs and the clients granted tokens for them (see `apis`).
     #[serde(default)]
-    pub apis: Vec<crate::apis::SeedApi>,
+    pub apis: Vec<crate::api_grants::SeedApi>,
     /// How `/oauth/token` refuses a client that fails to authenticate
     /// (unknown, wrong secret, or a body it could not read): `invalid_client`
     /// (the default) or `access_denied`.
     #[serde(default)]
     pub client_auth_error: ClientAuthError,
-}
-
-/// The two refusals reported for a client that fails to authenticate at
-/// `/oauth/token`; both are 401.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuthError {
-    /// `invalid_client`, as OAuth 2.0 (RFC 6749 5.2) names it.
-    #[default]
-    InvalidClient,
-    /// `access_denied` "Unauthorized", as Auth0's users report it.
-    AccessDenied,
-}
-
-/// The primary identity a database user is linked under (account linking):
-/// the user's root `user_id` is then `<provider>|<user_id>`, and the
-/// database identity is the secondary one.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrimaryIdentity {
-    /// e.g. `google-oauth2`; also the name of its connection.
-    pub provider: String,
-    /// The id within that provider.
-    pub user_id: String,
-}
-
-impl PrimaryIdentity {
-    /// `<provider>|<user_id>`.
-    pub fn root_user_id(&self) -> String {
-        format!("{}|{}", self.provider, self.user_id)
-    }
 }
 
 /// A database connection.
@@ -104,24 +76,6 @@ pub struct SeedConnection {
     /// a deploy folder.
     #[serde(default)]
     pub options: Map<String, Value>,
-}
-
-/// An application with its credentials, grants and Management API scopes.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SeedClient {
-    pub client_id: String,
-    pub client_secret: String,
-    /// e.g. `password` (which allows password-realm), `client_credentials`.
-    #[serde(default)]
-    pub grant_types: Vec<String>,
-    /// Management API scopes granted to `client_credentials` tokens.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// The connections enabled for this client (by name); omitted, all of
-    /// them. A password-realm grant for a realm not in the list is refused.
-    #[serde(default)]
-    pub connections: Option<Vec<String>>,
 }
 
 /// A user of a database connection.
@@ -303,146 +257,214 @@ impl Seed {
         }
     }
 
-    /// Checks everything the types cannot: references, uniqueness, ranges.
+    /// Checks everything the types cannot: references, uniqueness, ranges
+    /// (every problem of every check, in the table's order).
     pub fn validate(&self) -> Result<(), SeedError> {
-        let mut problems = Vec::new();
-        if !BCRYPT_COSTS.contains(&self.bcrypt_cost) {
-            problems.push(format!(
-                "bcrypt_cost must be between {} and {} (got {}): Auth0 uses {DEFAULT_BCRYPT_COST}, \
-                 4 keeps rehearsals fast, and each step doubles the time of every hash",
-                BCRYPT_COSTS.start(),
-                BCRYPT_COSTS.end(),
-                self.bcrypt_cost
-            ));
-        }
-
         let connections = self.connection_list();
-        let mut names: HashMap<&str, usize> = HashMap::new();
-        let mut ids: HashMap<&str, usize> = HashMap::new();
-        for (index, (name, id)) in connections.iter().enumerate() {
-            if name.trim().is_empty() {
-                problems.push(format!("connections[{index}]: name must not be empty"));
-            }
-            if let Some(first) = names.insert(name, index) {
-                problems.push(format!(
-                    "connections[{index}]: duplicate connection name {name:?} (also connections[{first}])"
-                ));
-            }
-            if id.trim().is_empty() {
-                problems.push(format!(
-                    "connections[{index}] ({name}): id must not be empty"
-                ));
-            } else if let Some(first) = ids.insert(id, index) {
-                problems.push(format!(
-                    "connections[{index}] ({name}): duplicate connection id {id:?} (also connections[{first}])"
-                ));
-            }
+        let mut problems = Vec::new();
+        for check in SEED_CHECKS {
+            check(self, &connections, &mut problems);
         }
-
-        let mut client_ids: HashMap<&str, usize> = HashMap::new();
-        for (index, client) in self.clients.iter().enumerate() {
-            if client.client_id.trim().is_empty() {
-                problems.push(format!("clients[{index}]: client_id must not be empty"));
-            } else if let Some(first) = client_ids.insert(&client.client_id, index) {
-                problems.push(format!(
-                    "clients[{index}]: duplicate client_id {:?} (also clients[{first}])",
-                    client.client_id
-                ));
-            }
-            if client.client_secret.is_empty() {
-                problems.push(format!(
-                    "clients[{index}] ({}): client_secret must not be empty",
-                    client.client_id
-                ));
-            }
-            for name in client.connections.iter().flatten() {
-                if !connections.iter().any(|(known, _)| known == name) {
-                    problems.push(format!(
-                        "clients[{index}] ({}): unknown connection {name:?} in connections",
-                        client.client_id
-                    ));
-                }
-            }
-        }
-
-        let mut user_ids: HashMap<String, usize> = HashMap::new();
-        let mut emails: HashMap<(String, String), usize> = HashMap::new();
-        let mut usernames: HashMap<(String, String), usize> = HashMap::new();
-        let mut primaries: HashMap<String, usize> = HashMap::new();
-        for (index, user) in self.users.iter().enumerate() {
-            let who = if user.email.is_empty() {
-                format!("users[{index}]")
-            } else {
-                format!("users[{index}] ({})", user.email)
-            };
-            if !is_email(&user.email) {
-                problems.push(format!(
-                    "{who}: email {:?} is not an email address",
-                    user.email
-                ));
-            }
-            let connection = match (&user.connection, connections.len()) {
-                (Some(name), _) => {
-                    if !connections.iter().any(|(known, _)| known == name) {
-                        let known: Vec<String> =
-                            connections.iter().map(|(n, _)| format!("{n:?}")).collect();
-                        problems.push(format!(
-                            "{who}: unknown connection {name:?} (the seed has: {})",
-                            if known.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                known.join(", ")
-                            }
-                        ));
-                    }
-                    name.clone()
-                }
-                (None, 1) => connections[0].0.clone(),
-                (None, _) => {
-                    problems.push(format!(
-                        "{who}: connection is required when the seed does not have exactly one connection"
-                    ));
-                    continue;
-                }
-            };
-            let raw_id = user.raw_id(&connection);
-            if raw_id.is_empty() {
-                problems.push(format!("{who}: id must not be empty"));
-            } else if let Some(first) = user_ids.insert(raw_id.clone(), index) {
-                problems.push(format!(
-                    "{who}: duplicate id {raw_id:?} (also users[{first}]); user_id auth0|<id> must be unique"
-                ));
-            }
-            let email_key = (connection.clone(), user.email.to_lowercase());
-            if let Some(first) = emails.insert(email_key, index) {
-                problems.push(format!(
-                    "{who}: duplicate email in connection {connection:?} (also users[{first}]; emails are compared lower-cased)"
-                ));
-            }
-            if let Some(username) = &user.username {
-                if username.trim().is_empty() {
-                    problems.push(format!("{who}: username must not be empty when given"));
-                } else if let Some(first) =
-                    usernames.insert((connection.clone(), username.to_lowercase()), index)
-                {
-                    problems.push(format!(
-                        "{who}: duplicate username {username:?} in connection {connection:?} (also users[{first}])"
-                    ));
-                }
-            }
-            if user.password.as_deref() == Some("") {
-                problems.push(format!("{who}: password must not be empty when given"));
-            }
-            if let Some(primary) = &user.primary_identity {
-                check_primary(primary, &who, index, &mut primaries, &mut problems);
-            }
-        }
-
-        problems.extend(crate::apis::problems(&self.apis, &self.clients));
         if problems.is_empty() {
             Ok(())
         } else {
             Err(SeedError::Invalid(problems))
+        }
+    }
+}
+
+/// One check of a seed, given its connections as (name, id): the problems
+/// it finds, one line each.
+type SeedCheck = fn(&Seed, &[(String, String)], &mut Vec<String>);
+
+/// The seed's checks, in the order their problems are reported.
+const SEED_CHECKS: &[SeedCheck] = &[
+    check_bcrypt_cost,
+    check_connections,
+    check_clients,
+    check_users,
+    check_apis,
+];
+
+fn check_bcrypt_cost(seed: &Seed, _: &[(String, String)], problems: &mut Vec<String>) {
+    if !BCRYPT_COSTS.contains(&seed.bcrypt_cost) {
+        problems.push(format!(
+            "bcrypt_cost must be between {} and {} (got {}): Auth0 uses {DEFAULT_BCRYPT_COST}, \
+             4 keeps rehearsals fast, and each step doubles the time of every hash",
+            BCRYPT_COSTS.start(),
+            BCRYPT_COSTS.end(),
+            seed.bcrypt_cost
+        ));
+    }
+}
+
+/// Names and ids given and unique.
+fn check_connections(_: &Seed, connections: &[(String, String)], problems: &mut Vec<String>) {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (index, (name, id)) in connections.iter().enumerate() {
+        if name.trim().is_empty() {
+            problems.push(format!("connections[{index}]: name must not be empty"));
+        }
+        if let Some(first) = names.insert(name, index) {
+            problems.push(format!(
+                "connections[{index}]: duplicate connection name {name:?} (also connections[{first}])"
+            ));
+        }
+        if id.trim().is_empty() {
+            problems.push(format!(
+                "connections[{index}] ({name}): id must not be empty"
+            ));
+        } else if let Some(first) = ids.insert(id, index) {
+            problems.push(format!(
+                "connections[{index}] ({name}): duplicate connection id {id:?} (also connections[{first}])"
+            ));
+        }
+    }
+}
+
+/// Ids unique, secrets given, connections known.
+fn check_clients(seed: &Seed, connections: &[(String, String)], problems: &mut Vec<String>) {
+    let mut client_ids: HashMap<&str, usize> = HashMap::new();
+    for (index, client) in seed.clients.iter().enumerate() {
+        if client.client_id.trim().is_empty() {
+            problems.push(format!("clients[{index}]: client_id must not be empty"));
+        } else if let Some(first) = client_ids.insert(&client.client_id, index) {
+            problems.push(format!(
+                "clients[{index}]: duplicate client_id {:?} (also clients[{first}])",
+                client.client_id
+            ));
+        }
+        if client.client_secret.is_empty() {
+            problems.push(format!(
+                "clients[{index}] ({}): client_secret must not be empty",
+                client.client_id
+            ));
+        }
+        for name in client.connections.iter().flatten() {
+            if !connections.iter().any(|(known, _)| known == name) {
+                problems.push(format!(
+                    "clients[{index}] ({}): unknown connection {name:?} in connections",
+                    client.client_id
+                ));
+            }
+        }
+    }
+}
+
+fn check_apis(seed: &Seed, _: &[(String, String)], problems: &mut Vec<String>) {
+    problems.extend(crate::api_grants::problems(&seed.apis, &seed.clients));
+}
+
+/// Every user: an email address, a known connection, and ids, emails,
+/// usernames and primary identities no other user has.
+fn check_users(seed: &Seed, connections: &[(String, String)], problems: &mut Vec<String>) {
+    let mut taken = TakenByUsers::default();
+    for (index, user) in seed.users.iter().enumerate() {
+        let who = if user.email.is_empty() {
+            format!("users[{index}]")
+        } else {
+            format!("users[{index}] ({})", user.email)
+        };
+        if !is_email(&user.email) {
+            problems.push(format!(
+                "{who}: email {:?} is not an email address",
+                user.email
+            ));
+        }
+        let Some(connection) = user_connection(user, connections, &who, problems) else {
+            continue;
+        };
+        taken.check(index, user, &connection, &who, problems);
+        if user.password.as_deref() == Some("") {
+            problems.push(format!("{who}: password must not be empty when given"));
+        }
+        if let Some(primary) = &user.primary_identity {
+            check_primary(primary, &who, index, &mut taken.primaries, problems);
+        }
+    }
+}
+
+/// The user's connection: the one named (a problem if the seed lacks it),
+/// or the seed's only one; `None` (a problem) when it must be named.
+fn user_connection(
+    user: &SeedUser,
+    connections: &[(String, String)],
+    who: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match (&user.connection, connections.len()) {
+        (Some(name), _) => {
+            if !connections.iter().any(|(known, _)| known == name) {
+                let known: Vec<String> =
+                    connections.iter().map(|(n, _)| format!("{n:?}")).collect();
+                problems.push(format!(
+                    "{who}: unknown connection {name:?} (the seed has: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            }
+            Some(name.clone())
+        }
+        (None, 1) => Some(connections[0].0.clone()),
+        (None, _) => {
+            problems.push(format!(
+                "{who}: connection is required when the seed does not have exactly one connection"
+            ));
+            None
+        }
+    }
+}
+
+/// What the users seen so far hold, by the index of the first holder.
+#[derive(Default)]
+struct TakenByUsers {
+    ids: HashMap<String, usize>,
+    /// (connection, lower-cased email).
+    emails: HashMap<(String, String), usize>,
+    /// (connection, lower-cased username).
+    usernames: HashMap<(String, String), usize>,
+    primaries: HashMap<String, usize>,
+}
+
+impl TakenByUsers {
+    /// The user's id, email and username: given, and not an earlier user's.
+    fn check(
+        &mut self,
+        index: usize,
+        user: &SeedUser,
+        connection: &str,
+        who: &str,
+        problems: &mut Vec<String>,
+    ) {
+        let raw_id = user.raw_id(connection);
+        if raw_id.is_empty() {
+            problems.push(format!("{who}: id must not be empty"));
+        } else if let Some(first) = self.ids.insert(raw_id.clone(), index) {
+            problems.push(format!(
+                "{who}: duplicate id {raw_id:?} (also users[{first}]); user_id auth0|<id> must be unique"
+            ));
+        }
+        let email_key = (connection.to_owned(), user.email.to_lowercase());
+        if let Some(first) = self.emails.insert(email_key, index) {
+            problems.push(format!(
+                "{who}: duplicate email in connection {connection:?} (also users[{first}]; emails are compared lower-cased)"
+            ));
+        }
+        if let Some(username) = &user.username {
+            if username.trim().is_empty() {
+                problems.push(format!("{who}: username must not be empty when given"));
+            } else if let Some(first) = self
+                .usernames
+                .insert((connection.to_owned(), username.to_lowercase()), index)
+            {
+                problems.push(format!(
+                    "{who}: duplicate username {username:?} in connection {connection:?} (also users[{first}])"
+                ));
+            }
         }
     }
 }
@@ -509,19 +531,6 @@ impl SeedUser {
             Some(id) => id.clone(),
             None => derived_id(connection, &self.email.to_lowercase()),
         }
-    }
-}
-
-/// A plausible email: something, `@`, something, no spaces.
-pub(crate) fn is_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
-        }
-        None => false,
     }
 }
 

@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::clock;
 use crate::custom_hash::PasswordHash;
-use crate::exports::ExportJob;
-use crate::jobs::Job;
-use crate::seed::{ClientAuthError, PrimaryIdentity, Seed};
+use crate::model::{ClientAuthError, PrimaryIdentity};
+use crate::records::{ExportJob, Job};
+use crate::seed::Seed;
 
 pub const PASSWORD_REALM_GRANT: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
@@ -266,7 +266,7 @@ pub struct Tenant {
     /// Users-export jobs, by id.
     pub exports: HashMap<String, ExportJob>,
     /// Custom APIs (client-credentials audiences besides the Management API).
-    pub apis: Vec<crate::apis::SeedApi>,
+    pub apis: Vec<crate::api_grants::SeedApi>,
 }
 
 impl Tenant {

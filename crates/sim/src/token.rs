@@ -12,12 +12,14 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use crate::apis::scope_for;
 use crate::clock::{self, unix_seconds};
 use crate::custom_hash::PasswordHash;
+use crate::model::ClientAuthError;
 use crate::reply::{json, oauth_error};
-use crate::seed::ClientAuthError;
 use crate::state::{lock, AppState};
 use crate::store::{Client, PASSWORD_REALM_GRANT};
+use crate::text::random_token;
 
 /// The standard resource owner password grant.
 pub const PASSWORD_GRANT: &str = "password";
@@ -365,6 +367,8 @@ fn user_tokens(state: &AppState, fields: &HashMap<String, String>, claims: Value
     body
 }
 
+/// The client-credentials grant: the client and its audience checked, then
+/// a token for a custom API of the tenant (`apis.rs`) or the Management API.
 fn client_credentials(
     state: &AppState,
     headers: &HeaderMap,
@@ -392,7 +396,23 @@ fn client_credentials(
     {
         return answer;
     }
-    if !state.management_audiences(headers).contains(audience) {
+    management_token(state, headers, &client, audience, fields)
+}
+
+/// A Management API token: the audience one of this tenant's, the scopes
+/// those asked for (all of them granted to the client), or all it has.
+fn management_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    audience: &str,
+    fields: &HashMap<String, String>,
+) -> Response {
+    if !state
+        .management_audiences(headers)
+        .iter()
+        .any(|a| a == audience)
+    {
         return oauth_error(
             StatusCode::FORBIDDEN,
             "access_denied",
@@ -409,28 +429,16 @@ fn client_credentials(
             ),
         );
     }
-    let requested: Vec<&str> = fields
-        .get("scope")
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    let granted: Vec<&str> = if requested.is_empty() {
-        client.scopes.iter().map(String::as_str).collect()
-    } else {
-        let missing: Vec<&str> = requested
-            .iter()
-            .copied()
-            .filter(|s| !client.scopes.iter().any(|c| c == s))
-            .collect();
-        if !missing.is_empty() {
+    let scope = match scope_for(fields.get("scope"), &client.scopes) {
+        Ok(scope) => scope,
+        Err(missing) => {
             return oauth_error(
                 StatusCode::FORBIDDEN,
                 "access_denied",
-                &format!("Client has not been granted scopes: {}", missing.join(", ")),
-            );
+                &format!("Client has not been granted scopes: {missing}"),
+            )
         }
-        requested
     };
-    let scope = granted.join(" ");
     let now = unix_seconds();
     let lifetime = state.token_lifetime_secs;
     let claims = json!({
@@ -452,13 +460,6 @@ fn client_credentials(
             "token_type": "Bearer",
         }),
     )
-}
-
-/// Random letters and digits (opaque tokens, MFA tokens, job ids).
-pub fn random_token(len: usize) -> String {
-    std::iter::repeat_with(fastrand::alphanumeric)
-        .take(len)
-        .collect()
 }
 
 #[cfg(test)]
