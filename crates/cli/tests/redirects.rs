@@ -266,6 +266,9 @@ fn cases(dir: &Path, url: &str) -> Vec<Case> {
     let plan = plan.to_str().unwrap();
     let out = dir.join("status");
     let journal = dir.join("c2id");
+    // The same hostile server under another issuer path: one URL for both
+    // sides is refused before any request.
+    let c2id_target = format!("{url}/target");
     let secret = [("TRICKLE_CLIENT_SECRET", SECRET)];
     vec![
         (
@@ -345,7 +348,7 @@ fn cases(dir: &Path, url: &str) -> Vec<Case> {
                 "--source",
                 url,
                 "--target",
-                url,
+                &c2id_target,
                 "--journal",
                 journal.to_str().unwrap(),
             ]),
