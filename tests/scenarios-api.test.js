@@ -63,7 +63,7 @@ const USERS = {
   renew: user('renew-1', 'renew@example.com'),
   expiry: user('expiry-1', 'expiry@example.com'),
 };
-const LOAD_USERS = Array.from({ length: 60 }, (_, i) => user(`load-${i}`, `user${i}@load.example.com`));
+const LOAD_USERS = Array.from({ length: 25 }, (_, i) => user(`load-${i}`, `user${i}@load.example.com`));
 // The marker PUT under each fault. Whether the store ends up marked: a fault
 // before the route changes nothing; a truncated answer was carried out.
 const PUT_FAULTS = {
