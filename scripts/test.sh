@@ -55,8 +55,10 @@ stage "Rust: no non-test function over 80 lines" \
   cargo clippy --quiet --workspace --lib --bins -- -D clippy::too_many_lines
 # The same Node tests on every runtime Auth0 offers (18, 22) and the
 # machine's own: a feature a runtime lacks fails here.
+# Three files at a time: they mostly wait on emulators and timeouts, and
+# Node's default on 2 cores is one.
 node_tests() {
-  TRICKLE_BIN="$PWD/target/debug/trickle" "$1" --test tests/*.test.js tests/sdk/*.test.js examples/*.test.js
+  TRICKLE_BIN="$PWD/target/debug/trickle" "$1" --test --test-concurrency=3 tests/*.test.js tests/sdk/*.test.js examples/*.test.js
 }
 for node in $(scripts/node-runtimes.sh); do
   stage "Node $("$node" --version): generated scripts end to end" node_tests "$node"
