@@ -48,7 +48,10 @@ stage "WASM core: build, and check the committed bundle" scripts/build-wasm.sh -
 stage "Rust: format" cargo fmt --all --check
 stage "Rust: lints" cargo clippy --quiet --workspace --all-targets -- -D warnings
 stage "Rust: tests" cargo test --quiet --workspace
-stage "Rust: the CLI the Node tests run" cargo build --quiet -p trickle-cli
+# The Node tests run the `trickle` that `cargo test` just built for the
+# CLI's own tests (a separate `cargo build` would compile it again with
+# other dependency features, for nothing).
+test -x target/debug/trickle || { echo "test.sh: cargo test built no target/debug/trickle" >&2; exit 1; }
 # Issue 19: no non-test function over 80 lines (clippy.toml; test code may
 # hold long tables; scripts/fn-lengths.sh lists the longest).
 stage "Rust: no non-test function over 80 lines" \
