@@ -30,15 +30,13 @@ pub(crate) fn secret_from_env(name: &str) -> Result<trickle_lifecycle::Secret, S
     }
 }
 
-/// `trickle --version`: the version and the embedded WASM bundle's hashes
+/// `trickle --version`: the version and the embedded WASM bundles' hashes
 /// (the first 12 hex digits of each file's SHA-256, from build.rs), so a
 /// binary names the core its scripts carry.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (wasm sha256:",
-    env!("TRICKLE_WASM_SHA256"),
-    ", glue sha256:",
-    env!("TRICKLE_GLUE_SHA256"),
+    " (",
+    env!("TRICKLE_BUNDLE_HASHES"),
     ")"
 );
 

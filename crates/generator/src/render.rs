@@ -7,7 +7,7 @@ use serde_json::json;
 
 use trickle_core::Policy;
 
-use crate::{Config, MarkMigrated, MfaPolicy, SourceKind, WasmBundle};
+use crate::{BundleRole, Bundles, Config, MarkMigrated, MfaPolicy, SourceKind, WasmBundle};
 
 /// Auth0 refuses a custom-database script larger than this.
 pub const SCRIPT_LIMIT_BYTES: usize = 100_000;
@@ -53,6 +53,15 @@ impl ScriptKind {
             self,
             ScriptKind::PostLoginAction | ScriptKind::CredentialsExchangeAction
         )
+    }
+
+    /// The WASM bundle this script embeds (its source's, or the Action's own).
+    fn bundle_role(self, config: &Config) -> BundleRole {
+        match (self, config.source_kind()) {
+            (ScriptKind::PostLoginAction, _) => BundleRole::Auth0Action,
+            (_, SourceKind::Api) => BundleRole::Api,
+            (_, SourceKind::Auth0) => BundleRole::Auth0,
+        }
     }
 
     fn template_name(self, config: &Config) -> String {
@@ -148,6 +157,9 @@ pub struct Script {
     pub kind: ScriptKind,
     pub text: String,
     pub sizes: ScriptSizes,
+    /// The WASM bundle it embeds; none for a script without WASM (the
+    /// guard, the end-state pair).
+    pub bundle: Option<BundleRole>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,13 +257,19 @@ fn sizes(text: &str, bundle: Option<&WasmBundle>) -> ScriptSizes {
 /// the same normaliser as the scripts, reads its settings from
 /// `event.secrets`, and never skips marked users (they are the migrated
 /// ones). Fails like `render` when over Auth0's 100 KB.
-pub fn render_action(config: &Config, bundle: &WasmBundle) -> Result<Option<Script>, RenderError> {
+pub fn render_action<B: Bundles + ?Sized>(
+    config: &Config,
+    bundles: &B,
+) -> Result<Option<Script>, RenderError> {
     let Some(action) = &config.action else {
         return Ok(None);
     };
     if config.decommission {
         return Ok(None);
     }
+    let kind = ScriptKind::PostLoginAction;
+    let role = kind.bundle_role(config);
+    let bundle = bundles.for_role(role);
     let handlebars = registry()?;
     let mut data = common_data(config, bundle);
     let policy = Policy {
@@ -264,12 +282,12 @@ pub fn render_action(config: &Config, bundle: &WasmBundle) -> Result<Option<Scri
     data["settings_name"] = "event.secrets.".into();
     data["budget_ms"] = action.budget_ms.into();
     data["app_metadata_key"] = json_literal(config.policy.app_metadata_key.name()).into();
-    let kind = ScriptKind::PostLoginAction;
     let text = handlebars.render(kind.key(), &data).map_err(Box::new)?;
     let script = Script {
         kind,
         sizes: sizes(&text, Some(bundle)),
         text,
+        bundle: Some(role),
     };
     if script.sizes.total > SCRIPT_LIMIT_BYTES {
         return Err(RenderError::TooLarge(vec![(kind, script.sizes)]));
@@ -300,6 +318,7 @@ pub fn render_guard(config: &Config) -> Result<Option<Script>, RenderError> {
         kind,
         sizes: sizes(&text, None),
         text,
+        bundle: None,
     }))
 }
 
@@ -307,16 +326,27 @@ pub fn render_guard(config: &Config) -> Result<Option<Script>, RenderError> {
 /// `config.decommission` the end-state pair (no WASM, no network, no
 /// settings). Fails, with a per-part breakdown, when either is over Auth0's
 /// limit; the same inputs always give the same bytes.
-pub fn render(config: &Config, bundle: &WasmBundle) -> Result<Vec<Script>, RenderError> {
+pub fn render<B: Bundles + ?Sized>(
+    config: &Config,
+    bundles: &B,
+) -> Result<Vec<Script>, RenderError> {
     let handlebars = registry()?;
-    let data = common_data(config, bundle);
     let scripts = ScriptKind::ALL
         .into_iter()
         .map(|kind| {
-            let name = kind.template_name(config);
-            let text = handlebars.render(&name, &data).map_err(Box::new)?;
-            let sizes = sizes(&text, (!config.decommission).then_some(bundle));
-            Ok(Script { kind, text, sizes })
+            let role = (!config.decommission).then(|| kind.bundle_role(config));
+            let bundle = bundles.for_role(kind.bundle_role(config));
+            let data = common_data(config, bundle);
+            let text = handlebars
+                .render(&kind.template_name(config), &data)
+                .map_err(Box::new)?;
+            let sizes = sizes(&text, role.map(|_| bundle));
+            Ok(Script {
+                kind,
+                text,
+                sizes,
+                bundle: role,
+            })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;
     if scripts
@@ -550,6 +580,59 @@ mod tests {
         auth0.decommission = true;
         auth0.connection_name = config.connection_name.clone();
         assert_eq!(rendered(&config), rendered(&auth0));
+    }
+
+    #[test]
+    fn each_script_embeds_the_bundle_of_its_source_and_role() {
+        let glue = "let wasm_bindgen = (function(exports) {\n  return exports;\n})({});";
+        let modules: Vec<(&str, Vec<u8>)> = BundleRole::ALL
+            .into_iter()
+            .map(|role| {
+                (
+                    role.name(),
+                    [b"\0asm\x01\0\0\0 ", role.name().as_bytes()].concat(),
+                )
+            })
+            .collect();
+        let bundles = crate::WasmBundles::new(
+            modules
+                .iter()
+                .map(|(name, wasm)| (*name, wasm.as_slice(), glue)),
+        )
+        .unwrap();
+        let payload = |role: BundleRole| bundles.for_role(role).payload_base64.clone();
+
+        let mut config = config();
+        config.mark_migrated = MarkMigrated::Action;
+        config.action = Some(action_config());
+        let scripts = render(&config, &bundles).unwrap();
+        let action = render_action(&config, &bundles).unwrap().unwrap();
+        let api = render(&api_config(), &bundles).unwrap();
+        for (script, role) in [
+            (&scripts[0], BundleRole::Auth0),
+            (&scripts[1], BundleRole::Auth0),
+            (&action, BundleRole::Auth0Action),
+            (&api[0], BundleRole::Api),
+            (&api[1], BundleRole::Api),
+        ] {
+            assert_eq!(script.bundle, Some(role), "{:?}", script.kind);
+            assert!(script.text.contains(&payload(role)), "{:?}", script.kind);
+            assert!(script.text.contains(&bundles.for_role(role).cache_key));
+            assert_eq!(script.sizes.wasm, payload(role).len());
+            for other in BundleRole::ALL.into_iter().filter(|other| *other != role) {
+                assert!(
+                    !script.text.contains(&payload(other)),
+                    "{:?} holds {other:?}",
+                    script.kind
+                );
+            }
+        }
+        assert_eq!(render_guard(&api_config()).unwrap().unwrap().bundle, None);
+        config.decommission = true;
+        assert!(render(&config, &bundles)
+            .unwrap()
+            .iter()
+            .all(|script| script.bundle.is_none()));
     }
 
     #[test]
