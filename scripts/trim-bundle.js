@@ -5,8 +5,9 @@
 //
 // - The module's imports get one-letter names (wasm-bindgen's carry a
 //   16-digit hash each, which neither brotli nor terser can shorten), in the
-//   module and in the glue's import object alike. Exports keep their names
-//   (the glue and the tests call them).
+//   module and in the glue's import object alike; the glue's functions the
+//   module no longer imports (wasm-opt removed their calls) go. Exports keep
+//   their names (the glue and the tests call them).
 // - The glue loses what a script never runs: the asynchronous loader
 //   (`fetch`, `instantiateStreaming`, the script's own URL; scripts call
 //   `initSync` only), the `encodeInto` fallback (every Node since 12 has
@@ -183,14 +184,33 @@ const EDITS = [
 ];
 
 // Names that must be gone once terser has dropped the unreachable code.
-const GONE = ['__wbg_init', '__wbg_load', 'instantiateStreaming', 'fetch(', 'console.', 'script_src', 'trickle_wasm_bg'];
+const GONE = ['__wbg_', 'instantiateStreaming', 'fetch(', 'console.', 'script_src', 'trickle_wasm_bg'];
+
+// The glue's import object with the module's short names, and without the
+// functions the module does not import (wasm-opt dropped their calls).
+function renameGlueImports(glue, renamed) {
+  const open = '        const import0 = {\n            __proto__: null,\n';
+  const close = '\n        };\n        return {';
+  const start = glue.indexOf(open) + open.length;
+  const end = glue.indexOf(close, start);
+  if (start < open.length || end < 0) fail('the glue has no import object where expected');
+  // One entry per function, each starting `            NAME: function`.
+  const entries = glue.slice(start, end).split(/\n(?= {12}[\w$]+: function)/);
+  const kept = [];
+  for (const entry of entries) {
+    const name = /^ {12}([\w$]+): function/.exec(entry);
+    if (!name) fail(`an import entry the glue does not shape as expected: ${JSON.stringify(entry.slice(0, 80))}`);
+    const short = renamed.get(name[1]);
+    if (short) kept.push(entry.replace(name[1], short));
+  }
+  if (kept.length !== renamed.size) fail('the module imports a function the glue does not provide');
+  glue = glue.slice(0, start) + kept.join('\n') + glue.slice(end);
+  return replaceOnce(glue, `"${MODULE}": import0`, `"${SHORT_MODULE}": import0`, 'import module');
+}
 
 async function trimGlue(glue, renamed) {
   for (const [what, from, to] of EDITS) glue = replaceOnce(glue, from, to, what);
-  for (const [name, short] of renamed) {
-    glue = replaceOnce(glue, `\n            ${name}: function`, `\n            ${short}: function`, `import ${name}`);
-  }
-  glue = replaceOnce(glue, `"${MODULE}": import0`, `"${SHORT_MODULE}": import0`, 'import module');
+  glue = renameGlueImports(glue, renamed);
   const { code } = await minify(glue, {
     ecma: 2020,
     compress: { passes: 2 },
