@@ -204,8 +204,8 @@ fn registry() -> Result<Handlebars<'static>, RenderError> {
 }
 
 /// A template without its lines' indentation: the templates stay indented
-/// for us, the scripts ship without it (about 1 KB of every script, which
-/// is for the 32 KB target). Only whitespace before a line's first token
+/// for us, the scripts ship without it (about 1 KB of every script,
+/// counted against the 32 KB target). Only whitespace before a line's first token
 /// goes: JavaScript reads no meaning into it outside a multi-line string or
 /// template literal, and the templates have neither (a test holds them to
 /// it); the inserted values (glue, payload, settings) are not touched.
@@ -349,18 +349,18 @@ pub fn render<B: Bundles + ?Sized>(
     let scripts = ScriptKind::ALL
         .into_iter()
         .map(|kind| {
-            let role = (!config.decommission).then(|| kind.bundle_role(config));
             let bundle = bundles.for_role(kind.bundle_role(config));
             let data = common_data(config, bundle);
             let text = handlebars
                 .render(&kind.template_name(config), &data)
                 .map_err(Box::new)?;
-            let sizes = sizes(&text, role.map(|_| bundle));
+            // The end-state pair embeds no WASM.
+            let embedded = (!config.decommission).then_some(bundle);
             Ok(Script {
                 kind,
+                sizes: sizes(&text, embedded),
                 text,
-                sizes,
-                bundle: role,
+                bundle: embedded.map(|_| kind.bundle_role(config)),
             })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;
