@@ -1,12 +1,15 @@
 //! Derives compact lower-casing tables from this toolchain's own
 //! `str::to_lowercase`, so the core lower-cases exactly as Rust does (in
-//! bulk, natively) while the WASM carries ~3 KB of tables instead of the
+//! bulk, natively) while the WASM carries ~2 KB of tables instead of the
 //! ~22 KB that linking std's case tables costs.
 //!
 //! Output (`$OUT_DIR/lowercase_tables.rs`):
 //! - `LOWER_RUNS`: every one-char mapping, as runs of code points with the
-//!   same offset, one `u64` each: start (21 bits) | length (7) | stride-1 (1)
-//!   | offset + 2^17 (18), sorted by start.
+//!   same offset, sorted, each three varints: the gap since the previous
+//!   run's end, (length - 1) * 2 + stride - 1, and the offset zigzag-encoded.
+//!   Gaps rather than starts, in bytes rather than words: the least the
+//!   scripts' brotli can squeeze (measured: 468 bytes compressed, against
+//!   708 for fixed 64-bit words).
 //! - `CASE_IGNORABLE`, `CASED`: the two sets the final-sigma rule reads, as
 //!   varint pairs (gap since the previous range's end, length). `CASED` only
 //!   holds chars that are not case-ignorable: the rule never asks about the
@@ -34,7 +37,7 @@ fn runs(mappings: &[(u32, i64)]) -> Vec<(u32, u32, u32, i64)> {
     for &(code, offset) in mappings {
         if let Some(last) = runs.last_mut() {
             let (start, len, stride, run_offset) = *last;
-            if run_offset == offset && len < 127 {
+            if run_offset == offset {
                 if len == 1 && (code - start == 1 || code - start == 2) {
                     *last = (start, 2, code - start, offset);
                     continue;
@@ -48,6 +51,28 @@ fn runs(mappings: &[(u32, i64)]) -> Vec<(u32, u32, u32, i64)> {
         runs.push((code, 1, 1, offset));
     }
     runs
+}
+
+/// The runs as `LOWER_RUNS` bytes.
+fn encode_runs(runs: &[(u32, u32, u32, i64)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut previous_end = 0u32;
+    for &(start, len, stride, offset) in runs {
+        assert!(stride == 1 || stride == 2);
+        let zigzag = if offset < 0 {
+            -offset * 2 - 1
+        } else {
+            offset * 2
+        };
+        varint(&mut out, start - previous_end);
+        varint(&mut out, (len - 1) * 2 + stride - 1);
+        varint(
+            &mut out,
+            u32::try_from(zigzag).expect("an offset within the code space"),
+        );
+        previous_end = start + (len - 1) * stride + 1;
+    }
+    out
 }
 
 /// Ranges `[start, end]` of consecutive members.
@@ -121,25 +146,12 @@ fn main() {
     }
 
     let mut code = String::new();
-    writeln!(
-        code,
-        "pub(crate) static LOWER_RUNS: [u64; {}] = [",
-        runs.len()
-    )
-    .unwrap();
-    for (start, len, stride, offset) in &runs {
-        assert!(*start < 1 << 21 && *len < 128 && (*stride == 1 || *stride == 2));
-        let biased = offset + (1 << 17);
-        assert!((0..1 << 18).contains(&biased), "offset out of range");
-        let packed = (u64::from(*start) << 26)
-            | (u64::from(*len) << 19)
-            | (u64::from(stride - 1) << 18)
-            | biased as u64;
-        writeln!(code, "    {packed:#x},").unwrap();
-    }
-    writeln!(code, "];").unwrap();
-    for (name, members) in [("CASE_IGNORABLE", &ignorable), ("CASED", &cased)] {
-        let bytes = encode_ranges(&ranges(members));
+    writeln!(code, "const LOWER_RUN_COUNT: usize = {};", runs.len()).unwrap();
+    for (name, bytes) in [
+        ("LOWER_RUNS", encode_runs(&runs)),
+        ("CASE_IGNORABLE", encode_ranges(&ranges(&ignorable))),
+        ("CASED", encode_ranges(&ranges(&cased))),
+    ] {
         writeln!(
             code,
             "pub(crate) static {name}: [u8; {}] = {bytes:?};",

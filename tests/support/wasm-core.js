@@ -1,7 +1,8 @@
 'use strict';
-// Loads the WASM core exactly as the scripts embed it (the glue and module
-// of target/wasm-dist, which `scripts/build-wasm.sh` makes and the CLI
-// embeds), as a fresh instance, for tests that call its exports directly.
+// Loads the WASM core as the scripts embed it (the glue and module of
+// target/wasm-dist, which `scripts/build-wasm.sh` builds with every export,
+// through the same steps as each bundle the CLI embeds, whose exports are a
+// subset), as a fresh instance, for tests that call its exports directly.
 // TRICKLE_WASM_DIST points elsewhere (e.g. an older build, to show a test
 // failing there).
 

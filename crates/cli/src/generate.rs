@@ -6,15 +6,19 @@ use std::process::ExitCode;
 use anyhow::Context;
 use trickle_generator::{
     dropped_bindings, parse_config, render, render_action, render_guard, setting_keywords,
-    write_layout, Binding, Config, DeployFormat, RenderError, Script, SettingsMode, SourceKind,
-    WasmBundle, Written, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
+    write_layout, Binding, BundleError, Bundles, Config, DeployFormat, RenderError, Script,
+    SettingsMode, SourceKind, WasmBundles, Written, SCRIPT_LIMIT_BYTES, SCRIPT_TARGET_BYTES,
 };
 
 use crate::EXIT_BAD_INPUT;
 
-/// The WASM core built by scripts/build-wasm.sh, embedded by build.rs.
-pub(crate) const WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trickle_wasm_bg.wasm"));
-pub(crate) const GLUE: &str = include_str!(concat!(env!("OUT_DIR"), "/trickle_wasm.js"));
+// The WASM bundles built by scripts/build-wasm.sh, embedded by build.rs.
+include!(concat!(env!("OUT_DIR"), "/bundles.rs"));
+
+/// The embedded WASM bundles, one per source and script role.
+pub(crate) fn embedded_bundles() -> Result<WasmBundles, BundleError> {
+    WasmBundles::new(BUNDLES)
+}
 
 /// Generate the `login` and `get_user` custom-database scripts for a
 /// connection in import mode (and the post-login Action, when configured;
@@ -140,9 +144,9 @@ fn describe_bindings(bindings: &[Binding]) -> String {
 
 /// Renders and writes the layout, and reports it.
 fn write(config: &Config, out: &Path, format: DeployFormat) -> anyhow::Result<()> {
-    let bundle = WasmBundle::new(WASM, GLUE).context("the embedded WASM core is unusable")?;
-    let rendered = render(config, &bundle).and_then(|scripts| {
-        let actions = render_action(config, &bundle)?
+    let bundles = embedded_bundles().context("the embedded WASM core is unusable")?;
+    let rendered = render(config, &bundles).and_then(|scripts| {
+        let actions = render_action(config, &bundles)?
             .into_iter()
             .chain(render_guard(config)?)
             .collect::<Vec<_>>();
@@ -158,7 +162,7 @@ fn write(config: &Config, out: &Path, format: DeployFormat) -> anyhow::Result<()
     if config.decommission {
         print_end_state_report(&written, &scripts);
     } else {
-        print_report(config, &written, &bundle, &scripts, &actions);
+        print_report(config, &written, &bundles, &scripts, &actions);
     }
     for warning in config.warnings() {
         eprintln!("trickle: warning: {warning}");
@@ -169,17 +173,12 @@ fn write(config: &Config, out: &Path, format: DeployFormat) -> anyhow::Result<()
 fn print_report(
     config: &Config,
     written: &Written,
-    bundle: &WasmBundle,
+    bundles: &WasmBundles,
     scripts: &[Script],
     actions: &[Script],
 ) {
     println!("wrote {}/", written.scripts_dir.display());
-    println!(
-        "  wasm core: {} bytes, {} brotli-compressed, {} as base64",
-        bundle.wasm_bytes,
-        bundle.compressed_bytes,
-        bundle.payload_base64.len()
-    );
+    print_bundles(bundles, scripts.iter().chain(actions));
     let action_names = written
         .action_code
         .iter()
@@ -207,6 +206,26 @@ fn print_report(
         println!("  {}", file.display());
     }
     print_settings(config);
+}
+
+/// Each WASM bundle the scripts embed, once.
+fn print_bundles<'a>(bundles: &WasmBundles, scripts: impl Iterator<Item = &'a Script>) {
+    let mut roles = Vec::new();
+    for role in scripts.filter_map(|script| script.bundle) {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    for role in roles {
+        let bundle = bundles.for_role(role);
+        println!(
+            "  wasm core ({}): {} bytes, {} brotli-compressed, {} as base64",
+            role.name(),
+            bundle.wasm_bytes,
+            bundle.compressed_bytes,
+            bundle.payload_base64.len()
+        );
+    }
 }
 
 /// Where the settings live and, deployed, which keywords every deploy must map.

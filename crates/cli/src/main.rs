@@ -20,15 +20,13 @@ use clap::{Parser, Subcommand};
 /// Exit code for input that cannot be used (bad config or data), as for bad arguments.
 pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 
-/// `trickle --version`: the version and the embedded WASM bundle's hashes
+/// `trickle --version`: the version and the embedded WASM bundles' hashes
 /// (the first 12 hex digits of each file's SHA-256, from build.rs), so a
 /// binary names the core its scripts carry.
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
-    " (wasm sha256:",
-    env!("TRICKLE_WASM_SHA256"),
-    ", glue sha256:",
-    env!("TRICKLE_GLUE_SHA256"),
+    " (",
+    env!("TRICKLE_BUNDLE_HASHES"),
     ")"
 );
 

@@ -6,13 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use trickle_generator::{
-    parse_config, render, render_action, Config, SettingsMode, SourceKind, WasmBundle,
-};
+use trickle_generator::{parse_config, render, render_action, Config, SettingsMode, SourceKind};
 use trickle_lifecycle::preflight::{self, ExpectedAction, NewTenant, Outcome, Report};
 use trickle_lifecycle::{Credentials, WaitNotice};
 
-use crate::generate::{GLUE, WASM};
+use crate::generate::embedded_bundles;
 use crate::secrets::{new_tenant_secret, old_tenant_secret};
 use crate::EXIT_BAD_INPUT;
 
@@ -175,10 +173,10 @@ fn check_custom_domain(config: &Config, args: &Args) -> Result<(), String> {
 /// The new tenant and what `trickle generate` makes from this config for it.
 fn new_tenant(config: &Config, domain: &str, client_id: &str) -> Result<NewTenant, String> {
     let secret = new_tenant_secret("preflight", "--new-client-id")?;
-    let bundle = WasmBundle::new(WASM, GLUE)
+    let bundles = embedded_bundles()
         .map_err(|error| format!("the embedded WASM core is unusable: {error}"))?;
-    let scripts = render(config, &bundle).map_err(|error| error.to_string())?;
-    let action = render_action(config, &bundle).map_err(|error| error.to_string())?;
+    let scripts = render(config, &bundles).map_err(|error| error.to_string())?;
+    let action = render_action(config, &bundles).map_err(|error| error.to_string())?;
     let action = match (&config.action, action) {
         (Some(settings), Some(script)) => Some(ExpectedAction {
             name: settings.name.clone(),

@@ -1,6 +1,7 @@
-//! `trickle --version` names the WASM bundle the binary embeds: the hashes on
-//! its version line are those of the committed files in `crates/cli/wasm/`
-//! (or of `TRICKLE_WASM_DIR`'s, when the build embedded another folder).
+//! `trickle --version` names the WASM bundles the binary embeds: the hashes
+//! on its version line are those of the committed files in each folder of
+//! `crates/cli/wasm/` (or of `TRICKLE_WASM_DIR`'s, when the build embedded
+//! another folder).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,8 +19,8 @@ fn short_sha256(path: &Path) -> String {
 }
 
 #[test]
-fn version_names_the_embedded_bundle_by_the_committed_files_hashes() {
-    let bundle = option_env!("TRICKLE_WASM_DIR")
+fn version_names_the_embedded_bundles_by_the_committed_files_hashes() {
+    let bundles = option_env!("TRICKLE_WASM_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("wasm"));
     let output = Command::new(env!("CARGO_BIN_EXE_trickle"))
@@ -27,11 +28,29 @@ fn version_names_the_embedded_bundle_by_the_committed_files_hashes() {
         .output()
         .expect("trickle runs");
     assert!(output.status.success(), "{output:?}");
+    let mut names: Vec<String> = std::fs::read_dir(&bundles)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    // Every role the generator picks from, each named once.
+    assert_eq!(names, ["api", "auth0", "auth0-action"]);
+    let hashes: Vec<String> = names
+        .iter()
+        .map(|name| {
+            format!(
+                "{name}: wasm sha256:{}, glue sha256:{}",
+                short_sha256(&bundles.join(name).join("trickle_wasm_bg.wasm")),
+                short_sha256(&bundles.join(name).join("trickle_wasm.js")),
+            )
+        })
+        .collect();
     let expected = format!(
-        "trickle {} (wasm sha256:{}, glue sha256:{})\n",
+        "trickle {} ({})\n",
         env!("CARGO_PKG_VERSION"),
-        short_sha256(&bundle.join("trickle_wasm_bg.wasm")),
-        short_sha256(&bundle.join("trickle_wasm.js")),
+        hashes.join("; ")
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
 }

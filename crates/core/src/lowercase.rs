@@ -5,6 +5,7 @@
 //! the same email for the same input.
 
 use alloc::string::String;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 include!(concat!(env!("OUT_DIR"), "/lowercase_tables.rs"));
 
@@ -15,53 +16,91 @@ const DOTTED_CAPITAL_I: char = '\u{130}';
 pub fn to_lowercase(text: &str) -> String {
     let mut lowered = String::with_capacity(text.len());
     for (at, c) in text.char_indices() {
-        match c {
-            _ if c.is_ascii() => lowered.push(c.to_ascii_lowercase()),
-            CAPITAL_SIGMA => lowered.push(sigma(text, at)),
-            DOTTED_CAPITAL_I => lowered.push_str("i\u{307}"),
-            _ => lowered.push(lower_char(c)),
-        }
+        // One push for every char (fewer copies of the UTF-8 encoder).
+        let c = match c {
+            CAPITAL_SIGMA => sigma(text, at),
+            DOTTED_CAPITAL_I => {
+                lowered.push('i');
+                '\u{307}'
+            }
+            _ => lower_char(c),
+        };
+        lowered.push(c);
     }
     lowered
 }
 
+/// The next LEB128 varint of `bytes` from `*at` on (the tables' encoding).
+#[inline(never)]
+fn varint(bytes: &[u8], at: &mut usize) -> u32 {
+    let mut value = 0u32;
+    let mut shift = 0u32;
+    while let Some(&byte) = bytes.get(*at) {
+        *at += 1;
+        value |= u32::from(byte & 0x7F).wrapping_shl(shift);
+        if byte < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    value
+}
+
+/// `LOWER_RUNS` decoded for a binary search, at the first char that needs
+/// it: each run's start, its end (exclusive) and stride, its offset. Atomics
+/// (plain loads and stores in the WASM) so the core stays safe Rust and
+/// `Sync` without std: threads that decode at once write the same values.
+static DECODED: [[AtomicU32; 3]; LOWER_RUN_COUNT] =
+    [const { [const { AtomicU32::new(0) }; 3] }; LOWER_RUN_COUNT];
+static DECODED_READY: AtomicBool = AtomicBool::new(false);
+
+fn decoded_runs() -> &'static [[AtomicU32; 3]] {
+    if !DECODED_READY.load(Ordering::Acquire) {
+        let (mut at, mut end) = (0, 0u32);
+        for run in &DECODED {
+            let start = end + varint(&LOWER_RUNS, &mut at);
+            let shape = varint(&LOWER_RUNS, &mut at);
+            let offset = varint(&LOWER_RUNS, &mut at);
+            // (len - 1) * stride past the start, then one more.
+            end = start + (shape >> 1) * ((shape & 1) + 1) + 1;
+            run[0].store(start, Ordering::Relaxed);
+            run[1].store(end << 1 | (shape & 1), Ordering::Relaxed);
+            run[2].store(offset, Ordering::Relaxed);
+        }
+        DECODED_READY.store(true, Ordering::Release);
+    }
+    &DECODED
+}
+
+/// `c`'s one-char lower case.
 fn lower_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
     let code = c as u32;
-    let index = LOWER_RUNS.partition_point(|run| (run >> 26) as u32 <= code);
-    let Some(&run) = index.checked_sub(1).and_then(|i| LOWER_RUNS.get(i)) else {
+    let runs = decoded_runs();
+    let index = runs.partition_point(|run| run[0].load(Ordering::Relaxed) <= code);
+    let Some(run) = index.checked_sub(1).and_then(|i| runs.get(i)) else {
         return c;
     };
-    let start = (run >> 26) as u32;
-    let len = ((run >> 19) & 0x7F) as u32;
-    let stride = ((run >> 18) & 1) as u32 + 1;
-    let offset = (run & 0x3FFFF) as i64 - (1 << 17);
-    let step = code - start;
-    if !step.is_multiple_of(stride) || step / stride >= len {
+    let start = run[0].load(Ordering::Relaxed);
+    let end = run[1].load(Ordering::Relaxed);
+    let stride = (end & 1) + 1;
+    if code >= end >> 1 || !(code - start).is_multiple_of(stride) {
         return c;
     }
+    let offset = run[2].load(Ordering::Relaxed);
+    let offset = (offset >> 1) as i32 ^ -((offset & 1) as i32);
     // The tables only hold mappings std made, so the result is a char.
-    char::from_u32((i64::from(code) + offset) as u32).unwrap_or(c)
+    char::from_u32(code.wrapping_add_signed(offset)).unwrap_or(c)
 }
 
 /// Whether `code` is in a set encoded as varint (gap, length) pairs.
 fn in_set(set: &[u8], code: u32) -> bool {
-    let mut bytes = set.iter();
-    let mut next = || {
-        let mut value = 0u32;
-        let mut shift = 0;
-        for &byte in bytes.by_ref() {
-            value |= u32::from(byte & 0x7F) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-            shift += 7;
-        }
-        None
-    };
-    let mut end = 0u32;
-    while let (Some(gap), Some(len)) = (next(), next()) {
-        let start = end + gap;
-        end = start + len;
+    let (mut at, mut end) = (0, 0u32);
+    while at < set.len() {
+        let start = end + varint(set, &mut at);
+        end = start + varint(set, &mut at);
         if code < start {
             return false;
         }

@@ -10,7 +10,7 @@ mod config;
 mod layout;
 mod render;
 
-pub use bundle::{BundleError, WasmBundle};
+pub use bundle::{BundleError, BundleRole, Bundles, WasmBundle, WasmBundles};
 pub use config::{
     parse_config, ActionConfig, ActionRuntime, ApiSource, Config, ConfigError, GuardConfig,
     MarkMigrated, MfaPolicy, SettingsMode, SourceKind, TIMEOUT_RANGE_MS,

@@ -2,7 +2,6 @@
 //! scripts of `templates/api/`): the contract's `User` read into the core's
 //! `LegacyUser`, every answer handed to the core. No decision is made here.
 
-use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -61,10 +60,10 @@ fn body_user(body: &JsValue) -> Option<LegacyUser<JsMetadata>> {
 /// The API's base URL from `configuration.api_url` (or the config's
 /// `[source] url`); throws when unusable.
 #[wasm_bindgen(js_name = apiUrl)]
-pub fn api_url(url: JsValue) -> Result<String, JsValue> {
+pub fn api_url(url: JsValue) -> Result<JsValue, JsValue> {
     let url = text_arg(&url, "configuration.domain must be a string")?;
     trickle_core::api_base_url(&url)
-        .map(ToOwned::to_owned)
+        .map(JsValue::from_str)
         .map_err(|error| js_error(error.message()))
 }
 
