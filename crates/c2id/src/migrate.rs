@@ -22,9 +22,12 @@
 //! listing that is not one fails the phase at once. Whatever happens once
 //! the phases have started, `report.json` is written.
 
+mod client_update;
 mod clients;
 mod index;
+mod outcome;
 mod pass;
+mod post;
 mod sessions;
 mod settle;
 

@@ -7,7 +7,8 @@ use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
 use super::index::Tables;
-use super::settle::{self, Ctx, Finished, How, Job};
+use super::outcome::{Ctx, Finished, How, Job};
+use super::settle;
 use super::Run;
 use crate::api::{Server, ServerError};
 use crate::digests::DigestLog;

@@ -471,6 +471,8 @@ pub fn assert_migrated(source: &Snapshot, target: &Snapshot, phases: &[Phase]) {
     }
 }
 
+/// Every write request a server was sent, of every kind (posts, updates,
+/// deletes, revocations, logouts): "writes nothing" is this staying put.
 pub fn count_writes(sim: &C2idSim) -> u64 {
     let r = sim.stats().requests;
     r.client_register
@@ -478,9 +480,12 @@ pub fn count_writes(sim: &C2idSim) -> u64 {
         + r.client_delete
         + r.authz_v3_create
         + r.authz_v3_delete
+        + r.authz_v3_revoke
         + r.authz_v2_create
         + r.authz_v2_delete
+        + r.authz_v2_revoke
         + r.session_create
+        + r.session_update
         + r.session_delete
 }
 
