@@ -591,6 +591,18 @@ pub fn differing_members(source: &Value, target: &Value) -> Vec<String> {
     }
 }
 
+/// The top-level members that differ either way: a sync makes the
+/// target's record the source's exactly, so a member the source no longer
+/// has differs too.
+pub fn differing_both_ways(source: &Value, target: &Value) -> Vec<String> {
+    let mut differing = differing_members(source, target);
+    if let (Value::Object(source), Value::Object(target)) = (source, target) {
+        let extra = target.keys().filter(|name| !source.contains_key(*name));
+        differing.extend(extra.cloned());
+    }
+    differing
+}
+
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
@@ -826,5 +838,8 @@ mod tests {
             ["b"]
         );
         assert_eq!(differing_members(&source, &json!({"b": "x"})), ["a"]);
+        let more = json!({"a": 1.0, "b": "x", "extra": 2});
+        assert_eq!(differing_both_ways(&source, &more), ["extra"]);
+        assert!(differing_both_ways(&source, &json!({"b": "x", "a": 1})).is_empty());
     }
 }

@@ -17,6 +17,7 @@ use crate::record::{self, Key, Phase};
 
 /// The tables of one pass.
 pub(super) struct Tables {
+    pub phase: Phase,
     pub done: DigestTable,
     pub settled: DigestTable,
     pub source: DigestTable,
@@ -41,12 +42,15 @@ impl Tables {
             None => done_set_of(&options.journal_dir.join(JOURNAL_FILE), phase, spill)?,
         };
         let settled = settled.table(spill).map_err(|e| io_error(spill, e))?;
+        // A sync compares every record (content decides, not the journal).
+        let skipped = options.sync.is_none().then_some(&done);
         let (source_index, target_index) = tokio::join!(
             index_source(source, phase, spill),
-            index_target(target, phase, spill, &done)
+            index_target(target, phase, spill, skipped)
         );
         let (source, source_records) = source_index?;
         Ok(Tables {
+            phase,
             done,
             settled,
             source,
@@ -71,6 +75,17 @@ impl Tables {
     /// What the target held under `index_key` when the pass began.
     pub fn on_target(&self, index_key: u128) -> Option<u64> {
         self.target.get(index_key).ok().flatten()
+    }
+
+    /// Whether the source listed `key` when the pass began.
+    pub fn on_source(&self, key: &Key) -> bool {
+        self.source.contains(key.digest()).unwrap_or(true)
+    }
+
+    /// Whether this migration's journal holds `key` (it put the record on
+    /// the target, or found it there, as the source's).
+    pub fn owned(&self, key: &Key) -> bool {
+        self.done.contains(key.digest()).unwrap_or(false)
     }
 
     /// Whether a client id (or SID, by its digest) is one this run may
@@ -121,13 +136,13 @@ async fn index_source(
     Ok((table, records))
 }
 
-/// The target's listing, but for what the journal holds as done: index
-/// key → content digest.
+/// The target's listing, but for what the journal holds as done (when
+/// `skipped` is given): index key → content digest.
 async fn index_target(
     target: &Server,
     phase: Phase,
     spill: &Spill,
-    done: &DigestTable,
+    skipped: Option<&DigestTable>,
 ) -> Result<DigestTable, MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
@@ -137,11 +152,13 @@ async fn index_target(
         let Some(listed) = record::listed(phase, item.sid.as_deref(), &item.text) else {
             continue;
         };
-        if done
-            .contains(listed.key.digest())
-            .map_err(|e| io_error(spill, e))?
-        {
-            continue;
+        if let Some(done) = skipped {
+            if done
+                .contains(listed.key.digest())
+                .map_err(|e| io_error(spill, e))?
+            {
+                continue;
+            }
         }
         builder
             .push(listed.index_key, listed.content)

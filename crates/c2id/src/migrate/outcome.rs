@@ -6,7 +6,9 @@
 use super::index::Tables;
 use crate::api::{Budget, Server, ServerError, Written};
 use crate::model::{Deletion, Problem, ProblemKind};
-use crate::record::{self, differing_members, Key, Prepared};
+use serde_json::Value;
+
+use crate::record::{self, differing_both_ways, differing_members, Key, Prepared};
 use crate::scrub::scrub;
 
 /// What every request of a pass shares.
@@ -16,6 +18,9 @@ pub(super) struct Ctx<'a> {
     pub tables: &'a Tables,
     pub dry_run: bool,
     pub overwrite: bool,
+    /// A sync: records compared exactly (a member the source dropped
+    /// differs), sessions replaced by the session store's update.
+    pub exact: bool,
 }
 
 /// What a record needs from the target.
@@ -140,6 +145,19 @@ pub(super) fn failed_by(prepared: &Prepared, error: ServerError) -> Finished {
     }
 }
 
+impl Ctx<'_> {
+    /// The members by which the target's record differs from the source's:
+    /// a copy lets the target hold more (defaults a newer server adds); a
+    /// sync does not.
+    pub fn differing(&self, source: &Value, target: &Value) -> Vec<String> {
+        if self.exact {
+            differing_both_ways(source, target)
+        } else {
+            differing_members(source, target)
+        }
+    }
+}
+
 /// What the target holds under a record's key.
 pub(super) enum Held {
     Same,
@@ -162,7 +180,7 @@ pub(super) async fn lookup(
         None => Held::Absent,
         Some(held) => {
             let held = record::normalise(prepared.key.phase(), held);
-            let differing = differing_members(&prepared.compare_form(), &held);
+            let differing = ctx.differing(&prepared.compare_form(), &held);
             if differing.is_empty() {
                 Held::Same
             } else {

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
 use super::index::Tables;
+use super::prune::{self, Prune};
 use super::outcome::{Ctx, Finished, How, Job};
 use super::settle;
 use super::Run;
@@ -50,6 +51,10 @@ struct PhaseRun<'a, 'e> {
     phase: Phase,
     journal: Option<&'a mut MigrationJournal>,
     settled: &'a mut DigestLog,
+    /// The keys of the source's records this pass streamed (a sync
+    /// deletes nothing they name).
+    streamed: &'a mut DigestLog,
+    spill_dir: &'a std::path::Path,
     summary: PhaseSummary,
     outcome: &'a mut Outcome,
     events: &'a mut (dyn FnMut(Event) + 'e),
@@ -61,7 +66,8 @@ struct PhaseRun<'a, 'e> {
     sid_problems: Vec<usize>,
 }
 
-/// Reads the tables, then streams the source through the target.
+/// Reads the tables, then streams the source through the target; a sync
+/// then deletes what the source no longer lists ([`prune`]).
 pub(super) async fn run(
     run: &mut Run<'_, '_>,
     phase: Phase,
@@ -70,6 +76,10 @@ pub(super) async fn run(
     outcome: &mut Outcome,
 ) -> Ended {
     let servers = run.servers;
+    let empty = PhaseSummary {
+        phase: Some(phase),
+        ..PhaseSummary::default()
+    };
     let tables = Tables::read(
         phase,
         &servers.source,
@@ -80,13 +90,10 @@ pub(super) async fn run(
         run.spill,
     )
     .await;
-    let empty = PhaseSummary {
-        phase: Some(phase),
-        ..PhaseSummary::default()
-    };
-    let tables = match tables {
-        Ok(tables) => tables,
-        Err(error) => return listing_ended(empty, error),
+    let (tables, mut streamed) = match (tables, DigestLog::new(run.spill)) {
+        (Ok(tables), Ok(log)) => (tables, log),
+        (Err(error), _) => return listing_ended(empty, error),
+        (_, Err(source)) => return Ended::Failed(empty, run.spill_error(source)),
     };
     (run.events)(Event::PhaseStart {
         phase,
@@ -98,11 +105,63 @@ pub(super) async fn run(
     if phase == Phase::Clients {
         outcome.clients_with_registration_token_total = 0;
     }
+    let ctx = Ctx {
+        target: &servers.target,
+        tables: &tables,
+        dry_run: run.options.dry_run,
+        overwrite: run.options.overwrite || run.options.sync.is_some(),
+        exact: run.options.sync.is_some(),
+    };
+    let (result, summary) = stream_pass(run, &ctx, settled, &mut streamed, outcome).await;
+    let mut summary = match ended(phase, result, summary, outcome) {
+        Ok(summary) => summary,
+        Err(ended) => return ended,
+    };
+    let Some(rules) = run.options.sync.filter(|_| !summary.interrupted) else {
+        return Ended::Done(summary);
+    };
+    let streamed = match streamed.table(run.spill) {
+        Ok(table) => table,
+        Err(source) => return Ended::Failed(summary, run.spill_error(source)),
+    };
+    let prune = Prune {
+        phase,
+        target: &servers.target,
+        tables: &tables,
+        streamed: &streamed,
+        rules,
+        dry_run: run.options.dry_run,
+        concurrency: run.options.concurrency,
+    };
+    match prune::prune(&prune, &mut summary, outcome, run.stop).await {
+        Ok(interrupted) => {
+            summary.interrupted = interrupted;
+            Ended::Done(summary)
+        }
+        Err(error) => listing_ended(summary, error),
+    }
+}
+
+/// The source's listing streamed through the target, with the state of
+/// one pass.
+async fn stream_pass(
+    run: &mut Run<'_, '_>,
+    ctx: &Ctx<'_>,
+    settled: &mut DigestLog,
+    streamed: &mut DigestLog,
+    outcome: &mut Outcome,
+) -> (Result<bool, Stop>, PhaseSummary) {
+    let phase = ctx.tables.phase;
     let mut state = PhaseRun {
         phase,
         journal: run.journal.as_deref_mut(),
         settled,
-        summary: empty,
+        streamed,
+        spill_dir: run.spill.dir(),
+        summary: PhaseSummary {
+            phase: Some(phase),
+            ..PhaseSummary::default()
+        },
         outcome,
         events: &mut *run.events,
         seen: 0,
@@ -110,34 +169,38 @@ pub(super) async fn run(
         sid_mismatches: 0,
         sid_problems: Vec::new(),
     };
-    let ctx = Ctx {
-        target: &servers.target,
-        tables: &tables,
-        dry_run: run.options.dry_run,
-        overwrite: run.options.overwrite,
-    };
-    let source = &servers.source;
-    let result = stream(&mut state, &ctx, source, run.options.concurrency, run.stop).await;
+    let source = &run.servers.source;
+    let result = stream(&mut state, ctx, source, run.options.concurrency, run.stop).await;
     state.word_sid_mismatches();
-    let mut summary = state.summary;
+    (result, state.summary)
+}
+
+/// How a stream ended: its summary to go on with (a sync's deletions
+/// come only after a whole read), or the pass's end.
+fn ended(
+    phase: Phase,
+    result: Result<bool, Stop>,
+    mut summary: PhaseSummary,
+    outcome: &mut Outcome,
+) -> Result<PhaseSummary, Ended> {
     match result {
         Ok(interrupted) => {
             summary.interrupted = interrupted;
-            Ended::Done(summary)
+            Ok(summary)
         }
-        Err(Stop::Listing(error)) => listing_ended(
+        Err(Stop::Listing(error)) => Err(listing_ended(
             summary,
             MigrateError::Listing {
                 side: "source",
                 phase,
                 error,
             },
-        ),
+        )),
         Err(Stop::SidAbort(message)) => {
             outcome.aborted = Some(message);
-            Ended::Done(summary)
+            Err(Ended::Done(summary))
         }
-        Err(Stop::Fatal(error)) => Ended::Failed(summary, error),
+        Err(Stop::Fatal(error)) => Err(Ended::Failed(summary, error)),
     }
 }
 
@@ -206,10 +269,12 @@ impl PhaseRun<'_, '_> {
                 record,
                 message,
             } => {
+                self.note_streamed(key_digest)?;
                 self.problem_once(&ctx, key_digest, record, message);
                 return Ok(None);
             }
         };
+        self.note_streamed(prepared.key.digest())?;
         self.note_registration_token(&prepared);
         let Some(job) = self.decide(&ctx, &prepared)? else {
             return Ok(None);
@@ -217,10 +282,23 @@ impl PhaseRun<'_, '_> {
         Ok(Some(settle::settle(ctx, job, prepared, hold)))
     }
 
-    /// Skips, notes as done, or says which request a record needs.
+    /// Notes that the source lists this key (what a sync keeps).
+    fn note_streamed(&mut self, key_digest: u128) -> Result<(), Stop> {
+        let path = self.spill_dir;
+        self.streamed.push(key_digest).map_err(|source| {
+            Stop::Fatal(MigrateError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+    }
+
+    /// Skips, notes as done, or says which request a record needs. A copy
+    /// skips what the journal holds; a sync compares everything (content
+    /// decides, not the journal).
     fn decide(&mut self, ctx: &Ctx, prepared: &Prepared) -> Result<Option<Job>, Stop> {
         let tables = ctx.tables;
-        if tables.is_done(&prepared.key) {
+        if !ctx.exact && tables.is_done(&prepared.key) {
             self.summary.already_done += 1;
             return Ok(None);
         }
@@ -244,6 +322,11 @@ impl PhaseRun<'_, '_> {
         let index_key = record::index_key(&prepared.key, prepared.sid.as_deref());
         Ok(match tables.on_target(index_key) {
             None => Some(Job::Create),
+            // Journalled once: a sync's every pass does not add it again.
+            Some(content) if content == prepared.content && tables.is_done(&prepared.key) => {
+                self.summary.present += 1;
+                None
+            }
             Some(content) if content == prepared.content => {
                 self.done(&prepared.key, How::Present)
                     .map_err(Stop::Fatal)?;

@@ -5,13 +5,13 @@
 //! other record could fare better (a refused token, a server that cannot
 //! be talked to).
 
-use super::client_update;
+use super::{client_update, session_update};
 use super::outcome::{done, failed_by, problem, Ctx, Finished, How, Job};
 use super::post::create;
 use crate::api::{Budget, ServerError};
 use crate::listing::Hold;
 use crate::model::ProblemKind;
-use crate::record::{self, differing_members, Key, Prepared};
+use crate::record::{self, Key, Prepared};
 
 /// Does what `job` says for one record and says how it ended. `_hold`
 /// keeps the record's share of the listing's byte budget until then.
@@ -49,7 +49,7 @@ async fn compare_then(
         return create(ctx, prepared, budget).await;
     };
     let compared = record::normalise(prepared.key.phase(), held.clone());
-    let differing = differing_members(&prepared.compare_form(), &compared);
+    let differing = ctx.differing(&prepared.compare_form(), &compared);
     if differing.is_empty() {
         return Ok(done(prepared, How::Present));
     }
@@ -66,6 +66,8 @@ async fn compare_then(
     }
     let replaced = match &prepared.key {
         Key::Client(id) => client_update::overwrite(ctx, prepared, id, &held, budget).await?,
+        // A sync updates a session in place, as the session store's API does.
+        Key::Session(_) if ctx.exact => session_update::update(ctx, prepared, budget).await?,
         // Posting an authorisation or a session replaces the one there.
         _ => create(ctx, prepared, budget).await?,
     };

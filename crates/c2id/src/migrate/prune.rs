@@ -1,0 +1,230 @@
+//! A sync's deletions, once the source's listing of a kind was read whole
+//! and well-formed: the target's records that the source no longer lists.
+//!
+//! - Owned: only records this migration's journal holds (it put them on
+//!   the target, or found them there as the source's) are deleted; the
+//!   others are counted and left alone, unless `--delete-unknown`.
+//! - Guarded: when more than `--max-delete-ratio` of the target's records
+//!   of the kind would go, none does (unless `--allow-mass-delete`): an
+//!   empty listing from a broken source never wipes the target.
+//!
+//! The target's listing is read twice, to count and then to delete (a
+//! record is deleted only when it still qualifies as it is met again, and
+//! never more than were counted). Nothing is journalled for a deletion:
+//! deleting is idempotent, and a rerun does not find what is gone.
+
+use tokio::sync::watch;
+use trickle_transfer::submit_bounded;
+
+use super::index::Tables;
+use super::outcome::delete;
+use crate::api::{Budget, Server, ServerError};
+use crate::digests::DigestTable;
+use crate::listing::{Item, Listing, ListingError};
+use crate::model::{
+    Deletion, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, SyncRules,
+};
+use crate::record::{self, Key, Phase};
+use crate::scrub::scrub;
+
+const GONE: &str = "gone from the source (this migration had put it on the target)";
+const UNKNOWN: &str =
+    "on the target only, never seen on the source by this migration (--delete-unknown)";
+
+/// One kind's deletions: where, under which rules, against what the
+/// source listed.
+pub(super) struct Prune<'a> {
+    pub phase: Phase,
+    pub target: &'a Server,
+    pub tables: &'a Tables,
+    /// The keys the source's stream listed in this pass (besides its index).
+    pub streamed: &'a DigestTable,
+    pub rules: SyncRules,
+    pub dry_run: bool,
+    pub concurrency: usize,
+}
+
+/// What becomes of one of the target's records.
+enum Fate {
+    Keep,
+    Unknown,
+    Delete(&'static str),
+}
+
+/// The target's records of the kind, as counted.
+#[derive(Default)]
+struct Counted {
+    records: u64,
+    unknown: u64,
+    to_delete: u64,
+}
+
+impl Prune<'_> {
+    fn fate(&self, key: &Key) -> Fate {
+        let listed = self.tables.on_source(key)
+            || self.streamed.contains(key.digest()).unwrap_or(true);
+        if listed {
+            Fate::Keep
+        } else if self.tables.owned(key) {
+            Fate::Delete(GONE)
+        } else if self.rules.delete_unknown {
+            Fate::Delete(UNKNOWN)
+        } else {
+            Fate::Unknown
+        }
+    }
+
+    fn listing_error(&self, error: ListingError) -> MigrateError {
+        MigrateError::Listing {
+            side: "target",
+            phase: self.phase,
+            error,
+        }
+    }
+
+    async fn open(&self) -> Result<Listing, MigrateError> {
+        let response = self.target.open_listing(self.phase).await?;
+        let options = self.target.listing_options();
+        Ok(Listing::read(response, record::shape(self.phase), options))
+    }
+
+    /// Reads the target's listing and counts what would be deleted.
+    async fn count(&self) -> Result<Counted, MigrateError> {
+        let mut listing = self.open().await?;
+        let mut counted = Counted::default();
+        while let Some(item) = listing.next().await {
+            let item = item.map_err(|e| self.listing_error(e))?;
+            counted.records += 1;
+            let Some(listed) = record::listed(self.phase, item.sid.as_deref(), &item.text) else {
+                continue;
+            };
+            match self.fate(&listed.key) {
+                Fate::Keep => {}
+                Fate::Unknown => counted.unknown += 1,
+                Fate::Delete(_) => counted.to_delete += 1,
+            }
+        }
+        Ok(counted)
+    }
+}
+
+/// Counts, then deletes unless the guard refuses (or the run is dry).
+/// `Ok(true)` when stopped before the end.
+pub(super) async fn prune(
+    prune: &Prune<'_>,
+    summary: &mut PhaseSummary,
+    outcome: &mut Outcome,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, MigrateError> {
+    let counted = prune.count().await?;
+    summary.target_records = counted.records;
+    summary.unknown = counted.unknown;
+    let wanted = counted.to_delete;
+    if wanted == 0 {
+        return Ok(false);
+    }
+    let ratio = wanted as f64 / counted.records.max(1) as f64;
+    if !prune.rules.allow_mass_delete && ratio > prune.rules.max_delete_ratio {
+        summary.deletes_refused = wanted;
+        return Ok(false);
+    }
+    if prune.dry_run {
+        summary.deleted = wanted;
+        return Ok(false);
+    }
+    delete_all(prune, wanted, summary, outcome, stop).await
+}
+
+/// One deletion's end.
+struct Gone {
+    record: String,
+    why: &'static str,
+    sid: Option<String>,
+    result: Result<Result<(), String>, ServerError>,
+}
+
+struct Deleting<'a> {
+    phase: Phase,
+    left: u64,
+    summary: &'a mut PhaseSummary,
+    outcome: &'a mut Outcome,
+}
+
+/// Reads the target's listing again, deleting (with bounded concurrency)
+/// at most `wanted` records that still qualify.
+async fn delete_all(
+    prune: &Prune<'_>,
+    wanted: u64,
+    summary: &mut PhaseSummary,
+    outcome: &mut Outcome,
+    stop: &watch::Receiver<bool>,
+) -> Result<bool, MigrateError> {
+    let records = prune.open().await?.into_stream();
+    let mut deleting = Deleting {
+        phase: prune.phase,
+        left: wanted,
+        summary,
+        outcome,
+    };
+    let target = prune.target;
+    let submitted = submit_bounded(
+        &mut deleting,
+        records,
+        prune.concurrency,
+        stop,
+        |deleting, item: Result<Item, ListingError>| {
+            let item = item.map_err(|e| prune.listing_error(e))?;
+            let Some(listed) = record::listed(prune.phase, item.sid.as_deref(), &item.text) else {
+                return Ok(None);
+            };
+            let (Fate::Delete(why), 1..) = (prune.fate(&listed.key), deleting.left) else {
+                return Ok(None);
+            };
+            deleting.left -= 1;
+            let record = listed.key.describe(listed.subject.as_deref());
+            Ok(Some(async move {
+                let mut budget = Budget::default();
+                let sid = item.sid;
+                let result = delete(target, &listed.key, sid.as_deref(), &mut budget).await;
+                Gone {
+                    record,
+                    why,
+                    sid,
+                    result,
+                }
+            }))
+        },
+        |deleting, gone| deleting.finish(gone),
+    )
+    .await?;
+    Ok(submitted.interrupted)
+}
+
+impl Deleting<'_> {
+    fn finish(&mut self, gone: Gone) -> Result<(), MigrateError> {
+        match gone.result {
+            Err(error) => Err(error.into()),
+            Ok(Ok(())) => {
+                self.summary.deleted += 1;
+                self.outcome.deletions.push(Deletion {
+                    phase: self.phase,
+                    record: gone.record,
+                    why: gone.why.to_owned(),
+                });
+                Ok(())
+            }
+            Ok(Err(why)) => {
+                self.summary.failed += 1;
+                let secrets: Vec<&str> = gone.sid.as_deref().into_iter().collect();
+                let message = format!("could not be deleted on the target: {why}");
+                self.outcome.problems.push(Problem {
+                    phase: self.phase,
+                    record: gone.record,
+                    kind: ProblemKind::Failed,
+                    message: scrub(&message, &secrets),
+                });
+                Ok(())
+            }
+        }
+    }
+}
