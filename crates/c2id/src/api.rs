@@ -682,7 +682,12 @@ impl Server {
     /// Revokes one authorisation: a form of `subject` and `client_id`;
     /// `quiet=true` asks for 204 (from 12.17; older servers answer the
     /// removed authorisation, which is read and dropped, never shown).
-    async fn revoke(&self, sub: &str, cid: &str, budget: &mut Budget) -> Result<Written, ServerError> {
+    async fn revoke(
+        &self,
+        sub: &str,
+        cid: &str,
+        budget: &mut Budget,
+    ) -> Result<Written, ServerError> {
         let url = self.revocation_url();
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("subject", sub)

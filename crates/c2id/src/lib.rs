@@ -50,9 +50,9 @@ pub use model::{
     PhaseSummary, Problem, ProblemKind, SyncPass, SyncRules, VerifyPhase, VerifyReport,
     DEFAULT_MAX_DELETE_RATIO,
 };
-pub use watch::watch;
 pub use preflight::{
     preflight, Endpoint, EndpointUse, PreflightReport, ServerFacts, Servers, VersionFrom,
 };
 pub use record::Phase;
 pub use version::Version;
+pub use watch::watch;

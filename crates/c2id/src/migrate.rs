@@ -39,9 +39,7 @@ use tokio::sync::watch;
 
 use crate::digests::{DigestLog, Spill};
 use crate::journal::MigrationJournal;
-use crate::model::{
-    Event, Failure, MigrateError, MigrateOptions, Outcome, PhaseSummary, SyncPass,
-};
+use crate::model::{Event, Failure, MigrateError, MigrateOptions, Outcome, PhaseSummary, SyncPass};
 use crate::preflight::{PreflightReport, Servers};
 use crate::record::Phase;
 use crate::report::{self, Report};

@@ -30,8 +30,15 @@ pub async fn watch(
     let mut number = 0;
     loop {
         number += 1;
-        let mut outcome =
-            migrate_pass(servers, preflight, options, events, stop.clone(), Some(number)).await?;
+        let mut outcome = migrate_pass(
+            servers,
+            preflight,
+            options,
+            events,
+            stop.clone(),
+            Some(number),
+        )
+        .await?;
         on_pass(&outcome);
         let setup_fault = outcome.failure.as_ref().is_some_and(|f| f.setup);
         if outcome.interrupted || setup_fault {

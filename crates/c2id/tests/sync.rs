@@ -40,7 +40,11 @@ async fn copied(n: usize) -> Pair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pass_after_a_copy_made_during_churn_leaves_the_target_equal_to_the_source() {
-    let pair = Pair::generated(generated_source(40, 300), Generate::default().seed().unwrap()).await;
+    let pair = Pair::generated(
+        generated_source(40, 300),
+        Generate::default().seed().unwrap(),
+    )
+    .await;
     pair.source
         .set_churn(ChurnRates {
             revoke_authz: 20.0,
@@ -60,7 +64,10 @@ async fn a_pass_after_a_copy_made_during_churn_leaves_the_target_equal_to_the_so
     }
     pair.source.set_churn(ChurnRates::default()).unwrap();
     let churned = pair.source.churn().done;
-    assert!(churned.revoked_authz > 0 && churned.logged_out > 0, "{churned:?}");
+    assert!(
+        churned.revoked_authz > 0 && churned.logged_out > 0,
+        "{churned:?}"
+    );
     assert!(copy.failure.is_none(), "{:?}", copy.failure);
 
     let mut run = pair.options();
@@ -71,12 +78,19 @@ async fn a_pass_after_a_copy_made_during_churn_leaves_the_target_equal_to_the_so
     assert_eq!(pass.pass.map(|p| p.number), Some(1));
     assert_migrated(&pair.source.state(), &pair.target.state(), &Phase::ALL);
     let deleted: u64 = pass.phases.iter().map(|p| p.deleted).sum();
-    assert!(deleted > 0, "revoked and logged out on the target too: {pass:?}");
+    assert!(
+        deleted > 0,
+        "revoked and logged out on the target too: {pass:?}"
+    );
 
     let writes = count_writes(&pair.target);
     let again = pair.migrate(&run).await.unwrap();
     assert!(again.is_clean(), "{again:?}");
-    assert_eq!(count_writes(&pair.target), writes, "a second pass writes nothing");
+    assert_eq!(
+        count_writes(&pair.target),
+        writes,
+        "a second pass writes nothing"
+    );
     for summary in &again.phases {
         assert_eq!(summary.changes(), 0, "{summary:?}");
         assert_eq!(summary.present, summary.source_records, "{summary:?}");
@@ -198,7 +212,11 @@ async fn a_cut_source_listing_deletes_nothing() {
     let whole = pair.migrate(&run).await.unwrap();
     assert!(whole.is_clean(), "{whole:?}");
     assert_eq!(phase(&whole, Phase::Sessions).deleted, 3);
-    assert_migrated(&pair.source.state(), &pair.target.state(), &[Phase::Sessions]);
+    assert_migrated(
+        &pair.source.state(),
+        &pair.target.state(),
+        &[Phase::Sessions],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +238,10 @@ async fn target_only_records_survive_unless_delete_unknown_is_given() {
     assert_eq!(phase(&kept, Phase::Clients).unknown, 1);
     assert_eq!(phase(&kept, Phase::Sessions).unknown, 1);
     let state = pair.target.state();
-    assert!(state.clients.iter().any(|c| c["client_id"] == "target-only"));
+    assert!(state
+        .clients
+        .iter()
+        .any(|c| c["client_id"] == "target-only"));
     assert_eq!(state.sessions.len(), 3);
 
     run.sync = Some(SyncRules {
@@ -252,7 +273,11 @@ async fn a_dry_run_counts_each_kinds_changes_and_writes_nothing() {
     let writes = count_writes(&pair.target);
     let dry = pair.migrate(&run).await.unwrap();
     assert!(dry.is_clean(), "{dry:?}");
-    assert_eq!(count_writes(&pair.target), writes, "a dry run writes nothing");
+    assert_eq!(
+        count_writes(&pair.target),
+        writes,
+        "a dry run writes nothing"
+    );
     let authz = phase(&dry, Phase::Authorizations);
     assert_eq!((authz.created, authz.overwritten, authz.deleted), (2, 3, 4));
     assert_eq!(authz.present, 200 - 4 - 3);

@@ -7,8 +7,8 @@ use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
 use super::index::Tables;
-use super::prune::{self, Prune};
 use super::outcome::{Ctx, Finished, How, Job};
+use super::prune::{self, Prune};
 use super::settle;
 use super::Run;
 use crate::api::{Server, ServerError};

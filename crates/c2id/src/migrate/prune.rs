@@ -61,8 +61,8 @@ struct Counted {
 
 impl Prune<'_> {
     fn fate(&self, key: &Key) -> Fate {
-        let listed = self.tables.on_source(key)
-            || self.streamed.contains(key.digest()).unwrap_or(true);
+        let listed =
+            self.tables.on_source(key) || self.streamed.contains(key.digest()).unwrap_or(true);
         if listed {
             Fate::Keep
         } else if self.tables.owned(key) {

@@ -20,7 +20,10 @@ pub(super) async fn update(
     let compare = prepared.compare_form();
     let mut lost = 0;
     loop {
-        let written = ctx.target.update_session(sid, &prepared.body, budget).await?;
+        let written = ctx
+            .target
+            .update_session(sid, &prepared.body, budget)
+            .await?;
         let why = match written {
             Written::Accepted { status, body } => {
                 let carried =

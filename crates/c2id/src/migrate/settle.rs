@@ -5,9 +5,9 @@
 //! other record could fare better (a refused token, a server that cannot
 //! be talked to).
 
-use super::{client_update, session_update};
 use super::outcome::{done, failed_by, problem, Ctx, Finished, How, Job};
 use super::post::create;
+use super::{client_update, session_update};
 use crate::api::{Budget, ServerError};
 use crate::listing::Hold;
 use crate::model::ProblemKind;
