@@ -114,8 +114,8 @@ pub(super) async fn run(
     };
     let (result, summary) = stream_pass(run, &ctx, settled, &mut streamed, outcome).await;
     let mut summary = match ended(phase, result, summary, outcome) {
-        Ok(summary) => summary,
-        Err(ended) => return ended,
+        Next::GoOn(summary) => summary,
+        Next::End(ended) => return ended,
     };
     let Some(rules) = run.options.sync.filter(|_| !summary.interrupted) else {
         return Ended::Done(summary);
@@ -175,20 +175,26 @@ async fn stream_pass(
     (result, state.summary)
 }
 
-/// How a stream ended: its summary to go on with (a sync's deletions
-/// come only after a whole read), or the pass's end.
+/// After the stream: on (a sync's deletions come only after a whole
+/// read), or the pass's end.
+enum Next {
+    GoOn(PhaseSummary),
+    End(Ended),
+}
+
+/// How a stream ended.
 fn ended(
     phase: Phase,
     result: Result<bool, Stop>,
     mut summary: PhaseSummary,
     outcome: &mut Outcome,
-) -> Result<PhaseSummary, Ended> {
+) -> Next {
     match result {
         Ok(interrupted) => {
             summary.interrupted = interrupted;
-            Ok(summary)
+            Next::GoOn(summary)
         }
-        Err(Stop::Listing(error)) => Err(listing_ended(
+        Err(Stop::Listing(error)) => Next::End(listing_ended(
             summary,
             MigrateError::Listing {
                 side: "source",
@@ -198,9 +204,9 @@ fn ended(
         )),
         Err(Stop::SidAbort(message)) => {
             outcome.aborted = Some(message);
-            Err(Ended::Done(summary))
+            Next::End(Ended::Done(summary))
         }
-        Err(Stop::Fatal(error)) => Err(Ended::Failed(summary, error)),
+        Err(Stop::Fatal(error)) => Next::End(Ended::Failed(summary, error)),
     }
 }
 
