@@ -340,6 +340,28 @@ impl DigestLog {
         Entry { key, value: 0 }.write(&mut self.file)
     }
 
+    /// Hands every key pushed so far to `each`, in the order pushed.
+    pub fn each(&mut self, mut each: impl FnMut(u128)) -> io::Result<()> {
+        self.file.flush()?;
+        let mut file = self.file.get_ref().try_clone()?;
+        io::Seek::rewind(&mut file)?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file.take(self.len * ENTRY as u64));
+        while let Some(entry) = Entry::read(&mut reader)? {
+            each(entry.key);
+        }
+        io::Seek::seek(self.file.get_mut(), io::SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    /// Keys pushed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Everything pushed so far, as a table.
     pub fn table(&mut self, spill: &Spill) -> io::Result<DigestTable> {
         if self.len == 0 {
@@ -432,6 +454,11 @@ mod tests {
         log.push(key(5000)).unwrap();
         let table = log.table(&spill).unwrap();
         assert_eq!(table.len(), 1001);
+        let mut seen = Vec::new();
+        log.each(|key| seen.push(key)).unwrap();
+        assert_eq!((seen.len(), seen[0], seen[1000]), (1001, key(0), key(5000)));
+        log.push(key(6000)).unwrap();
+        assert_eq!(log.len(), 1002);
         assert!(table.contains(key(5000)).unwrap() && table.contains(key(0)).unwrap());
     }
 }

@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3};
 
 use crate::digests::UNKNOWN;
 use crate::listing::{Names, Shape, Text};
@@ -503,6 +503,20 @@ pub fn listed_key(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Key> {
         }),
         Phase::Sessions => None,
     }
+}
+
+/// A listing's record as a sync indexes an authorisation or a session
+/// first: its key, index key and the digest of its very bytes (the same
+/// bytes are the same record, whatever the members; other bytes are
+/// compared member by member). Only the key members are read.
+pub fn listed_raw(phase: Phase, sid: Option<&str>, text: &Text) -> Option<(Key, u128, u64)> {
+    let key = listed_key(phase, sid, text)?;
+    let digest = match text {
+        Text::Whole(bytes) => xxh3_64(bytes).min(UNKNOWN - 1),
+        Text::TooBig { .. } => UNKNOWN,
+    };
+    let index_key = index_key(&key, sid);
+    Some((key, index_key, digest))
 }
 
 /// How a phase's listing is laid out.

@@ -24,6 +24,9 @@ pub(super) struct Tables {
     pub target: DigestTable,
     /// Records in the source's listing.
     pub source_records: u64,
+    /// A sync: the key digest of every record the target listed (what
+    /// its deletions are counted from, without reading the target again).
+    pub target_keys: Option<DigestLog>,
 }
 
 impl Tables {
@@ -49,12 +52,14 @@ impl Tables {
             index_target(target, phase, spill, skipped)
         );
         let (source, source_records) = source_index?;
+        let (target_index, target_keys) = target_index?;
         Ok(Tables {
             phase,
             done,
             settled,
             source,
-            target: target_index?,
+            target: target_index,
+            target_keys,
             source_records,
         })
     }
@@ -77,15 +82,15 @@ impl Tables {
         self.target.get(index_key).ok().flatten()
     }
 
-    /// Whether the source listed `key` when the pass began.
-    pub fn on_source(&self, key: &Key) -> bool {
-        self.source.contains(key.digest()).unwrap_or(true)
+    /// Whether the source listed a key (by digest) when the pass began.
+    pub fn on_source(&self, key_digest: u128) -> bool {
+        self.source.contains(key_digest).unwrap_or(true)
     }
 
-    /// Whether this migration's journal holds `key` (it put the record on
-    /// the target, or found it there, as the source's).
-    pub fn owned(&self, key: &Key) -> bool {
-        self.done.contains(key.digest()).unwrap_or(false)
+    /// Whether this migration's journal holds a key (by digest): it put
+    /// the record on the target, or found it there, as the source's.
+    pub fn owned(&self, key_digest: u128) -> bool {
+        self.done.contains(key_digest).unwrap_or(false)
     }
 
     /// Whether a client id (or SID, by its digest) is one this run may
@@ -137,21 +142,45 @@ async fn index_source(
 }
 
 /// The target's listing, but for what the journal holds as done (when
-/// `skipped` is given): index key → content digest.
+/// `skipped` is given, for a copy): index key → content digest; for a
+/// sync, every record's key digest too.
 async fn index_target(
     target: &Server,
     phase: Phase,
     spill: &Spill,
     skipped: Option<&DigestTable>,
-) -> Result<DigestTable, MigrateError> {
+) -> Result<(DigestTable, Option<DigestLog>), MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
     let mut builder = spill.builder();
+    let mut keys = match skipped {
+        Some(_) => None,
+        None => Some(DigestLog::new(spill).map_err(|e| io_error(spill, e))?),
+    };
+    // A sync's authorisations and sessions: raw digests (see `record::listed_raw`).
+    let raw = keys.is_some() && phase != Phase::Clients;
     while let Some(item) = listing.next().await {
         let item = item.map_err(|e| listing_error("target", phase, e))?;
-        let Some(listed) = record::listed(phase, item.sid.as_deref(), &item.text) else {
+        let sid = item.sid.as_deref();
+        let listed = if raw {
+            record::listed_raw(phase, sid, &item.text).map(|(key, index_key, content)| {
+                record::Listed {
+                    key,
+                    subject: None,
+                    index_key,
+                    content,
+                }
+            })
+        } else {
+            record::listed(phase, sid, &item.text)
+        };
+        let Some(listed) = listed else {
             continue;
         };
+        if let Some(keys) = keys.as_mut() {
+            keys.push(listed.key.digest())
+                .map_err(|e| io_error(spill, e))?;
+        }
         if let Some(done) = skipped {
             if done
                 .contains(listed.key.digest())
@@ -164,7 +193,8 @@ async fn index_target(
             .push(listed.index_key, listed.content)
             .map_err(|e| io_error(spill, e))?;
     }
-    builder
+    let table = builder
         .finish(duplicate_if_different)
-        .map_err(|e| io_error(spill, e))
+        .map_err(|e| io_error(spill, e))?;
+    Ok((table, keys))
 }

@@ -13,8 +13,9 @@ use super::settle;
 use super::Run;
 use crate::api::{Server, ServerError};
 use crate::digests::DigestLog;
+use crate::digests::UNKNOWN;
 use crate::journal::MigrationJournal;
-use crate::listing::{Item, Listing, ListingError};
+use crate::listing::{Item, Listing, ListingError, Text};
 use crate::masking::masked;
 use crate::model::{
     Deletion, Event, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, MAX_NAMED,
@@ -90,7 +91,7 @@ pub(super) async fn run(
         run.spill,
     )
     .await;
-    let (tables, mut streamed) = match (tables, DigestLog::new(run.spill)) {
+    let (mut tables, mut streamed) = match (tables, DigestLog::new(run.spill)) {
         (Ok(tables), Ok(log)) => (tables, log),
         (Err(error), _) => return listing_ended(empty, error),
         (_, Err(source)) => return Ended::Failed(empty, run.spill_error(source)),
@@ -105,6 +106,7 @@ pub(super) async fn run(
     if phase == Phase::Clients {
         outcome.clients_with_registration_token_total = 0;
     }
+    let target_keys = tables.target_keys.take();
     let ctx = Ctx {
         target: &servers.target,
         tables: &tables,
@@ -117,9 +119,12 @@ pub(super) async fn run(
         Next::GoOn(summary) => summary,
         Next::End(ended) => return ended,
     };
-    let Some(rules) = run.options.sync.filter(|_| !summary.interrupted) else {
+    let (Some(rules), Some(mut target_keys)) = (run.options.sync, target_keys) else {
         return Ended::Done(summary);
     };
+    if summary.interrupted {
+        return Ended::Done(summary);
+    }
     let streamed = match streamed.table(run.spill) {
         Ok(table) => table,
         Err(source) => return Ended::Failed(summary, run.spill_error(source)),
@@ -132,8 +137,9 @@ pub(super) async fn run(
         rules,
         dry_run: run.options.dry_run,
         concurrency: run.options.concurrency,
+        spill_dir: run.spill.dir(),
     };
-    match prune::prune(&prune, &mut summary, outcome, run.stop).await {
+    match prune::prune(&prune, &mut target_keys, &mut summary, outcome, run.stop).await {
         Ok(interrupted) => {
             summary.interrupted = interrupted;
             Ended::Done(summary)
@@ -268,6 +274,9 @@ impl PhaseRun<'_, '_> {
             text,
             hold,
         } = item;
+        if self.unchanged_bytes(&ctx, sid.as_deref(), &text)? {
+            return Ok(None);
+        }
         let prepared = match record::prepare(self.phase, sid, position, text) {
             Read::Ready(prepared) => prepared,
             Read::Unusable {
@@ -286,6 +295,30 @@ impl PhaseRun<'_, '_> {
             return Ok(None);
         };
         Ok(Some(settle::settle(ctx, job, prepared, hold)))
+    }
+
+    /// A sync's authorisation or session whose bytes the target holds
+    /// the same: unchanged, settled without reading it further (most
+    /// records of most passes).
+    fn unchanged_bytes(&mut self, ctx: &Ctx, sid: Option<&str>, text: &Text) -> Result<bool, Stop> {
+        if !ctx.exact || self.phase == Phase::Clients {
+            return Ok(false);
+        }
+        let Some((key, index_key, digest)) = record::listed_raw(self.phase, sid, text) else {
+            return Ok(false);
+        };
+        let tables = ctx.tables;
+        let same = digest != UNKNOWN && tables.on_target(index_key) == Some(digest);
+        if !same || tables.listed_twice(&key) || tables.is_settled(key.digest()) {
+            return Ok(false);
+        }
+        self.note_streamed(key.digest())?;
+        if tables.is_done(&key) {
+            self.summary.present += 1;
+            return Ok(true);
+        }
+        self.done(&key, How::Present).map_err(Stop::Fatal)?;
+        Ok(true)
     }
 
     /// Notes that the source lists this key (what a sync keeps).

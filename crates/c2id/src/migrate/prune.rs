@@ -8,10 +8,11 @@
 //!   of the kind would go, none does (unless `--allow-mass-delete`): an
 //!   empty listing from a broken source never wipes the target.
 //!
-//! The target's listing is read twice, to count and then to delete (a
-//! record is deleted only when it still qualifies as it is met again, and
-//! never more than were counted). Nothing is journalled for a deletion:
-//! deleting is idempotent, and a rerun does not find what is gone.
+//! They are counted from the key digests the target's listing gave when
+//! the pass began; the target's listing is read again (keys only) only to
+//! delete, and only what still qualifies as it is met, never more than
+//! were counted. Nothing is journalled for a deletion: deleting is
+//! idempotent, and a rerun does not find what is gone.
 
 use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
@@ -19,12 +20,12 @@ use trickle_transfer::submit_bounded;
 use super::index::Tables;
 use super::outcome::delete;
 use crate::api::{Budget, Server, ServerError};
-use crate::digests::DigestTable;
+use crate::digests::{DigestLog, DigestTable};
 use crate::listing::{Item, Listing, ListingError};
 use crate::model::{
     Deletion, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, SyncRules,
 };
-use crate::record::{self, Key, Phase};
+use crate::record::{self, Phase};
 use crate::scrub::scrub;
 
 const GONE: &str = "gone from the source (this migration had put it on the target)";
@@ -42,6 +43,7 @@ pub(super) struct Prune<'a> {
     pub rules: SyncRules,
     pub dry_run: bool,
     pub concurrency: usize,
+    pub spill_dir: &'a std::path::Path,
 }
 
 /// What becomes of one of the target's records.
@@ -60,12 +62,12 @@ struct Counted {
 }
 
 impl Prune<'_> {
-    fn fate(&self, key: &Key) -> Fate {
+    fn fate(&self, key_digest: u128) -> Fate {
         let listed =
-            self.tables.on_source(key) || self.streamed.contains(key.digest()).unwrap_or(true);
+            self.tables.on_source(key_digest) || self.streamed.contains(key_digest).unwrap_or(true);
         if listed {
             Fate::Keep
-        } else if self.tables.owned(key) {
+        } else if self.tables.owned(key_digest) {
             Fate::Delete(GONE)
         } else if self.rules.delete_unknown {
             Fate::Delete(UNKNOWN)
@@ -88,22 +90,21 @@ impl Prune<'_> {
         Ok(Listing::read(response, record::shape(self.phase), options))
     }
 
-    /// Reads the target's listing and counts what would be deleted.
-    async fn count(&self) -> Result<Counted, MigrateError> {
-        let mut listing = self.open().await?;
-        let mut counted = Counted::default();
-        while let Some(item) = listing.next().await {
-            let item = item.map_err(|e| self.listing_error(e))?;
-            counted.records += 1;
-            let Some(listed) = record::listed(self.phase, item.sid.as_deref(), &item.text) else {
-                continue;
-            };
-            match self.fate(&listed.key) {
-                Fate::Keep => {}
-                Fate::Unknown => counted.unknown += 1,
-                Fate::Delete(_) => counted.to_delete += 1,
-            }
-        }
+    /// Counts what would be deleted, from the target's keys.
+    fn count(&self, target_keys: &mut DigestLog) -> Result<Counted, MigrateError> {
+        let mut counted = Counted {
+            records: target_keys.len(),
+            ..Counted::default()
+        };
+        let each = |key| match self.fate(key) {
+            Fate::Keep => {}
+            Fate::Unknown => counted.unknown += 1,
+            Fate::Delete(_) => counted.to_delete += 1,
+        };
+        target_keys.each(each).map_err(|source| MigrateError::Io {
+            path: self.spill_dir.to_path_buf(),
+            source,
+        })?;
         Ok(counted)
     }
 }
@@ -112,11 +113,12 @@ impl Prune<'_> {
 /// `Ok(true)` when stopped before the end.
 pub(super) async fn prune(
     prune: &Prune<'_>,
+    target_keys: &mut DigestLog,
     summary: &mut PhaseSummary,
     outcome: &mut Outcome,
     stop: &watch::Receiver<bool>,
 ) -> Result<bool, MigrateError> {
-    let counted = prune.count().await?;
+    let counted = prune.count(target_keys)?;
     summary.target_records = counted.records;
     summary.unknown = counted.unknown;
     let wanted = counted.to_delete;
@@ -174,18 +176,18 @@ async fn delete_all(
         stop,
         |deleting, item: Result<Item, ListingError>| {
             let item = item.map_err(|e| prune.listing_error(e))?;
-            let Some(listed) = record::listed(prune.phase, item.sid.as_deref(), &item.text) else {
+            let Some(key) = record::listed_key(prune.phase, item.sid.as_deref(), &item.text) else {
                 return Ok(None);
             };
-            let (Fate::Delete(why), 1..) = (prune.fate(&listed.key), deleting.left) else {
+            let (Fate::Delete(why), 1..) = (prune.fate(key.digest()), deleting.left) else {
                 return Ok(None);
             };
             deleting.left -= 1;
-            let record = listed.key.describe(listed.subject.as_deref());
+            let record = key.describe(None);
             Ok(Some(async move {
                 let mut budget = Budget::default();
                 let sid = item.sid;
-                let result = delete(target, &listed.key, sid.as_deref(), &mut budget).await;
+                let result = delete(target, &key, sid.as_deref(), &mut budget).await;
                 Gone {
                     record,
                     why,
