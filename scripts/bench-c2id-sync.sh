@@ -124,7 +124,7 @@ timed sync-again "$TOTAL" "the target equals the source as read" --sync
 step "Checking: --sync --verify"
 timed sync-verify "$TOTAL" "synced and verified" --sync --verify
 
-CHANGES=$(grep -o '[0-9,]* added, [0-9,]* replaced, [0-9,]* deleted' "$WORK/sync-sync.log" || true)
+CHANGES=$(grep -A3 '^  kind ' "$WORK/sync-sync.log" || true)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 awk -v cores="$(nproc)" -v load_before="$LOAD_BEFORE" -v load_after="$LOAD_AFTER" \
     -v clients="$CLIENTS" -v authz="$AUTHZ" -v sessions="$SESSIONS" '
@@ -142,6 +142,6 @@ awk -v cores="$(nproc)" -v load_before="$LOAD_BEFORE" -v load_after="$LOAD_AFTER
     }
     printf "\n- the sync pass: %.1fx faster than the copy (goal >= 10x); peak RSS %.1f MB (goal < 64 MB)\n", wall["copy"] / wall["sync"], rss["sync"]
   }' "$RESULTS" | tee "$WORK/bench-c2id-sync.md"
-echo "- the sync pass applied: $CHANGES" | tee -a "$WORK/bench-c2id-sync.md"
+printf '\nWhat the sync pass did:\n\n```\n%s\n```\n' "$CHANGES" | tee -a "$WORK/bench-c2id-sync.md"
 echo >&2
 echo "bench-c2id-sync: wrote $WORK/bench-c2id-sync.md" >&2

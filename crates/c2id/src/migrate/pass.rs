@@ -290,8 +290,12 @@ impl PhaseRun<'_, '_> {
             }
         };
         self.note_streamed(prepared.key.digest())?;
-        self.note_registration_token(&prepared);
-        let Some(job) = self.decide(&ctx, &prepared)? else {
+        let job = self.decide(&ctx, &prepared)?;
+        // A sync's registrations keep their tokens but for the new ones.
+        if !ctx.exact || job == Some(Job::Create) {
+            self.note_registration_token(&prepared);
+        }
+        let Some(job) = job else {
             return Ok(None);
         };
         Ok(Some(settle::settle(ctx, job, prepared, hold)))
