@@ -82,17 +82,6 @@ impl Tables {
         self.target.get(index_key).ok().flatten()
     }
 
-    /// Whether the source listed a key (by digest) when the pass began.
-    pub fn on_source(&self, key_digest: u128) -> bool {
-        self.source.contains(key_digest).unwrap_or(true)
-    }
-
-    /// Whether this migration's journal holds a key (by digest): it put
-    /// the record on the target, or found it there, as the source's.
-    pub fn owned(&self, key_digest: u128) -> bool {
-        self.done.contains(key_digest).unwrap_or(false)
-    }
-
     /// Whether a client id (or SID, by its digest) is one this run may
     /// have made: in neither listing nor the journal.
     pub fn unknown_to_both(&self, key: &Key, index_key: u128) -> bool {

@@ -137,7 +137,7 @@ pub(super) async fn run(
         rules,
         dry_run: run.options.dry_run,
         concurrency: run.options.concurrency,
-        spill_dir: run.spill.dir(),
+        spill: run.spill,
     };
     match prune::prune(&prune, &mut target_keys, &mut summary, outcome, run.stop).await {
         Ok(interrupted) => {
@@ -303,7 +303,7 @@ impl PhaseRun<'_, '_> {
 
     /// A sync's authorisation or session whose bytes the target holds
     /// the same: unchanged, settled without reading it further (most
-    /// records of most passes).
+    /// records of most passes), with one lookup.
     fn unchanged_bytes(&mut self, ctx: &Ctx, sid: Option<&str>, text: &Text) -> Result<bool, Stop> {
         if !ctx.exact || self.phase == Phase::Clients {
             return Ok(false);
@@ -313,15 +313,15 @@ impl PhaseRun<'_, '_> {
         };
         let tables = ctx.tables;
         let same = digest != UNKNOWN && tables.on_target(index_key) == Some(digest);
-        if !same || tables.listed_twice(&key) || tables.is_settled(key.digest()) {
+        // Not a key listed twice's check: nothing is written here, and a
+        // copy with other bytes goes the whole way and is reported.
+        if !same || tables.is_settled(key.digest()) {
             return Ok(false);
         }
+        // Not journalled (no lookup of the journal's keys either): what
+        // the journal does not hold is only ever left alone, never deleted.
         self.note_streamed(key.digest())?;
-        if tables.is_done(&key) {
-            self.summary.present += 1;
-            return Ok(true);
-        }
-        self.done(&key, How::Present).map_err(Stop::Fatal)?;
+        self.summary.present += 1;
         Ok(true)
     }
 

@@ -9,9 +9,9 @@
 //!   empty listing from a broken source never wipes the target.
 //!
 //! They are counted from the key digests the target's listing gave when
-//! the pass began; the target's listing is read again (keys only) only to
-//! delete, and only what still qualifies as it is met, never more than
-//! were counted. Nothing is journalled for a deletion: deleting is
+//! the pass began, merged in one pass with the source's and the
+//! journal's (all sorted); the target's listing is read again (keys only)
+//! only to delete what was counted, never more. Nothing is journalled for a deletion: deleting is
 //! idempotent, and a rerun does not find what is gone.
 
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ use trickle_transfer::submit_bounded;
 use super::index::Tables;
 use super::outcome::delete;
 use crate::api::{Budget, Server, ServerError};
-use crate::digests::{DigestLog, DigestTable};
+use crate::digests::{keep_first, Cursor, DigestLog, DigestTable, Spill};
 use crate::listing::{Item, Listing, ListingError};
 use crate::model::{
     Deletion, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, SyncRules,
@@ -43,7 +43,7 @@ pub(super) struct Prune<'a> {
     pub rules: SyncRules,
     pub dry_run: bool,
     pub concurrency: usize,
-    pub spill_dir: &'a std::path::Path,
+    pub spill: &'a Spill,
 }
 
 /// What becomes of one of the target's records.
@@ -61,18 +61,27 @@ struct Counted {
     to_delete: u64,
 }
 
+/// Why a doomed key goes (as its table holds it).
+const GONE_CODE: u64 = 0;
+const UNKNOWN_CODE: u64 = 1;
+
 impl Prune<'_> {
-    fn fate(&self, key_digest: u128) -> Fate {
-        let listed =
-            self.tables.on_source(key_digest) || self.streamed.contains(key_digest).unwrap_or(true);
+    fn fate(&self, listed: bool, owned: bool) -> Fate {
         if listed {
             Fate::Keep
-        } else if self.tables.owned(key_digest) {
+        } else if owned {
             Fate::Delete(GONE)
         } else if self.rules.delete_unknown {
             Fate::Delete(UNKNOWN)
         } else {
             Fate::Unknown
+        }
+    }
+
+    fn io_error(&self, source: std::io::Error) -> MigrateError {
+        MigrateError::Io {
+            path: self.spill.dir().to_path_buf(),
+            source,
         }
     }
 
@@ -90,22 +99,36 @@ impl Prune<'_> {
         Ok(Listing::read(response, record::shape(self.phase), options))
     }
 
-    /// Counts what would be deleted, from the target's keys.
-    fn count(&self, target_keys: &mut DigestLog) -> Result<Counted, MigrateError> {
+    /// Counts what would be deleted, and notes those keys, in one pass
+    /// over the sorted tables (the target's keys, the source's, the
+    /// journal's): no lookup per record.
+    fn count(&self, target_keys: &mut DigestLog) -> Result<(Counted, DigestTable), MigrateError> {
+        let io = |e| self.io_error(e);
+        let keys = target_keys.table(self.spill).map_err(io)?;
+        let mut source = Cursor::new(&self.tables.source).map_err(io)?;
+        let mut streamed = Cursor::new(self.streamed).map_err(io)?;
+        let mut done = Cursor::new(&self.tables.done).map_err(io)?;
+        let mut doomed = self.spill.builder();
         let mut counted = Counted {
-            records: target_keys.len(),
+            records: keys.len(),
             ..Counted::default()
         };
-        let each = |key| match self.fate(key) {
-            Fate::Keep => {}
-            Fate::Unknown => counted.unknown += 1,
-            Fate::Delete(_) => counted.to_delete += 1,
-        };
-        target_keys.each(each).map_err(|source| MigrateError::Io {
-            path: self.spill_dir.to_path_buf(),
-            source,
-        })?;
-        Ok(counted)
+        for entry in keys.entries() {
+            let (key, _) = entry.map_err(io)?;
+            let on_source = source.get(key).map_err(io)?.is_some();
+            let listed = streamed.get(key).map_err(io)?.is_some() || on_source;
+            let owned = done.get(key).map_err(io)?.is_some();
+            match self.fate(listed, owned) {
+                Fate::Keep => {}
+                Fate::Unknown => counted.unknown += 1,
+                Fate::Delete(why) => {
+                    counted.to_delete += 1;
+                    let code = if why == GONE { GONE_CODE } else { UNKNOWN_CODE };
+                    doomed.push(key, code).map_err(io)?;
+                }
+            }
+        }
+        Ok((counted, doomed.finish(keep_first).map_err(io)?))
     }
 }
 
@@ -118,7 +141,7 @@ pub(super) async fn prune(
     outcome: &mut Outcome,
     stop: &watch::Receiver<bool>,
 ) -> Result<bool, MigrateError> {
-    let counted = prune.count(target_keys)?;
+    let (counted, doomed) = prune.count(target_keys)?;
     summary.target_records = counted.records;
     summary.unknown = counted.unknown;
     let wanted = counted.to_delete;
@@ -134,7 +157,7 @@ pub(super) async fn prune(
         summary.deleted = wanted;
         return Ok(false);
     }
-    delete_all(prune, wanted, summary, outcome, stop).await
+    delete_all(prune, &doomed, wanted, summary, outcome, stop).await
 }
 
 /// One deletion's end.
@@ -156,6 +179,7 @@ struct Deleting<'a> {
 /// at most `wanted` records that still qualify.
 async fn delete_all(
     prune: &Prune<'_>,
+    doomed: &DigestTable,
     wanted: u64,
     summary: &mut PhaseSummary,
     outcome: &mut Outcome,
@@ -179,8 +203,11 @@ async fn delete_all(
             let Some(key) = record::listed_key(prune.phase, item.sid.as_deref(), &item.text) else {
                 return Ok(None);
             };
-            let (Fate::Delete(why), 1..) = (prune.fate(key.digest()), deleting.left) else {
-                return Ok(None);
+            let why = match (doomed.get(key.digest()), deleting.left) {
+                (_, 0) | (Ok(None), _) => return Ok(None),
+                (Ok(Some(GONE_CODE)), _) => GONE,
+                (Ok(Some(_)), _) => UNKNOWN,
+                (Err(error), _) => return Err(prune.io_error(error)),
             };
             deleting.left -= 1;
             let record = key.describe(None);
