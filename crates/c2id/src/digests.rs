@@ -80,15 +80,6 @@ impl Spill {
         &self.dir
     }
 
-    /// The same folder, `times` the bound: for the one table a pass looks
-    /// up once per record (still a constant).
-    pub fn times(&self, times: usize) -> Spill {
-        Spill {
-            dir: self.dir.clone(),
-            bound: self.bound.saturating_mul(times),
-        }
-    }
-
     pub fn builder(&self) -> TableBuilder<'_> {
         TableBuilder {
             spill: self,
@@ -128,11 +119,7 @@ impl TableBuilder<'_> {
     pub fn finish(self, combine: fn(u64, u64) -> u64) -> io::Result<DigestTable> {
         if self.runs.is_empty() {
             let mut entries = sorted(self.buffer, &combine);
-            // Copying to fit would briefly hold the table twice: only
-            // when it halves it.
-            if entries.len() < entries.capacity() / 2 {
-                entries.shrink_to_fit();
-            }
+            entries.shrink_to_fit();
             return Ok(DigestTable(Held::Memory(entries)));
         }
         let mut runs = self.runs;

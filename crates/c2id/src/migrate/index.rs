@@ -15,10 +15,6 @@ use crate::listing::{Listing, ListingError};
 use crate::model::{MigrateError, MigrateOptions};
 use crate::record::{self, Key, Phase};
 
-/// A sync's target index keeps this many times the usual entries in
-/// memory (8 × 131,072: about a million, 24 MB) before it spills.
-const SYNC_TARGET_TIMES: usize = 8;
-
 /// The tables of one pass.
 pub(super) struct Tables {
     pub phase: Phase,
@@ -145,14 +141,7 @@ async fn index_target(
 ) -> Result<(DigestTable, Option<DigestLog>), MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
-    // A sync looks the target's index up once per source record: a
-    // larger bound keeps a million records (24 MB) off the disk.
-    let wide = spill.times(SYNC_TARGET_TIMES);
-    let mut builder = if skipped.is_none() {
-        wide.builder()
-    } else {
-        spill.builder()
-    };
+    let mut builder = spill.builder();
     let mut keys = match skipped {
         Some(_) => None,
         None => Some(DigestLog::new(spill).map_err(|e| io_error(spill, e))?),
