@@ -305,6 +305,90 @@ impl DigestTable {
     }
 }
 
+impl DigestTable {
+    /// Its entries in key order (read in large pieces from disk).
+    pub fn entries(&self) -> Entries<'_> {
+        Entries {
+            table: self,
+            at: 0,
+            buffer: Vec::new(),
+            taken: 0,
+        }
+    }
+}
+
+/// A table's entries in key order, as `(key, value)`.
+pub struct Entries<'t> {
+    table: &'t DigestTable,
+    /// The next entry's index.
+    at: u64,
+    buffer: Vec<u8>,
+    taken: usize,
+}
+
+/// Entries read from disk at once.
+const PIECE: usize = 2_730;
+
+impl Iterator for Entries<'_> {
+    type Item = io::Result<(u128, u64)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let entry = match &self.table.0 {
+            Held::Memory(entries) => {
+                let entry = entries.get(self.at as usize)?;
+                self.at += 1;
+                return Some(Ok((entry.key, entry.value)));
+            }
+            Held::Disk { file, len, .. } => {
+                if self.taken * ENTRY >= self.buffer.len() {
+                    let count = (*len - self.at.min(*len)).min(PIECE as u64) as usize;
+                    if count == 0 {
+                        return None;
+                    }
+                    self.buffer.resize(count * ENTRY, 0);
+                    let read = file.read_exact_at(&mut self.buffer, self.at * ENTRY as u64);
+                    if let Err(error) = read {
+                        self.at = *len;
+                        return Some(Err(error));
+                    }
+                    self.taken = 0;
+                }
+                let at = self.taken * ENTRY;
+                self.taken += 1;
+                self.at += 1;
+                Entry::from_bytes(&self.buffer[at..at + ENTRY])
+            }
+        };
+        Some(Ok((entry.key, entry.value)))
+    }
+}
+
+/// Whether keys, asked in increasing order, are in a table: one pass
+/// over its entries, whatever the number of questions.
+pub struct Cursor<'t> {
+    entries: Entries<'t>,
+    current: Option<(u128, u64)>,
+}
+
+impl<'t> Cursor<'t> {
+    pub fn new(table: &'t DigestTable) -> io::Result<Cursor<'t>> {
+        let mut entries = table.entries();
+        let current = entries.next().transpose()?;
+        Ok(Cursor { entries, current })
+    }
+
+    /// `key`'s value; keys must be asked in increasing order.
+    pub fn get(&mut self, key: u128) -> io::Result<Option<u64>> {
+        while let Some((at, value)) = self.current {
+            if at >= key {
+                return Ok((at == key).then_some(value));
+            }
+            self.current = self.entries.next().transpose()?;
+        }
+        Ok(None)
+    }
+}
+
 /// `key`'s value in a block of sorted entries, read in place.
 fn search_block(bytes: &[u8], key: u128) -> Option<u64> {
     let (mut low, mut high) = (0, bytes.len() / ENTRY);
@@ -338,6 +422,28 @@ impl DigestLog {
     pub fn push(&mut self, key: u128) -> io::Result<()> {
         self.len += 1;
         Entry { key, value: 0 }.write(&mut self.file)
+    }
+
+    /// Hands every key pushed so far to `each`, in the order pushed.
+    pub fn each(&mut self, mut each: impl FnMut(u128)) -> io::Result<()> {
+        self.file.flush()?;
+        let mut file = self.file.get_ref().try_clone()?;
+        io::Seek::rewind(&mut file)?;
+        let mut reader = BufReader::with_capacity(64 * 1024, file.take(self.len * ENTRY as u64));
+        while let Some(entry) = Entry::read(&mut reader)? {
+            each(entry.key);
+        }
+        io::Seek::seek(self.file.get_mut(), io::SeekFrom::End(0))?;
+        Ok(())
+    }
+
+    /// Keys pushed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Everything pushed so far, as a table.
@@ -419,6 +525,30 @@ mod tests {
     }
 
     #[test]
+    fn entries_come_in_key_order_and_a_cursor_answers_in_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        for bound in [200, 100_000] {
+            let spill = Spill::new(dir.path(), bound);
+            let mut builder = spill.builder();
+            for n in 0..7_000u64 {
+                builder.push(key(n), n).unwrap();
+            }
+            let table = builder.finish(keep_first).unwrap();
+            assert_eq!(table.on_disk(), bound == 200);
+            let entries: Vec<(u128, u64)> = table.entries().map(Result::unwrap).collect();
+            assert_eq!(entries.len(), 7_000);
+            assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+            let mut asked: Vec<u64> = (3_000..9_000).collect();
+            asked.sort_by_key(|n| key(*n));
+            let mut cursor = Cursor::new(&table).unwrap();
+            for n in asked {
+                let want = (n < 7_000).then_some(n);
+                assert_eq!(cursor.get(key(n)).unwrap(), want, "{n}");
+            }
+        }
+    }
+
+    #[test]
     fn a_log_reads_back_as_a_table_and_goes_on_appending() {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::new(dir.path(), 200);
@@ -432,6 +562,11 @@ mod tests {
         log.push(key(5000)).unwrap();
         let table = log.table(&spill).unwrap();
         assert_eq!(table.len(), 1001);
+        let mut seen = Vec::new();
+        log.each(|key| seen.push(key)).unwrap();
+        assert_eq!((seen.len(), seen[0], seen[1000]), (1001, key(0), key(5000)));
+        log.push(key(6000)).unwrap();
+        assert_eq!(log.len(), 1002);
         assert!(table.contains(key(5000)).unwrap() && table.contains(key(0)).unwrap());
     }
 }

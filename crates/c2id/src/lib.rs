@@ -16,6 +16,10 @@
 //!   keys done ([`journal`]), conflicts reported instead of overwritten,
 //!   deletions only of what the run itself made, a dry run that writes
 //!   nothing, `--verify`, and `report.json` ([`report`]).
+//! - The cut-over sync ([`MigrateOptions::sync`], [`watch()`]): passes
+//!   that make the target equal to the source, content deciding what
+//!   differs, deleting only what this migration put there and only after
+//!   a whole source listing, at most a set share of a kind per pass.
 //!
 //! Memory is bounded by a constant, not by the data ([`digests`],
 //! [`listing`]). It knows nothing of Auth0. No secret, token, SID or
@@ -37,15 +41,18 @@ pub mod report;
 pub mod scrub;
 pub mod verify;
 pub mod version;
+pub mod watch;
 
 pub use api::{ApiTokens, AuthzApi, HttpOptions, Server, ServerError, WaitNotice};
 pub use migrate::{migrate, DEFAULT_MEMORY_BOUND};
 pub use model::{
     Deletion, Event, Failure, Listed, MigrateError, MigrateOptions, Mismatch, Outcome,
-    PhaseSummary, Problem, ProblemKind, VerifyPhase, VerifyReport,
+    PhaseSummary, Problem, ProblemKind, SyncPass, SyncRules, VerifyPhase, VerifyReport,
+    DEFAULT_MAX_DELETE_RATIO,
 };
 pub use preflight::{
     preflight, Endpoint, EndpointUse, PreflightReport, ServerFacts, Servers, VersionFrom,
 };
 pub use record::Phase;
 pub use version::Version;
+pub use watch::watch;

@@ -435,8 +435,9 @@ struct RecordScan {
     /// The record is an object and the next string at depth 1 is a name.
     expect_name: bool,
     object: bool,
-    /// Raw bytes of the string being read at depth 1.
-    capture: Option<Vec<u8>>,
+    /// Raw bytes of the string being read at depth 1 (one buffer, reused).
+    capture: Vec<u8>,
+    capturing: bool,
     capturing_name: bool,
     last_name: Vec<u8>,
     names: Names,
@@ -458,7 +459,8 @@ impl RecordScan {
             escaped: false,
             expect_name: false,
             object: false,
-            capture: None,
+            capture: Vec::new(),
+            capturing: false,
             capturing_name: false,
             last_name: Vec::new(),
             names: Names::default(),
@@ -478,8 +480,8 @@ impl RecordScan {
             }
         }
         if self.in_string {
-            if let Some(capture) = self.capture.as_mut().filter(|c| c.len() <= NAME_LIMIT) {
-                capture.push(byte);
+            if self.capturing && self.capture.len() <= NAME_LIMIT {
+                self.capture.push(byte);
             }
             match (self.escaped, byte) {
                 (true, _) => self.escaped = false,
@@ -497,7 +499,9 @@ impl RecordScan {
             b'"' => {
                 self.in_string = true;
                 if self.depth == 1 && self.object {
-                    self.capture = Some(vec![b'"']);
+                    self.capture.clear();
+                    self.capture.push(b'"');
+                    self.capturing = true;
                     self.capturing_name = self.expect_name;
                 }
             }
@@ -521,17 +525,19 @@ impl RecordScan {
     }
 
     fn string_done(&mut self) {
-        let Some(raw) = self.capture.take() else {
+        if !std::mem::take(&mut self.capturing) {
             return;
-        };
+        }
+        let raw = &self.capture;
         if raw.len() > NAME_LIMIT {
             return;
         }
         if self.capturing_name {
-            self.last_name = raw;
+            self.last_name.clear();
+            self.last_name.extend_from_slice(raw);
             return;
         }
-        let value = || serde_json::from_slice::<String>(&raw).ok();
+        let value = || serde_json::from_slice::<String>(raw).ok();
         match self.last_name.as_slice() {
             b"\"client_id\"" => self.names.client_id = value(),
             b"\"sub\"" => self.names.sub = value(),

@@ -22,9 +22,14 @@
 //! listing that is not one fails the phase at once. Whatever happens once
 //! the phases have started, `report.json` is written.
 
+mod client_update;
 mod clients;
 mod index;
+mod outcome;
 mod pass;
+mod post;
+mod prune;
+mod session_update;
 mod sessions;
 mod settle;
 
@@ -34,7 +39,7 @@ use tokio::sync::watch;
 
 use crate::digests::{DigestLog, Spill};
 use crate::journal::MigrationJournal;
-use crate::model::{Event, Failure, MigrateError, MigrateOptions, Outcome, PhaseSummary};
+use crate::model::{Event, Failure, MigrateError, MigrateOptions, Outcome, PhaseSummary, SyncPass};
 use crate::preflight::{PreflightReport, Servers};
 use crate::record::Phase;
 use crate::report::{self, Report};
@@ -58,6 +63,21 @@ pub async fn migrate(
     events: &mut dyn FnMut(Event),
     stop: watch::Receiver<bool>,
 ) -> Result<Outcome, MigrateError> {
+    let pass = options.sync.map(|_| 1);
+    migrate_pass(servers, preflight, options, events, stop, pass).await
+}
+
+/// [`migrate()`]; a sync's pass (`pass`: its number) is timed and named
+/// in `report.json`.
+pub(crate) async fn migrate_pass(
+    servers: &Servers,
+    preflight: &PreflightReport,
+    options: &MigrateOptions,
+    events: &mut dyn FnMut(Event),
+    stop: watch::Receiver<bool>,
+    pass: Option<u32>,
+) -> Result<Outcome, MigrateError> {
+    let began = (std::time::Instant::now(), unix_now());
     let mut journal = if options.dry_run {
         None
     } else {
@@ -92,10 +112,21 @@ pub async fn migrate(
             Err(error) => outcome.failure = Some(error.failure(&options.journal_dir)),
         }
     }
+    outcome.pass = pass.map(|number| SyncPass {
+        number,
+        source_read_at: began.1,
+        duration_ms: began.0.elapsed().as_millis() as u64,
+    });
     if !options.dry_run {
         write_report(servers, preflight, options, &mut outcome);
     }
     Ok(outcome)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Where tables spill: beside the journal (a disk the operator chose), or

@@ -36,6 +36,34 @@ pub struct MigrateOptions {
     pub overwrite: bool,
     /// Digests an index keeps in memory before it spills to disk.
     pub memory_bound: usize,
+    /// `--sync`: make the target equal to the source (content decides,
+    /// not the journal), deletions included, under these rules.
+    pub sync: Option<SyncRules>,
+}
+
+/// `--max-delete-ratio`'s default: a pass deletes at most a tenth of a
+/// kind on the target unless told otherwise.
+pub const DEFAULT_MAX_DELETE_RATIO: f64 = 0.1;
+
+/// What a sync may delete on the target. Deletes are owned (only what
+/// this migration's journal holds, unless `delete_unknown`) and guarded
+/// (only after a whole, well-formed source listing, and at most
+/// `max_delete_ratio` of a kind unless `allow_mass_delete`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncRules {
+    pub delete_unknown: bool,
+    pub max_delete_ratio: f64,
+    pub allow_mass_delete: bool,
+}
+
+impl Default for SyncRules {
+    fn default() -> Self {
+        SyncRules {
+            delete_unknown: false,
+            max_delete_ratio: DEFAULT_MAX_DELETE_RATIO,
+            allow_mass_delete: false,
+        }
+    }
 }
 
 /// What the run is doing, for display.
@@ -84,11 +112,27 @@ pub struct PhaseSummary {
     pub failed: u64,
     /// Not read to the end: the run stopped first.
     pub interrupted: bool,
+    /// Sync: deleted on the target, gone from the source (in a dry run:
+    /// would be).
+    pub deleted: u64,
+    /// Sync: on the target only and never migrated by this journal: left
+    /// alone (`--delete-unknown` deletes them).
+    pub unknown: u64,
+    /// Sync: deletions the guard refused (more than `--max-delete-ratio`
+    /// of the target's records of this kind): nothing was deleted.
+    pub deletes_refused: u64,
+    /// Sync: the target's records of this kind when deletions were counted.
+    pub target_records: u64,
 }
 
 impl PhaseSummary {
     pub fn migrated(&self) -> u64 {
         self.already_done + self.created + self.present + self.overwritten
+    }
+
+    /// Sync: the writes this phase made (or, dry, would make).
+    pub fn changes(&self) -> u64 {
+        self.created + self.overwritten + self.deleted
     }
 }
 
@@ -192,12 +236,26 @@ pub struct Outcome {
     pub verify: Option<VerifyReport>,
     /// Where `report.json` was written.
     pub report: Option<PathBuf>,
+    /// Sync: this pass, and when its source read began.
+    pub pass: Option<SyncPass>,
+}
+
+/// One sync pass's place in a `--watch`, for the screen and the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SyncPass {
+    /// From 1.
+    pub number: u32,
+    /// When it began reading the source (UNIX seconds): the target holds
+    /// the source as of then, or later.
+    pub source_read_at: u64,
+    pub duration_ms: u64,
 }
 
 impl Outcome {
     /// Everything migrated (and, when verified, found matching).
     pub fn is_clean(&self) -> bool {
         self.problems.total == 0
+            && self.phases.iter().all(|p| p.deletes_refused == 0)
             && self.aborted.is_none()
             && self.failure.is_none()
             && !self.interrupted

@@ -438,11 +438,21 @@ fn endpoints(servers: &Servers, phases: &[Phase]) -> Vec<EndpointUse> {
             requests: match phase {
                 Phase::Clients => "POST; GET, PUT, DELETE …/{client_id}; GET (the listing)",
                 Phase::Authorizations => {
-                    "POST ?import=true; GET, DELETE ?subject=&client=; GET (the listing)"
+                    "POST ?import=true; GET ?subject=&client=; GET (the listing)"
                 }
-                Phase::Sessions => "POST with SID-Key; GET, DELETE with SID; GET (the listing)",
+                Phase::Sessions => {
+                    "POST with SID-Key; GET, PUT, DELETE with SID; GET (the listing)"
+                }
             },
         });
+        if phase == Phase::Authorizations {
+            uses.push(EndpointUse {
+                side: "target",
+                writes: true,
+                url: servers.target.revocation_url(),
+                requests: "POST subject=&client_id= (a sync's deletes)",
+            });
+        }
     }
     uses
 }

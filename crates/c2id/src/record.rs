@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::{xxh3_128, xxh3_64, Xxh3};
 
 use crate::digests::UNKNOWN;
 use crate::listing::{Names, Shape, Text};
@@ -505,6 +505,20 @@ pub fn listed_key(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Key> {
     }
 }
 
+/// A listing's record as a sync indexes an authorisation or a session
+/// first: its key, index key and the digest of its very bytes (the same
+/// bytes are the same record, whatever the members; other bytes are
+/// compared member by member). Only the key members are read.
+pub fn listed_raw(phase: Phase, sid: Option<&str>, text: &Text) -> Option<(Key, u128, u64)> {
+    let key = listed_key(phase, sid, text)?;
+    let digest = match text {
+        Text::Whole(bytes) => xxh3_64(bytes).min(UNKNOWN - 1),
+        Text::TooBig { .. } => UNKNOWN,
+    };
+    let index_key = index_key(&key, sid);
+    Some((key, index_key, digest))
+}
+
 /// How a phase's listing is laid out.
 pub fn shape(phase: Phase) -> Shape {
     match phase {
@@ -589,6 +603,18 @@ pub fn differing_members(source: &Value, target: &Value) -> Vec<String> {
         _ if same(source, target) => Vec::new(),
         _ => vec!["(the whole record)".to_owned()],
     }
+}
+
+/// The top-level members that differ either way: a sync makes the
+/// target's record the source's exactly, so a member the source no longer
+/// has differs too.
+pub fn differing_both_ways(source: &Value, target: &Value) -> Vec<String> {
+    let mut differing = differing_members(source, target);
+    if let (Value::Object(source), Value::Object(target)) = (source, target) {
+        let extra = target.keys().filter(|name| !source.contains_key(*name));
+        differing.extend(extra.cloned());
+    }
+    differing
 }
 
 fn same(a: &Value, b: &Value) -> bool {
@@ -826,5 +852,8 @@ mod tests {
             ["b"]
         );
         assert_eq!(differing_members(&source, &json!({"b": "x"})), ["a"]);
+        let more = json!({"a": 1.0, "b": "x", "extra": 2});
+        assert_eq!(differing_both_ways(&source, &more), ["extra"]);
+        assert!(differing_both_ways(&source, &json!({"b": "x", "a": 1})).is_empty());
     }
 }

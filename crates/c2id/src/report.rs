@@ -10,8 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::model::{
-    Deletion, Failure, Mismatch, Outcome, PhaseSummary, Problem, VerifyPhase, VerifyReport,
-    MAX_LISTED,
+    Deletion, Failure, Mismatch, Outcome, PhaseSummary, Problem, SyncPass, VerifyPhase,
+    VerifyReport, MAX_LISTED,
 };
 use crate::preflight::{PreflightReport, ServerFacts, Servers};
 
@@ -61,6 +61,9 @@ pub struct Report<'a> {
     pub listed_at_most: usize,
     pub notes: &'a [String],
     pub verify: Option<VerifyView<'a>>,
+    /// A sync's pass: its number (a `--watch` rewrites this file after
+    /// each), when its source read began, how long it took.
+    pub sync_pass: Option<SyncPass>,
 }
 
 impl<'a> Report<'a> {
@@ -92,6 +95,7 @@ impl<'a> Report<'a> {
             listed_at_most: MAX_LISTED,
             notes: &preflight.notes,
             verify: outcome.verify.as_ref().map(verify_view),
+            sync_pass: outcome.pass,
         }
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct Call<'a> {
     pub query: &'a [(&'a str, &'a str)],
     pub headers: &'a [(&'static str, &'a str)],
     pub body: Option<&'a Bytes>,
+    /// The body is a form (`application/x-www-form-urlencoded`), not JSON.
+    pub form: bool,
     /// The API whose token goes with it (none for discovery).
     pub phase: Option<Phase>,
 }
@@ -58,6 +60,7 @@ impl<'a> Call<'a> {
             query: &[],
             headers: &[],
             body: None,
+            form: false,
             phase,
         }
     }
@@ -90,9 +93,12 @@ impl Server {
             request = request.header(*name, *value);
         }
         if let Some(body) = call.body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.clone());
+            let kind = if call.form {
+                "application/x-www-form-urlencoded"
+            } else {
+                "application/json"
+            };
+            request = request.header("content-type", kind).body(body.clone());
         }
         match call.phase.and_then(|phase| self.tokens.get(phase)) {
             Some(token) => request.bearer_auth(token),

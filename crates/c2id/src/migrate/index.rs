@@ -17,12 +17,16 @@ use crate::record::{self, Key, Phase};
 
 /// The tables of one pass.
 pub(super) struct Tables {
+    pub phase: Phase,
     pub done: DigestTable,
     pub settled: DigestTable,
     pub source: DigestTable,
     pub target: DigestTable,
     /// Records in the source's listing.
     pub source_records: u64,
+    /// A sync: the key digest of every record the target listed (what
+    /// its deletions are counted from, without reading the target again).
+    pub target_keys: Option<DigestLog>,
 }
 
 impl Tables {
@@ -41,16 +45,21 @@ impl Tables {
             None => done_set_of(&options.journal_dir.join(JOURNAL_FILE), phase, spill)?,
         };
         let settled = settled.table(spill).map_err(|e| io_error(spill, e))?;
+        // A sync compares every record (content decides, not the journal).
+        let skipped = options.sync.is_none().then_some(&done);
         let (source_index, target_index) = tokio::join!(
             index_source(source, phase, spill),
-            index_target(target, phase, spill, &done)
+            index_target(target, phase, spill, skipped)
         );
         let (source, source_records) = source_index?;
+        let (target_index, target_keys) = target_index?;
         Ok(Tables {
+            phase,
             done,
             settled,
             source,
-            target: target_index?,
+            target: target_index,
+            target_keys,
             source_records,
         })
     }
@@ -121,33 +130,60 @@ async fn index_source(
     Ok((table, records))
 }
 
-/// The target's listing, but for what the journal holds as done: index
-/// key → content digest.
+/// The target's listing, but for what the journal holds as done (when
+/// `skipped` is given, for a copy): index key → content digest; for a
+/// sync, every record's key digest too.
 async fn index_target(
     target: &Server,
     phase: Phase,
     spill: &Spill,
-    done: &DigestTable,
-) -> Result<DigestTable, MigrateError> {
+    skipped: Option<&DigestTable>,
+) -> Result<(DigestTable, Option<DigestLog>), MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
     let mut builder = spill.builder();
+    let mut keys = match skipped {
+        Some(_) => None,
+        None => Some(DigestLog::new(spill).map_err(|e| io_error(spill, e))?),
+    };
+    // A sync's authorisations and sessions: raw digests (see `record::listed_raw`).
+    let raw = keys.is_some() && phase != Phase::Clients;
     while let Some(item) = listing.next().await {
         let item = item.map_err(|e| listing_error("target", phase, e))?;
-        let Some(listed) = record::listed(phase, item.sid.as_deref(), &item.text) else {
+        let sid = item.sid.as_deref();
+        let listed = if raw {
+            record::listed_raw(phase, sid, &item.text).map(|(key, index_key, content)| {
+                record::Listed {
+                    key,
+                    subject: None,
+                    index_key,
+                    content,
+                }
+            })
+        } else {
+            record::listed(phase, sid, &item.text)
+        };
+        let Some(listed) = listed else {
             continue;
         };
-        if done
-            .contains(listed.key.digest())
-            .map_err(|e| io_error(spill, e))?
-        {
-            continue;
+        if let Some(keys) = keys.as_mut() {
+            keys.push(listed.key.digest())
+                .map_err(|e| io_error(spill, e))?;
+        }
+        if let Some(done) = skipped {
+            if done
+                .contains(listed.key.digest())
+                .map_err(|e| io_error(spill, e))?
+            {
+                continue;
+            }
         }
         builder
             .push(listed.index_key, listed.content)
             .map_err(|e| io_error(spill, e))?;
     }
-    builder
+    let table = builder
         .finish(duplicate_if_different)
-        .map_err(|e| io_error(spill, e))
+        .map_err(|e| io_error(spill, e))?;
+    Ok((table, keys))
 }

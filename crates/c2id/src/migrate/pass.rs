@@ -7,12 +7,15 @@ use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
 use super::index::Tables;
-use super::settle::{self, Ctx, Finished, How, Job};
+use super::outcome::{Ctx, Finished, How, Job};
+use super::prune::{self, Prune};
+use super::settle;
 use super::Run;
 use crate::api::{Server, ServerError};
 use crate::digests::DigestLog;
+use crate::digests::UNKNOWN;
 use crate::journal::MigrationJournal;
-use crate::listing::{Item, Listing, ListingError};
+use crate::listing::{Item, Listing, ListingError, Text};
 use crate::masking::masked;
 use crate::model::{
     Deletion, Event, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, MAX_NAMED,
@@ -49,6 +52,10 @@ struct PhaseRun<'a, 'e> {
     phase: Phase,
     journal: Option<&'a mut MigrationJournal>,
     settled: &'a mut DigestLog,
+    /// The keys of the source's records this pass streamed (a sync
+    /// deletes nothing they name).
+    streamed: &'a mut DigestLog,
+    spill_dir: &'a std::path::Path,
     summary: PhaseSummary,
     outcome: &'a mut Outcome,
     events: &'a mut (dyn FnMut(Event) + 'e),
@@ -60,7 +67,8 @@ struct PhaseRun<'a, 'e> {
     sid_problems: Vec<usize>,
 }
 
-/// Reads the tables, then streams the source through the target.
+/// Reads the tables, then streams the source through the target; a sync
+/// then deletes what the source no longer lists ([`prune`]).
 pub(super) async fn run(
     run: &mut Run<'_, '_>,
     phase: Phase,
@@ -69,6 +77,10 @@ pub(super) async fn run(
     outcome: &mut Outcome,
 ) -> Ended {
     let servers = run.servers;
+    let empty = PhaseSummary {
+        phase: Some(phase),
+        ..PhaseSummary::default()
+    };
     let tables = Tables::read(
         phase,
         &servers.source,
@@ -79,13 +91,10 @@ pub(super) async fn run(
         run.spill,
     )
     .await;
-    let empty = PhaseSummary {
-        phase: Some(phase),
-        ..PhaseSummary::default()
-    };
-    let tables = match tables {
-        Ok(tables) => tables,
-        Err(error) => return listing_ended(empty, error),
+    let (mut tables, mut streamed) = match (tables, DigestLog::new(run.spill)) {
+        (Ok(tables), Ok(log)) => (tables, log),
+        (Err(error), _) => return listing_ended(empty, error),
+        (_, Err(source)) => return Ended::Failed(empty, run.spill_error(source)),
     };
     (run.events)(Event::PhaseStart {
         phase,
@@ -97,11 +106,68 @@ pub(super) async fn run(
     if phase == Phase::Clients {
         outcome.clients_with_registration_token_total = 0;
     }
+    let target_keys = tables.target_keys.take();
+    let ctx = Ctx {
+        target: &servers.target,
+        tables: &tables,
+        dry_run: run.options.dry_run,
+        overwrite: run.options.overwrite || run.options.sync.is_some(),
+        exact: run.options.sync.is_some(),
+    };
+    let (result, summary) = stream_pass(run, &ctx, settled, &mut streamed, outcome).await;
+    let mut summary = match ended(phase, result, summary, outcome) {
+        Next::GoOn(summary) => summary,
+        Next::End(ended) => return ended,
+    };
+    let (Some(rules), Some(mut target_keys)) = (run.options.sync, target_keys) else {
+        return Ended::Done(summary);
+    };
+    if summary.interrupted {
+        return Ended::Done(summary);
+    }
+    let streamed = match streamed.table(run.spill) {
+        Ok(table) => table,
+        Err(source) => return Ended::Failed(summary, run.spill_error(source)),
+    };
+    let prune = Prune {
+        phase,
+        target: &servers.target,
+        tables: &tables,
+        streamed: &streamed,
+        rules,
+        dry_run: run.options.dry_run,
+        concurrency: run.options.concurrency,
+        spill: run.spill,
+    };
+    match prune::prune(&prune, &mut target_keys, &mut summary, outcome, run.stop).await {
+        Ok(interrupted) => {
+            summary.interrupted = interrupted;
+            Ended::Done(summary)
+        }
+        Err(error) => listing_ended(summary, error),
+    }
+}
+
+/// The source's listing streamed through the target, with the state of
+/// one pass.
+async fn stream_pass(
+    run: &mut Run<'_, '_>,
+    ctx: &Ctx<'_>,
+    settled: &mut DigestLog,
+    streamed: &mut DigestLog,
+    outcome: &mut Outcome,
+) -> (Result<bool, Stop>, PhaseSummary) {
+    let phase = ctx.tables.phase;
     let mut state = PhaseRun {
         phase,
         journal: run.journal.as_deref_mut(),
         settled,
-        summary: empty,
+        streamed,
+        spill_dir: run.spill.dir(),
+        summary: PhaseSummary {
+            phase: Some(phase),
+            ..PhaseSummary::default()
+        },
         outcome,
         events: &mut *run.events,
         seen: 0,
@@ -109,34 +175,44 @@ pub(super) async fn run(
         sid_mismatches: 0,
         sid_problems: Vec::new(),
     };
-    let ctx = Ctx {
-        target: &servers.target,
-        tables: &tables,
-        dry_run: run.options.dry_run,
-        overwrite: run.options.overwrite,
-    };
-    let source = &servers.source;
-    let result = stream(&mut state, &ctx, source, run.options.concurrency, run.stop).await;
+    let source = &run.servers.source;
+    let result = stream(&mut state, ctx, source, run.options.concurrency, run.stop).await;
     state.word_sid_mismatches();
-    let mut summary = state.summary;
+    (result, state.summary)
+}
+
+/// After the stream: on (a sync's deletions come only after a whole
+/// read), or the pass's end.
+enum Next {
+    GoOn(PhaseSummary),
+    End(Ended),
+}
+
+/// How a stream ended.
+fn ended(
+    phase: Phase,
+    result: Result<bool, Stop>,
+    mut summary: PhaseSummary,
+    outcome: &mut Outcome,
+) -> Next {
     match result {
         Ok(interrupted) => {
             summary.interrupted = interrupted;
-            Ended::Done(summary)
+            Next::GoOn(summary)
         }
-        Err(Stop::Listing(error)) => listing_ended(
+        Err(Stop::Listing(error)) => Next::End(listing_ended(
             summary,
             MigrateError::Listing {
                 side: "source",
                 phase,
                 error,
             },
-        ),
+        )),
         Err(Stop::SidAbort(message)) => {
             outcome.aborted = Some(message);
-            Ended::Done(summary)
+            Next::End(Ended::Done(summary))
         }
-        Err(Stop::Fatal(error)) => Ended::Failed(summary, error),
+        Err(Stop::Fatal(error)) => Next::End(Ended::Failed(summary, error)),
     }
 }
 
@@ -198,6 +274,9 @@ impl PhaseRun<'_, '_> {
             text,
             hold,
         } = item;
+        if self.unchanged_bytes(&ctx, sid.as_deref(), &text)? {
+            return Ok(None);
+        }
         let prepared = match record::prepare(self.phase, sid, position, text) {
             Read::Ready(prepared) => prepared,
             Read::Unusable {
@@ -205,21 +284,64 @@ impl PhaseRun<'_, '_> {
                 record,
                 message,
             } => {
+                self.note_streamed(key_digest)?;
                 self.problem_once(&ctx, key_digest, record, message);
                 return Ok(None);
             }
         };
-        self.note_registration_token(&prepared);
-        let Some(job) = self.decide(&ctx, &prepared)? else {
+        self.note_streamed(prepared.key.digest())?;
+        let job = self.decide(&ctx, &prepared)?;
+        // A sync's registrations keep their tokens but for the new ones.
+        if !ctx.exact || job == Some(Job::Create) {
+            self.note_registration_token(&prepared);
+        }
+        let Some(job) = job else {
             return Ok(None);
         };
         Ok(Some(settle::settle(ctx, job, prepared, hold)))
     }
 
-    /// Skips, notes as done, or says which request a record needs.
+    /// A sync's authorisation or session whose bytes the target holds
+    /// the same: unchanged, settled without reading it further (most
+    /// records of most passes), with one lookup.
+    fn unchanged_bytes(&mut self, ctx: &Ctx, sid: Option<&str>, text: &Text) -> Result<bool, Stop> {
+        if !ctx.exact || self.phase == Phase::Clients {
+            return Ok(false);
+        }
+        let Some((key, index_key, digest)) = record::listed_raw(self.phase, sid, text) else {
+            return Ok(false);
+        };
+        let tables = ctx.tables;
+        let same = digest != UNKNOWN && tables.on_target(index_key) == Some(digest);
+        // Not a key listed twice's check: nothing is written here, and a
+        // copy with other bytes goes the whole way and is reported.
+        if !same || tables.is_settled(key.digest()) {
+            return Ok(false);
+        }
+        // Not journalled (no lookup of the journal's keys either): what
+        // the journal does not hold is only ever left alone, never deleted.
+        self.note_streamed(key.digest())?;
+        self.summary.present += 1;
+        Ok(true)
+    }
+
+    /// Notes that the source lists this key (what a sync keeps).
+    fn note_streamed(&mut self, key_digest: u128) -> Result<(), Stop> {
+        let path = self.spill_dir;
+        self.streamed.push(key_digest).map_err(|source| {
+            Stop::Fatal(MigrateError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+    }
+
+    /// Skips, notes as done, or says which request a record needs. A copy
+    /// skips what the journal holds; a sync compares everything (content
+    /// decides, not the journal).
     fn decide(&mut self, ctx: &Ctx, prepared: &Prepared) -> Result<Option<Job>, Stop> {
         let tables = ctx.tables;
-        if tables.is_done(&prepared.key) {
+        if !ctx.exact && tables.is_done(&prepared.key) {
             self.summary.already_done += 1;
             return Ok(None);
         }
@@ -243,6 +365,11 @@ impl PhaseRun<'_, '_> {
         let index_key = record::index_key(&prepared.key, prepared.sid.as_deref());
         Ok(match tables.on_target(index_key) {
             None => Some(Job::Create),
+            // Journalled once: a sync's every pass does not add it again.
+            Some(content) if content == prepared.content && tables.is_done(&prepared.key) => {
+                self.summary.present += 1;
+                None
+            }
             Some(content) if content == prepared.content => {
                 self.done(&prepared.key, How::Present)
                     .map_err(Stop::Fatal)?;

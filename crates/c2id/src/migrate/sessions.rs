@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::settle::{delete, done, lookup, problem, Ctx, Finished, Held, How};
+use super::outcome::{delete, done, lookup, problem, Ctx, Finished, Held, How};
 use crate::api::{Budget, ServerError};
 use crate::model::{Deletion, ProblemKind};
 use crate::record::{differing_members, sid_digest, Key, Phase, Prepared};

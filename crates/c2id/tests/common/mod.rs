@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 use trickle_c2id::{
     migrate, preflight, ApiTokens, Endpoint, HttpOptions, MigrateError, MigrateOptions, Outcome,
-    Phase, PreflightReport,
+    Phase, PreflightReport, SyncRules,
 };
 use trickle_c2id_sim::{C2idSim, Generate, Options, Seed, Snapshot, EXAMPLE_JWKS};
 use trickle_transfer::RetryPolicy;
@@ -303,6 +303,7 @@ impl Pair {
             notices: None,
             stall_timeout: None,
             memory_bound: 1000,
+            sync: None,
         }
     }
 
@@ -330,6 +331,17 @@ impl Pair {
         run: &Run,
         stop: watch::Receiver<bool>,
     ) -> Result<Outcome, MigrateError> {
+        self.migrate_after_preflight(run, stop, || {}).await
+    }
+
+    /// Preflight, then `between` (faults that preflight must not meet),
+    /// then the migration.
+    pub async fn migrate_after_preflight(
+        &self,
+        run: &Run,
+        stop: watch::Receiver<bool>,
+        between: impl FnOnce(),
+    ) -> Result<Outcome, MigrateError> {
         let (source, target) = self.endpoints();
         let (report, servers) = preflight(
             &source,
@@ -340,6 +352,7 @@ impl Pair {
         )
         .await;
         let servers = servers.unwrap_or_else(|| panic!("preflight refused: {:?}", report.refusals));
+        between();
         let options = MigrateOptions {
             phases: report.phases.clone(),
             journal_dir: run.journal_dir.clone(),
@@ -348,6 +361,7 @@ impl Pair {
             verify: run.verify,
             overwrite: run.overwrite,
             memory_bound: run.memory_bound,
+            sync: run.sync,
         };
         migrate(&servers, &report, &options, &mut |_| {}, stop).await
     }
@@ -373,6 +387,8 @@ pub struct Run {
     pub stall_timeout: Option<Duration>,
     /// Digests kept in memory per table (small: the tests spill to disk).
     pub memory_bound: usize,
+    /// A sync pass, under these rules.
+    pub sync: Option<SyncRules>,
 }
 
 impl Run {
@@ -471,6 +487,8 @@ pub fn assert_migrated(source: &Snapshot, target: &Snapshot, phases: &[Phase]) {
     }
 }
 
+/// Every write request a server was sent, of every kind (posts, updates,
+/// deletes, revocations, logouts): "writes nothing" is this staying put.
 pub fn count_writes(sim: &C2idSim) -> u64 {
     let r = sim.stats().requests;
     r.client_register
@@ -478,9 +496,12 @@ pub fn count_writes(sim: &C2idSim) -> u64 {
         + r.client_delete
         + r.authz_v3_create
         + r.authz_v3_delete
+        + r.authz_v3_revoke
         + r.authz_v2_create
         + r.authz_v2_delete
+        + r.authz_v2_revoke
         + r.session_create
+        + r.session_update
         + r.session_delete
 }
 

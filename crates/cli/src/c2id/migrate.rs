@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use trickle_c2id::api::{api_name, is_bearer_token, DEFAULT_MAX_RECORD_BYTES};
 use trickle_c2id::{
-    migrate, preflight, ApiTokens, Endpoint, Event, HttpOptions, MigrateOptions, Outcome, Phase,
-    Version, WaitNotice, DEFAULT_MEMORY_BOUND,
+    migrate, preflight, watch, ApiTokens, Endpoint, Event, HttpOptions, MigrateError,
+    MigrateOptions, Outcome, Phase, SyncRules, Version, WaitNotice, DEFAULT_MAX_DELETE_RATIO,
+    DEFAULT_MEMORY_BOUND,
 };
 use trickle_transfer::{thousands, Display, PhaseProgress, Unit};
 
@@ -37,11 +38,15 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// with TRICKLE_C2ID_{SOURCE,TARGET}_{CLIENTS,AUTHZ,SESSIONS}_TOKEN. They
 /// are sent only to the URLs given (and paths under them).
 ///
+/// After the copy, --sync (once) or --sync --watch SECONDS (until
+/// stopped) carry the source's later changes over, deletions included.
+///
 /// Resumable: the journal folder records the keys done (never a secret);
 /// run the same command again after a crash or Ctrl-C. Exit codes: 0 all
 /// migrated (and verified, with --verify), 1 some records failed or
 /// mismatched, or a phase could not go on (listed, and in report.json;
-/// for --dry-run: some would not migrate), 2 bad arguments, a missing or
+/// for --dry-run: some would not migrate; for --sync: also deletions
+/// refused by --max-delete-ratio), 2 bad arguments, a missing or
 /// unusable token, a refusing preflight, or a journal that cannot be used,
 /// 130 interrupted.
 #[derive(clap::Args)]
@@ -103,6 +108,46 @@ pub struct Args {
     /// the listing streams past and reported failed.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_RECORD_BYTES as u64, value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
     max_record_bytes: u64,
+    /// One pass that makes the target equal to the source (for the phases
+    /// of --only), after a copy: what the target lacks is posted, what
+    /// differs replaced (clients by RFC 7592 update, authorisations
+    /// re-posted with import=true, sessions updated under their SID), and
+    /// what the source no longer has deleted on the target (revoked
+    /// consents, logged-out sessions, deleted clients), but only records
+    /// this journal migrated, and only after a whole source listing. The
+    /// records' content decides, not the journal. With --dry-run: the
+    /// counts per kind, nothing written.
+    #[arg(long)]
+    sync: bool,
+    /// Sync passes again and again, this many seconds apart, until Ctrl-C
+    /// or SIGTERM (exit 130, the last pass complete or journalled). Each
+    /// pass prints its duration, its changes and the age of its source
+    /// read, and rewrites report.json: switch traffic right after a clean
+    /// pass.
+    #[arg(long, value_name = "SECONDS", requires = "sync", conflicts_with = "dry_run", value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    watch: Option<u64>,
+    /// With --sync: also delete target records this migration never saw on
+    /// the source (by default they are counted and left alone).
+    #[arg(long, requires = "sync")]
+    delete_unknown: bool,
+    /// With --sync: the largest share of a kind's records on the target one
+    /// pass may delete; past it that kind's deletions are refused (exit 1,
+    /// counts shown), so a broken or empty source listing never wipes the
+    /// target.
+    #[arg(long, value_name = "RATIO", default_value_t = DEFAULT_MAX_DELETE_RATIO, value_parser = delete_ratio, requires = "sync")]
+    max_delete_ratio: f64,
+    /// With --sync: delete past --max-delete-ratio (the source really
+    /// lost that much).
+    #[arg(long, requires = "sync")]
+    allow_mass_delete: bool,
+}
+
+/// A share from 0 to 1.
+fn delete_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err("a share from 0 to 1 (0.1 is a tenth)".to_owned()),
+    }
 }
 
 /// The token variables of one side, per phase: the per-API one, then the
@@ -265,32 +310,60 @@ async fn preflight_then_migrate(args: &Args, inputs: Inputs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let display = Display::for_stderr(Some(Duration::from_secs(10)));
-    let options = MigrateOptions {
-        phases: report.phases.clone(),
+    let options = migrate_options(args, report.phases.clone());
+    let stop = stop_on_signals();
+    let mut bars = Bars {
+        display,
+        current: None,
+    };
+    let mut events = |event: Event| bars.event(event);
+    let result = match args.watch {
+        Some(seconds) => {
+            let every = Duration::from_secs(seconds);
+            let mut on_pass = |outcome: &Outcome| print::pass(args, outcome, every);
+            watch(
+                &servers,
+                &report,
+                &options,
+                every,
+                &mut events,
+                &mut on_pass,
+                stop,
+            )
+            .await
+        }
+        None => migrate(&servers, &report, &options, &mut events, stop).await,
+    };
+    bars.finish();
+    finished(args, result)
+}
+
+fn migrate_options(args: &Args, phases: Vec<Phase>) -> MigrateOptions {
+    let sync = args.sync.then_some(SyncRules {
+        delete_unknown: args.delete_unknown,
+        max_delete_ratio: args.max_delete_ratio,
+        allow_mass_delete: args.allow_mass_delete,
+    });
+    MigrateOptions {
+        phases,
         journal_dir: args.journal.clone(),
         concurrency: usize::from(args.concurrency),
         dry_run: args.dry_run,
         verify: args.verify,
         overwrite: args.overwrite,
         memory_bound: DEFAULT_MEMORY_BOUND,
-    };
-    let stop = stop_on_signals();
-    let mut bars = Bars {
-        display,
-        current: None,
-    };
-    let result = migrate(
-        &servers,
-        &report,
-        &options,
-        &mut |event| bars.event(event),
-        stop,
-    )
-    .await;
-    bars.finish();
+        sync,
+    }
+}
+
+/// The last outcome printed (a watch printed each pass already), and the
+/// exit code.
+fn finished(args: &Args, result: Result<Outcome, MigrateError>) -> ExitCode {
     match result {
         Ok(outcome) => {
-            print::outcome(&args.source, &args.target, &args.journal, &outcome);
+            if args.watch.is_none() {
+                print::outcome(&args.source, &args.target, &args.journal, &outcome);
+            }
             exit_code(&outcome)
         }
         Err(error) => {

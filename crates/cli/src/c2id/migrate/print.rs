@@ -108,7 +108,11 @@ pub fn outcome(source: &str, target: &str, journal: &Path, outcome: &Outcome) {
             "migration"
         },
     );
-    phase_table(outcome);
+    if outcome.pass.is_some() {
+        sync_table(outcome);
+    } else {
+        phase_table(outcome);
+    }
     for (phase, sample) in &outcome.samples {
         eprintln!(
             "  sample {phase} record as it would be posted (secrets masked): {}",
@@ -171,6 +175,88 @@ fn phase_table(outcome: &Outcome) {
             if phase.interrupted { "  (stopped)" } else { "" }
         );
     }
+}
+
+/// A sync pass per kind: what it adds, replaces, deletes, leaves.
+fn sync_table(outcome: &Outcome) {
+    let [add, replace, delete] = if outcome.dry_run {
+        ["to add", "to replace", "to delete"]
+    } else {
+        ["added", "replaced", "deleted"]
+    };
+    eprintln!(
+        "  {:<15}{:>10}{:>10}{:>12}{:>11}{:>11}{:>24}{:>8}",
+        "kind", "source", add, replace, delete, "unchanged", "left alone (unknown)", "failed"
+    );
+    for phase in &outcome.phases {
+        eprintln!(
+            "  {:<15}{:>10}{:>10}{:>12}{:>11}{:>11}{:>24}{:>8}{}",
+            phase.phase.map_or("?", |p| p.name()),
+            thousands(phase.source_records),
+            thousands(phase.created),
+            thousands(phase.overwritten),
+            thousands(phase.deleted),
+            thousands(phase.present + phase.already_done),
+            thousands(phase.unknown),
+            thousands(phase.failed + phase.conflicts),
+            if phase.interrupted { "  (stopped)" } else { "" }
+        );
+    }
+    for phase in outcome.phases.iter().filter(|p| p.deletes_refused > 0) {
+        eprintln!(
+            "  {}: REFUSED to delete {} of the target's {} ({}%, over --max-delete-ratio):              nothing of this kind was deleted. A broken source can list too little (empty or              cut); check it. If the source really lost them: --allow-mass-delete (or a higher              --max-delete-ratio)",
+            phase.phase.map_or("?", |p| p.name()),
+            thousands(phase.deletes_refused),
+            thousands(phase.target_records),
+            phase.deletes_refused * 100 / phase.target_records.max(1)
+        );
+    }
+    if outcome.phases.iter().any(|p| p.unknown > 0) {
+        eprintln!(
+            "  left alone: records on the target only, never seen on the source by this \
+             journal's migration (--delete-unknown deletes them)"
+        );
+    }
+}
+
+/// One `--watch` pass: a line when it was clean, the whole outcome when not.
+pub fn pass(args: &super::Args, outcome: &Outcome, every: std::time::Duration) {
+    let Some(pass) = outcome.pass else {
+        return;
+    };
+    if !outcome.is_clean() {
+        self::outcome(&args.source, &args.target, &args.journal, outcome);
+    }
+    let sum = |count: fn(&trickle_c2id::PhaseSummary) -> u64| -> u64 {
+        outcome.phases.iter().map(count).sum()
+    };
+    let (added, replaced, deleted) = (
+        sum(|p| p.created),
+        sum(|p| p.overwritten),
+        sum(|p| p.deleted),
+    );
+    let at = pass.source_read_at % 86_400;
+    let age = pass.duration_ms as f64 / 1000.0;
+    eprintln!(
+        "trickle: pass {}: {:.1} s, {} change{} ({} added, {} replaced, {} deleted), {}; the target \
+         holds the source as read at {:02}:{:02}:{:02} UTC ({age:.1} s ago){}",
+        pass.number,
+        age,
+        thousands(added + replaced + deleted),
+        if added + replaced + deleted == 1 { "" } else { "s" },
+        thousands(added),
+        thousands(replaced),
+        thousands(deleted),
+        if outcome.is_clean() { "clean" } else { "NOT clean (see above)" },
+        at / 3600,
+        at % 3600 / 60,
+        at % 60,
+        if outcome.interrupted {
+            String::new()
+        } else {
+            format!("; next pass in {} s", every.as_secs())
+        }
+    );
 }
 
 /// "… and N more", and what report.json holds of them.
@@ -247,6 +333,13 @@ fn verify_table(verify: &VerifyReport) {
 }
 
 fn verdict(outcome: &Outcome) -> String {
+    if outcome.is_clean() && outcome.pass.is_some() {
+        return match (outcome.dry_run, outcome.verify.is_some()) {
+            (true, _) => "nothing would fail: run without --dry-run to apply it".to_owned(),
+            (false, true) => "the target equals the source (synced and verified)".to_owned(),
+            (false, false) => "the target equals the source as read".to_owned(),
+        };
+    }
     if outcome.is_clean() {
         return if outcome.verify.is_some() {
             "every record migrated and verified".to_owned()
@@ -270,6 +363,9 @@ fn verdict(outcome: &Outcome) -> String {
             "{} mismatch(es) found by --verify",
             thousands(mismatches)
         ));
+    }
+    if outcome.phases.iter().any(|p| p.deletes_refused > 0) {
+        parts.push("deletions refused (over --max-delete-ratio, see above)".to_owned());
     }
     if outcome.failure.is_some() || outcome.aborted.is_some() {
         parts.push("a phase stopped before its end (see above)".to_owned());
