@@ -69,7 +69,7 @@ done
 # The README's marked blocks: the runnable ones in one shell in a scratch
 # folder against the emulators (trickle and trickle-try on PATH, nothing
 # else), the others checked (bash -n, JSON, config, same as their file).
-stage "README: every marked block" node scripts/readme-blocks.js --trickle "$PWD/target/debug/trickle"
+stage "README: every marked block" node scripts/readme-blocks.js --strict --trickle "$PWD/target/debug/trickle"
 # The layouts through the real deploy-cli, once: it needs Node >= 20.19 (not
 # 18) and each deploy takes seconds, so on the pinned Node 22 only.
 node22="$(scripts/node-runtimes.sh --path "$(scripts/node-runtimes.sh --versions | tr ' ' '\n' | grep '^22\.')")"

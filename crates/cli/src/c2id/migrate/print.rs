@@ -204,7 +204,7 @@ fn sync_table(outcome: &Outcome) {
     }
     for phase in outcome.phases.iter().filter(|p| p.deletes_refused > 0) {
         eprintln!(
-            "  {}: REFUSED to delete {} of the target's {} ({}%, over --max-delete-ratio):              nothing of this kind was deleted. A broken source can list too little (empty or              cut); check it. If the source really lost them: --allow-mass-delete (or a higher              --max-delete-ratio)",
+            "  {}: REFUSED to delete {} of the target's {} ({}%, over --max-delete-ratio): nothing of this kind was deleted. A broken source can list too little (empty or cut); check it. If the source really lost them: --allow-mass-delete (or a higher --max-delete-ratio)",
             phase.phase.map_or("?", |p| p.name()),
             thousands(phase.deletes_refused),
             thousands(phase.target_records),
