@@ -79,6 +79,9 @@ async fn all_three_phases_land_on_the_target_as_the_guide_says() {
         [3, 3, 2]
     );
     assert_eq!(count_writes(&pair.target), writes);
+    // Nothing registered, so no registration access token issued anew.
+    assert_eq!(again.clients_with_registration_token_total, 0);
+    assert!(again.clients_with_registration_token.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -291,8 +291,9 @@ impl PhaseRun<'_, '_> {
         };
         self.note_streamed(prepared.key.digest())?;
         let job = self.decide(&ctx, &prepared)?;
-        // A sync's registrations keep their tokens but for the new ones.
-        if !ctx.exact || job == Some(Job::Create) {
+        // Only a registration this run posts gets a new token from the
+        // target: one already there (a rerun, a sync) keeps its own.
+        if job == Some(Job::Create) {
             self.note_registration_token(&prepared);
         }
         let Some(job) = job else {
