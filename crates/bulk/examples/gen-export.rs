@@ -88,6 +88,19 @@ fn date(rng: &mut Rng) -> String {
 }
 
 fn main() -> io::Result<()> {
+    let (users, seed) = parse_args();
+    let mut rng = Rng(seed);
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    // Earlier emails (the first 10,000), for the repeats in another case.
+    let mut emails: Vec<String> = Vec::new();
+    for n in 0..users {
+        write_user(&mut out, &mut rng, n, &mut emails)?;
+    }
+    out.flush()
+}
+
+/// `--users N [--seed S]`, or the usage line and exit 2.
+fn parse_args() -> (u64, u64) {
     let mut users = 1_000_000u64;
     let mut seed = 7u64;
     let mut args = std::env::args().skip(1);
@@ -102,49 +115,54 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    let mut rng = Rng(seed);
-    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-    let mut emails: Vec<String> = Vec::new();
-    for n in 0..users {
-        if rng.below(1000) == 0 {
-            writeln!(out, "{{\"user_id\":\"auth0|broken-{n}\",\"email\":")?;
-            continue;
-        }
-        let first = rng.pick(FIRST);
-        let last = rng.pick(LAST);
-        let id = hex(&mut rng, 24);
-        let email = if !emails.is_empty() && rng.below(200) == 0 {
-            let earlier = &emails[rng.below(emails.len() as u64) as usize];
-            earlier.to_uppercase()
-        } else {
-            let local: String = format!("{first}.{last}{n}")
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '.')
-                .collect();
-            format!("{local}@{}", rng.pick(DOMAINS))
-        };
-        if emails.len() < 10_000 {
-            emails.push(email.clone());
-        }
-        let marker = if rng.below(100) == 0 {
-            format!(",\"trickle_migrated_at\":\"{}\"", date(&mut rng))
-        } else {
-            String::new()
-        };
-        let reserved = if rng.below(100) == 0 {
-            format!(",\"created_at\":\"{}\"", date(&mut rng))
-        } else {
-            String::new()
-        };
-        let blocked = if rng.below(200) == 0 {
-            ",\"blocked\":true"
-        } else {
-            ""
-        };
-        let created = date(&mut rng);
-        let updated = date(&mut rng);
-        let login = date(&mut rng);
-        writeln!(
+    (users, seed)
+}
+
+/// One line of the export: user number `n`, or one line in a thousand cut.
+fn write_user(
+    out: &mut impl Write,
+    rng: &mut Rng,
+    n: u64,
+    emails: &mut Vec<String>,
+) -> io::Result<()> {
+    if rng.below(1000) == 0 {
+        return writeln!(out, "{{\"user_id\":\"auth0|broken-{n}\",\"email\":");
+    }
+    let first = rng.pick(FIRST);
+    let last = rng.pick(LAST);
+    let id = hex(rng, 24);
+    let email = if !emails.is_empty() && rng.below(200) == 0 {
+        let earlier = &emails[rng.below(emails.len() as u64) as usize];
+        earlier.to_uppercase()
+    } else {
+        let local: String = format!("{first}.{last}{n}")
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '.')
+            .collect();
+        format!("{local}@{}", rng.pick(DOMAINS))
+    };
+    if emails.len() < 10_000 {
+        emails.push(email.clone());
+    }
+    let marker = if rng.below(100) == 0 {
+        format!(",\"trickle_migrated_at\":\"{}\"", date(rng))
+    } else {
+        String::new()
+    };
+    let reserved = if rng.below(100) == 0 {
+        format!(",\"created_at\":\"{}\"", date(rng))
+    } else {
+        String::new()
+    };
+    let blocked = if rng.below(200) == 0 {
+        ",\"blocked\":true"
+    } else {
+        ""
+    };
+    let created = date(rng);
+    let updated = date(rng);
+    let login = date(rng);
+    writeln!(
             out,
             concat!(
                 "{{\"user_id\":\"auth0|{id}\",\"email\":{email},\"email_verified\":{verified},",
@@ -162,7 +180,7 @@ fn main() -> io::Result<()> {
             first = first,
             last = last.replace('\'', "\u{2019}"),
             nick = first.to_lowercase(),
-            pic = hex(&mut rng, 32),
+            pic = hex(rng, 32),
             initials = first.chars().next().unwrap_or('x').to_lowercase(),
             created = created,
             updated = updated,
@@ -179,8 +197,6 @@ fn main() -> io::Result<()> {
             lang = rng.pick(LANGS),
             news = rng.below(2) == 0,
             dark = rng.below(3) == 0,
-            accent = hex(&mut rng, 6),
-        )?;
-    }
-    out.flush()
+            accent = hex(rng, 6),
+        )
 }
