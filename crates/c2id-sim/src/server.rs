@@ -14,8 +14,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use trickle_emulator::{
-    control_routes, listen, unix_seconds, Controls, Emulator, Faults, Origins, Serving, Tls,
-    TlsError, TlsOptions,
+    control_routes, listen, Controls, Emulator, Faults, Origins, Serving, Tls, TlsError, TlsOptions,
 };
 
 use crate::api::error;
@@ -344,14 +343,7 @@ async fn rate_limit(
                 "Request rate limit exceeded",
             )
         },
-        |verdict, response| {
-            if !verdict.allowed {
-                let wait = verdict.reset.saturating_sub(unix_seconds()).max(1);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            }
-        },
+        trickle_emulator::retry_after,
     )
     .await
 }

@@ -6,6 +6,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::extract::Request;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -87,4 +88,16 @@ pub async fn rate_limit(
     };
     annotate(&verdict, &mut response);
     response
+}
+
+/// An `annotate` for [`rate_limit`]: a refusal says when to come back in
+/// `Retry-After` (seconds until the window resets, at least 1); an answer
+/// within the limit carries nothing.
+pub fn retry_after(verdict: &RateVerdict, response: &mut Response) {
+    if !verdict.allowed {
+        let wait = verdict.reset.saturating_sub(unix_seconds()).max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    }
 }

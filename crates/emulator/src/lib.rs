@@ -24,7 +24,7 @@ mod serve;
 mod tls;
 
 pub use control::control_routes;
-pub use controls::{lock, rate_limit, Controls};
+pub use controls::{lock, rate_limit, retry_after, Controls};
 pub use faults::Faults;
 pub use origins::{parse_public_url, Origins};
 pub use rate::{unix_seconds, RateLimiter, RateVerdict};

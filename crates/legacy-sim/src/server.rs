@@ -15,8 +15,7 @@ use axum::middleware::{self, Next};
 use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use trickle_emulator::{
-    control_routes, listen, lock, unix_seconds, Controls, Faults, Origins, Serving, Tls, TlsError,
-    TlsOptions,
+    control_routes, listen, lock, Controls, Faults, Origins, Serving, Tls, TlsError, TlsOptions,
 };
 
 use crate::api;
@@ -260,14 +259,7 @@ async fn rate_limit(
                 "Too many requests: slow down",
             )
         },
-        |verdict, response| {
-            if !verdict.allowed {
-                let wait = verdict.reset.saturating_sub(unix_seconds()).max(1);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            }
-        },
+        trickle_emulator::retry_after,
     )
     .await
 }
