@@ -29,11 +29,53 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const BATCH: usize = 1024;
 
 /// A key as the journal writes it: a string, or a subject and client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum KeyRepr {
     One(String),
     Pair(String, String),
+}
+
+/// Read as written (a string, or an array of two), without the buffering
+/// and the failed first try of an untagged enum: a journal of millions of
+/// keys is read back at every phase of every pass.
+impl<'de> Deserialize<'de> for KeyRepr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = KeyRepr;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key: a string, or a subject and a client id")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<KeyRepr, E> {
+                Ok(KeyRepr::One(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<KeyRepr, E> {
+                Ok(KeyRepr::One(text))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyRepr, A::Error> {
+                use serde::de::Error;
+                let sub = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let cid = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(KeyRepr::Pair(sub, cid))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl KeyRepr {
@@ -239,6 +281,24 @@ impl MigrationJournal {
     }
 }
 
+/// A line of the journal as [`done_set_of`] reads it: an [`Entry`]'s
+/// members, read without first buffering the whole line as the tagged
+/// enum does (which event it is, is only known from its member).
+#[derive(Deserialize)]
+struct DoneLine {
+    event: Event,
+    phase: Option<Phase>,
+    #[serde(default)]
+    keys: Vec<KeyRepr>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Event {
+    Start,
+    Done,
+}
+
 /// The keys of `phase` that the journal at `path` holds as done; an empty
 /// set when there is no journal (a dry run reads without writing).
 pub fn done_set_of(
@@ -252,14 +312,11 @@ pub fn done_set_of(
     };
     let mut builder = spill.builder();
     let mut failed = None;
-    let found = trickle_transfer::journal::replay(path, |entry: Entry| {
-        let Entry::Done {
-            phase: entry_phase,
-            keys,
-        } = entry
-        else {
+    let found = trickle_transfer::journal::replay(path, |line: DoneLine| {
+        let (Event::Done, Some(entry_phase)) = (line.event, line.phase) else {
             return;
         };
+        let keys = line.keys;
         if entry_phase != phase || failed.is_some() {
             return;
         }

@@ -27,6 +27,7 @@
 //! ([`scrub`], [`masking`]).
 
 pub mod api;
+pub mod compact;
 pub mod digests;
 pub mod journal;
 pub mod listing;

@@ -68,7 +68,7 @@ pub struct Names {
 }
 
 /// A record's text as listed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Text {
     Whole(Bytes),
     /// Longer than the limit: skipped, `bytes` long.
@@ -159,6 +159,7 @@ impl Listing {
                 options,
                 budget,
                 position: 0,
+                spare: Vec::new(),
             };
             // `Err(None)`: the reader went away, nobody to tell.
             match scanner.run(shape) {
@@ -333,6 +334,8 @@ struct Scanner {
     options: ListingOptions,
     budget: Arc<Semaphore>,
     position: u64,
+    /// The text buffer the next record is cut into (one, reused).
+    spare: Vec<u8>,
 }
 
 impl Scanner {
@@ -432,7 +435,8 @@ impl Scanner {
 
     /// One record, starting with `first`, handed over.
     fn record(&mut self, sid: Option<String>, first: u8) -> Scan<()> {
-        let mut record = RecordScan::new(self.options.max_record_bytes);
+        let spare = std::mem::take(&mut self.spare);
+        let mut record = RecordScan::new(self.options.max_record_bytes, spare);
         if matches!(first, b'{' | b'[' | b'"') {
             self.structured(&mut record, first)?;
         } else {
@@ -443,7 +447,8 @@ impl Scanner {
             }
         }
         self.position += 1;
-        let text = record.finish();
+        let text;
+        (text, self.spare) = record.finish();
         let share = match &text {
             Text::Whole(bytes) => bytes.len().clamp(1, self.options.budget_bytes),
             Text::TooBig { .. } => 1,
@@ -461,7 +466,11 @@ impl Scanner {
     /// A record that opens with `{`, `[` or `"`, cut from the body a
     /// chunk's slice at a time.
     fn structured(&mut self, record: &mut RecordScan, first: u8) -> Scan<()> {
-        if record.feed_slice(&[first]).map_err(|(_, why)| self.source.wrong(why))?.1 {
+        if record
+            .feed_slice(&[first])
+            .map_err(|(_, why)| self.source.wrong(why))?
+            .1
+        {
             return Ok(());
         }
         loop {
@@ -538,11 +547,14 @@ struct RecordScan {
 const NAME_LIMIT: usize = 1024;
 
 impl RecordScan {
-    fn new(max: usize) -> RecordScan {
+    /// Cut into `text` (a buffer to reuse: cleared, and made room in).
+    fn new(max: usize, mut text: Vec<u8>) -> RecordScan {
+        text.clear();
+        // Most records fit: no growing a byte at a time.
+        text.reserve(max.min(1024));
         RecordScan {
             max,
-            // Most records fit: no growing a byte at a time.
-            text: Vec::with_capacity(max.min(1024)),
+            text,
             bytes: 0,
             too_big: false,
             depth: 0,
@@ -632,7 +644,9 @@ impl RecordScan {
             return Ok((used, done));
         }
         self.read_again_as_too_big();
-        let (more, done) = self.feed_each(&bytes[limit..]).map_err(|(n, e)| (limit + n, e))?;
+        let (more, done) = self
+            .feed_each(&bytes[limit..])
+            .map_err(|(n, e)| (limit + n, e))?;
         Ok((limit + more, done))
     }
 
@@ -680,7 +694,7 @@ impl RecordScan {
     /// key members picked up from the text kept so far, which is dropped.
     fn read_again_as_too_big(&mut self) {
         let kept = std::mem::take(&mut self.text);
-        let mut again = RecordScan::new(0);
+        let mut again = RecordScan::new(0, Vec::new());
         again.max = self.max;
         again.too_big = true;
         for &byte in &kept {
@@ -724,14 +738,17 @@ impl RecordScan {
         }
     }
 
-    fn finish(self) -> Text {
+    /// The record's text, and the buffer it was cut into (to reuse).
+    fn finish(self) -> (Text, Vec<u8>) {
         if self.too_big {
-            Text::TooBig {
+            let names = self.names;
+            let text = Text::TooBig {
                 bytes: self.bytes,
-                names: self.names,
-            }
+                names,
+            };
+            (text, self.text)
         } else {
-            Text::Whole(Bytes::from(self.text))
+            (Text::Whole(Bytes::copy_from_slice(&self.text)), self.text)
         }
     }
 }
