@@ -6,10 +6,12 @@
 //! A copy reads the source twice (its keys first, in [`Tables`], to know
 //! the keys listed twice before anything is written). A sync reads it
 //! once: each record whose bytes the target holds the same is settled at
-//! once, the others are kept (up to [`DEFERRED_BYTES`]) and decided once
+//! once, the others are kept (up to [`DEFERRED_BYTES_PER_ENTRY`] bytes per
+//! entry of the memory bound) and decided once
 //! the whole listing, so every key listed twice, is known; past that
 //! bound, the source is read a second time as a copy reads it.
 
+use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
 
 use super::index::Tables;
@@ -18,13 +20,15 @@ use super::prune::{self, Prune};
 use super::settle;
 use super::Run;
 use crate::api::ServerError;
-use crate::digests::{always_duplicate, DigestLog, UNKNOWN};
+use crate::digests::{always_duplicate, DigestLog, Spill, UNKNOWN};
 use crate::journal::MigrationJournal;
 use crate::listing::{Hold, Item, Listing, ListingError, Text};
 use crate::masking::masked;
 use crate::model::{
-    Deletion, Event, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, MAX_NAMED,
+    Deletion, Event, MigrateError, MigrateOptions, Outcome, PhaseSummary, Problem, ProblemKind,
+    MAX_NAMED,
 };
+use crate::preflight::Servers;
 use crate::record::{self, Key, Phase, Prepared, Read};
 
 /// Records in a row that got no usable answer from the target before the
@@ -34,8 +38,9 @@ const UNREACHABLE_IN_A_ROW: u32 = 32;
 /// sessions phase stops (the keys differ: every other one would too).
 const SID_MISMATCHES_TO_STOP: u64 = 5;
 /// The changed records' text a sync keeps from its one read of the
-/// source; past it, they are read again instead.
-const DEFERRED_BYTES: usize = 8 << 20;
+/// source, in bytes per entry of the memory bound (by default 8 MiB);
+/// past it, they are read again instead.
+const DEFERRED_BYTES_PER_ENTRY: usize = 64;
 
 /// How a pass ended.
 pub(super) enum Ended {
@@ -151,8 +156,17 @@ pub(super) async fn run(
     }
 }
 
+/// What a pass's reads share, besides its running state.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    servers: &'a Servers,
+    options: &'a MigrateOptions,
+    spill: &'a Spill,
+    stop: &'a watch::Receiver<bool>,
+}
+
 /// What every request of a pass shares.
-fn ctx<'a>(run: &Run<'a, '_>, tables: &'a Tables) -> Ctx<'a> {
+fn ctx<'a>(run: Reading<'a>, tables: &'a Tables) -> Ctx<'a> {
     Ctx {
         target: &run.servers.target,
         tables,
@@ -190,14 +204,15 @@ async fn stream_pass(
         sid_problems: Vec::new(),
         noted: false,
     };
-    let shared = Run {
-        journal: None,
-        events: &mut |_| {},
-        ..*run
+    let reading = Reading {
+        servers: run.servers,
+        options: run.options,
+        spill: run.spill,
+        stop: run.stop,
     };
     let result = match run.options.sync {
-        None => stream(&mut state, &ctx(&shared, tables), &shared).await,
-        Some(_) => sync_stream(&mut state, tables, &shared).await,
+        None => stream(&mut state, &ctx(reading, tables), reading).await,
+        Some(_) => sync_stream(&mut state, tables, reading).await,
     };
     state.word_sid_mismatches();
     (result, state.summary)
@@ -208,7 +223,7 @@ async fn stream_pass(
 async fn sync_stream(
     state: &mut PhaseRun<'_, '_>,
     tables: &mut Tables,
-    run: &Run<'_, '_>,
+    run: Reading<'_>,
 ) -> Result<bool, Stop> {
     let kept = match scan(state, tables, run).await? {
         Scanned::Interrupted => return Ok(true),
@@ -257,11 +272,12 @@ enum Scanned {
 
 /// A sync's read of the source: every record's key noted, those the
 /// target holds the same settled, the others kept (without their share
-/// of the listing's budget) while they fit in [`DEFERRED_BYTES`].
+/// of the listing's budget) while they fit in [`DEFERRED_BYTES_PER_ENTRY`]
+/// bytes per entry of the memory bound.
 async fn scan(
     state: &mut PhaseRun<'_, '_>,
     tables: &Tables,
-    run: &Run<'_, '_>,
+    run: Reading<'_>,
 ) -> Result<Scanned, Stop> {
     let (phase, source) = (state.phase, &run.servers.source);
     let response = source
@@ -270,6 +286,10 @@ async fn scan(
         .map_err(|e| Stop::Fatal(e.into()))?;
     let mut listing = Listing::read(response, record::shape(phase), source.listing_options());
     let (mut kept, mut bytes) = (Some(Vec::new()), 0);
+    let most = run
+        .options
+        .memory_bound
+        .saturating_mul(DEFERRED_BYTES_PER_ENTRY);
     while let Some(item) = listing.next().await {
         if *run.stop.borrow() {
             return Ok(Scanned::Interrupted);
@@ -290,7 +310,7 @@ async fn scan(
             Text::Whole(text) => text.len(),
             Text::TooBig { .. } => 64,
         } + sid.map_or(0, str::len);
-        kept = kept.filter(|_| bytes <= DEFERRED_BYTES).map(|mut kept| {
+        kept = kept.filter(|_| bytes <= most).map(|mut kept| {
             kept.push(Item {
                 hold: Hold::none(),
                 ..item
@@ -348,7 +368,7 @@ fn listing_ended(summary: PhaseSummary, error: MigrateError) -> Ended {
 async fn stream(
     state: &mut PhaseRun<'_, '_>,
     ctx: &Ctx<'_>,
-    run: &Run<'_, '_>,
+    run: Reading<'_>,
 ) -> Result<bool, Stop> {
     let (phase, source, concurrency, stop) = (
         state.phase,
