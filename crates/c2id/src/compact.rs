@@ -2,8 +2,9 @@
 //! each record of the other listing is looked up without a read from
 //! disk: 64 bits of each key digest and its value, 16 bytes an entry,
 //! sorted and found through a table of buckets by their first bits. Past
-//! its bound (a constant: [`COMPACT_FACTOR`] times the spill's) it turns
-//! into a [`DigestTable`] that spills to disk like the others.
+//! its bound (a constant: for a sync's index of the target,
+//! [`COMPACT_FACTOR`] times the spill's) it turns into a [`DigestTable`]
+//! that spills to disk like the others.
 //!
 //! Two keys sharing their 64 bits are one entry, whose value is
 //! [`DUPLICATE`](crate::digests::DUPLICATE) when theirs differ: a lookup
@@ -26,15 +27,19 @@ fn short(key: u128) -> u64 {
 /// Entries in any order, becoming a [`CompactIndex`].
 pub struct CompactBuilder<'s> {
     spill: &'s Spill,
+    /// Entries kept in memory at most.
+    bound: usize,
     entries: Vec<(u64, u64)>,
     /// Past the bound: the entries so far and all later ones.
     spilled: Option<TableBuilder<'s>>,
 }
 
 impl<'s> CompactBuilder<'s> {
-    pub fn new(spill: &'s Spill) -> CompactBuilder<'s> {
+    /// Kept in memory up to `bound` entries.
+    pub fn new(spill: &'s Spill, bound: usize) -> CompactBuilder<'s> {
         CompactBuilder {
             spill,
+            bound,
             entries: Vec::new(),
             spilled: None,
         }
@@ -45,7 +50,7 @@ impl<'s> CompactBuilder<'s> {
             return table.push(u128::from(short(key)), value);
         }
         self.entries.push((short(key), value));
-        if self.entries.len() > self.spill.bound() * COMPACT_FACTOR {
+        if self.entries.len() > self.bound {
             let mut table = self.spill.builder();
             for (key, value) in std::mem::take(&mut self.entries) {
                 table.push(u128::from(key), value)?;
@@ -159,7 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (bound, in_memory) in [(1_000, true), (200, false)] {
             let spill = Spill::new(dir.path(), bound);
-            let mut builder = CompactBuilder::new(&spill);
+            let mut builder = CompactBuilder::new(&spill, bound * COMPACT_FACTOR);
             for n in 0..5_000u64 {
                 builder.push(key(n), n * 2).unwrap();
             }
@@ -178,7 +183,7 @@ mod tests {
         let empty = CompactIndex::default();
         assert_eq!(empty.get(key(1)).unwrap(), None);
         let spill = Spill::new(dir.path(), 1_000);
-        let mut one = CompactBuilder::new(&spill);
+        let mut one = CompactBuilder::new(&spill, 1);
         one.push(u128::MAX, 7).unwrap();
         let one = one.finish(duplicate_if_different).unwrap();
         assert_eq!(one.get(u128::MAX).unwrap(), Some(7));

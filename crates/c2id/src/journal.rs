@@ -101,7 +101,7 @@ impl KeyRepr {
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case", try_from = "Line")]
 pub enum Entry {
     /// The first line: the servers (their issuers) this journal is for.
     Start { source: String, target: String },
@@ -281,15 +281,16 @@ impl MigrationJournal {
     }
 }
 
-/// A line of the journal as [`done_set_of`] reads it: an [`Entry`]'s
-/// members, read without first buffering the whole line as the tagged
-/// enum does (which event it is, is only known from its member).
+/// A line of the journal as read, before it is an [`Entry`]: its members
+/// taken as they come, without first buffering the whole line as a tagged
+/// enum does (the journal is read back at every phase of every pass).
 #[derive(Deserialize)]
-struct DoneLine {
+struct Line {
     event: Event,
+    source: Option<String>,
+    target: Option<String>,
     phase: Option<Phase>,
-    #[serde(default)]
-    keys: Vec<KeyRepr>,
+    keys: Option<Vec<KeyRepr>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +298,28 @@ struct DoneLine {
 enum Event {
     Start,
     Done,
+}
+
+impl TryFrom<Line> for Entry {
+    type Error = &'static str;
+
+    fn try_from(line: Line) -> Result<Entry, &'static str> {
+        match line {
+            Line {
+                event: Event::Start,
+                source: Some(source),
+                target: Some(target),
+                ..
+            } => Ok(Entry::Start { source, target }),
+            Line {
+                event: Event::Done,
+                phase: Some(phase),
+                keys: Some(keys),
+                ..
+            } => Ok(Entry::Done { phase, keys }),
+            _ => Err("a journal line without the members of its event"),
+        }
+    }
 }
 
 /// The keys of `phase` that the journal at `path` holds as done; an empty
@@ -312,11 +335,14 @@ pub fn done_set_of(
     };
     let mut builder = spill.builder();
     let mut failed = None;
-    let found = trickle_transfer::journal::replay(path, |line: DoneLine| {
-        let (Event::Done, Some(entry_phase)) = (line.event, line.phase) else {
+    let found = trickle_transfer::journal::replay(path, |entry: Entry| {
+        let Entry::Done {
+            phase: entry_phase,
+            keys,
+        } = entry
+        else {
             return;
         };
-        let keys = line.keys;
         if entry_phase != phase || failed.is_some() {
             return;
         }
@@ -412,6 +438,43 @@ mod tests {
             "{error:?}"
         );
         assert!(error.advice().contains("aside"), "{}", error.advice());
+    }
+
+    #[test]
+    fn lines_read_back_as_written_and_a_line_short_of_its_members_is_refused() {
+        let start = Entry::Start {
+            source: "https://s".into(),
+            target: "https://t".into(),
+        };
+        let done = Entry::Done {
+            phase: Phase::Authorizations,
+            keys: vec![
+                KeyRepr::Pair("a".into(), "b".into()),
+                KeyRepr::One("c".into()),
+            ],
+        };
+        for (entry, text) in [
+            (
+                start,
+                r#"{"event":"start","source":"https://s","target":"https://t"}"#,
+            ),
+            (
+                done,
+                r#"{"event":"done","phase":"authorizations","keys":[["a","b"],"c"]}"#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&entry).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Entry>(text).unwrap(), entry);
+        }
+        for text in [
+            r#"{"event":"done","phase":"clients"}"#,
+            r#"{"event":"start","source":"https://s"}"#,
+            r#"{"event":"other","phase":"clients","keys":[]}"#,
+            r#"{"event":"done","phase":"clients","keys":[["a","b","c"]]}"#,
+            r#"{"event":"done","phase":"clients","keys":[7]}"#,
+        ] {
+            assert!(serde_json::from_str::<Entry>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

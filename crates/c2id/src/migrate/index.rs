@@ -8,7 +8,7 @@
 //! later sync needs to tell changed records from unchanged ones.
 
 use crate::api::Server;
-use crate::compact::{CompactBuilder, CompactIndex};
+use crate::compact::{CompactBuilder, CompactIndex, COMPACT_FACTOR};
 use crate::digests::{
     always_duplicate, duplicate_if_different, DigestLog, DigestTable, Spill, DUPLICATE,
 };
@@ -152,7 +152,13 @@ async fn index_target(
 ) -> Result<(CompactIndex, Option<DigestLog>), MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
-    let mut builder = CompactBuilder::new(spill);
+    // A sync looks every source record up: its index stays in memory
+    // longer (a copy's, like its other tables, spills past the bound).
+    let bound = match skipped {
+        Some(_) => spill.bound(),
+        None => spill.bound() * COMPACT_FACTOR,
+    };
+    let mut builder = CompactBuilder::new(spill, bound);
     let mut keys = match skipped {
         Some(_) => None,
         None => Some(DigestLog::new(spill).map_err(|e| io_error(spill, e))?),

@@ -7,9 +7,9 @@
 //! the keys listed twice before anything is written). A sync reads it
 //! once: each record whose bytes the target holds the same is settled at
 //! once, the others are kept (up to [`DEFERRED_BYTES_PER_ENTRY`] bytes per
-//! entry of the memory bound) and decided once
-//! the whole listing, so every key listed twice, is known; past that
-//! bound, the source is read a second time as a copy reads it.
+//! entry of the memory bound) and decided once the whole listing, so
+//! every key listed twice, is known; past that bound, the source is read
+//! a second time as a copy reads it.
 
 use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
