@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use trickle_transfer::{Journal as Lines, JournalError};
 
-use crate::digests::{keep_first, DigestTable, Spill};
+use crate::digests::{keep_first, DigestLog, DigestTable, Spill};
 use crate::record::{Key, Phase};
 
 /// The journal's file name inside the journal folder.
@@ -190,6 +190,20 @@ pub struct MigrationJournal {
     lines: Lines<Entry>,
     pending: Vec<(Phase, KeyRepr)>,
     last_flush: Instant,
+    /// Each phase's keys done, as digests: read from the file once (at
+    /// the first [`MigrationJournal::done_set`]), then kept up to date as
+    /// keys are noted, so a pass reads a journal of millions of keys once,
+    /// not once a phase.
+    read_back: Option<[DigestLog; 3]>,
+}
+
+/// A phase's place among the journal's read-back digests.
+fn slot(phase: Phase) -> usize {
+    match phase {
+        Phase::Clients => 0,
+        Phase::Authorizations => 1,
+        Phase::Sessions => 2,
+    }
 }
 
 impl MigrationJournal {
@@ -230,12 +244,16 @@ impl MigrationJournal {
             lines,
             pending: Vec::new(),
             last_flush: Instant::now(),
+            read_back: None,
         })
     }
 
     /// Notes that the target holds `key`'s record; written within a
     /// fraction of a second.
     pub fn done(&mut self, key: &Key) -> std::io::Result<()> {
+        if let Some(read_back) = self.read_back.as_mut() {
+            read_back[slot(key.phase())].push(key.digest())?;
+        }
         self.pending.push((key.phase(), KeyRepr::from_key(key)));
         if self.pending.len() >= BATCH || self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush()?;
@@ -269,15 +287,47 @@ impl MigrationJournal {
         phase: Phase,
         spill: &Spill,
     ) -> Result<DigestTable, MigrationJournalError> {
-        self.flush().map_err(|source| MigrationJournalError::Io {
-            path: self.lines.path().to_path_buf(),
+        let io_error = |path: &Path, source| MigrationJournalError::Io {
+            path: path.to_path_buf(),
             source,
-        })?;
-        done_set_of(self.lines.path(), phase, spill)
+        };
+        self.flush().map_err(|e| io_error(self.lines.path(), e))?;
+        if self.read_back.is_none() {
+            self.read_back = Some(read_back(self.lines.path(), spill)?);
+        }
+        let read_back = self.read_back.as_mut().expect("just read");
+        read_back[slot(phase)]
+            .table(spill)
+            .map_err(|e| io_error(spill.dir(), e))
     }
 
     pub fn path(&self) -> &Path {
         self.lines.path()
+    }
+}
+
+/// Every phase's keys done in the journal at `path`, as digests.
+fn read_back(path: &Path, spill: &Spill) -> Result<[DigestLog; 3], MigrationJournalError> {
+    let io_error = |path: &Path, source| MigrationJournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let log = || DigestLog::new(spill).map_err(|e| io_error(spill.dir(), e));
+    let mut logs = [log()?, log()?, log()?];
+    let mut failed = None;
+    trickle_transfer::journal::replay(path, |entry: Entry| {
+        let Entry::Done { phase, keys } = entry else {
+            return;
+        };
+        for key in keys.into_iter().filter_map(|key| key.into_key(phase)) {
+            if failed.is_none() {
+                failed = logs[slot(phase)].push(key.digest()).err();
+            }
+        }
+    })?;
+    match failed {
+        Some(error) => Err(io_error(spill.dir(), error)),
+        None => Ok(logs),
     }
 }
 
@@ -421,6 +471,17 @@ mod tests {
             .unwrap()
             .contains(session("k1").digest())
             .unwrap());
+        // Read back once; what is noted later comes back too, each in its phase.
+        journal.done(&session("k2")).unwrap();
+        journal.done(&Key::Client("c1".into())).unwrap();
+        let sessions = journal.done_set(Phase::Sessions, &spill).unwrap();
+        let clients = journal.done_set(Phase::Clients, &spill).unwrap();
+        assert_eq!((sessions.len(), clients.len()), (2, 1));
+        assert!(sessions.contains(session("k2").digest()).unwrap());
+        assert!(clients.contains(Key::Client("c1".into()).digest()).unwrap());
+        drop(journal);
+        let mut reopened = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+        assert_eq!(reopened.done_set(Phase::Sessions, &spill).unwrap().len(), 2);
     }
 
     #[test]
