@@ -80,6 +80,11 @@ impl Spill {
         &self.dir
     }
 
+    /// Entries a table keeps in memory.
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
     pub fn builder(&self) -> TableBuilder<'_> {
         TableBuilder {
             spill: self,
@@ -448,6 +453,16 @@ impl DigestLog {
 
     /// Everything pushed so far, as a table.
     pub fn table(&mut self, spill: &Spill) -> io::Result<DigestTable> {
+        self.table_with(spill, keep_first)
+    }
+
+    /// Everything pushed so far, as a table; `combine` decides the value
+    /// of a key pushed more than once.
+    pub fn table_with(
+        &mut self,
+        spill: &Spill,
+        combine: fn(u64, u64) -> u64,
+    ) -> io::Result<DigestTable> {
         if self.len == 0 {
             return Ok(DigestTable::default());
         }
@@ -461,7 +476,7 @@ impl DigestLog {
         }
         // Appending goes on at the end, wherever reading left the offset.
         io::Seek::seek(self.file.get_mut(), io::SeekFrom::End(0))?;
-        builder.finish(keep_first)
+        builder.finish(combine)
     }
 }
 

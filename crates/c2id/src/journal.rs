@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use trickle_transfer::{Journal as Lines, JournalError};
 
-use crate::digests::{keep_first, DigestTable, Spill};
+use crate::digests::{keep_first, DigestLog, DigestTable, Spill};
 use crate::record::{Key, Phase};
 
 /// The journal's file name inside the journal folder.
@@ -29,11 +29,53 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const BATCH: usize = 1024;
 
 /// A key as the journal writes it: a string, or a subject and client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum KeyRepr {
     One(String),
     Pair(String, String),
+}
+
+/// Read as written (a string, or an array of two), without the buffering
+/// and the failed first try of an untagged enum: a journal of millions of
+/// keys is read back at every phase of every pass.
+impl<'de> Deserialize<'de> for KeyRepr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = KeyRepr;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key: a string, or a subject and a client id")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<KeyRepr, E> {
+                Ok(KeyRepr::One(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<KeyRepr, E> {
+                Ok(KeyRepr::One(text))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<KeyRepr, A::Error> {
+                use serde::de::Error;
+                let sub = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let cid = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(KeyRepr::Pair(sub, cid))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl KeyRepr {
@@ -59,7 +101,7 @@ impl KeyRepr {
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case", try_from = "Line")]
 pub enum Entry {
     /// The first line: the servers (their issuers) this journal is for.
     Start { source: String, target: String },
@@ -148,6 +190,20 @@ pub struct MigrationJournal {
     lines: Lines<Entry>,
     pending: Vec<(Phase, KeyRepr)>,
     last_flush: Instant,
+    /// Each phase's keys done, as digests: read from the file once (at
+    /// the first [`MigrationJournal::done_set`]), then kept up to date as
+    /// keys are noted, so a pass reads a journal of millions of keys once,
+    /// not once a phase.
+    read_back: Option<[DigestLog; 3]>,
+}
+
+/// A phase's place among the journal's read-back digests.
+fn slot(phase: Phase) -> usize {
+    match phase {
+        Phase::Clients => 0,
+        Phase::Authorizations => 1,
+        Phase::Sessions => 2,
+    }
 }
 
 impl MigrationJournal {
@@ -188,12 +244,16 @@ impl MigrationJournal {
             lines,
             pending: Vec::new(),
             last_flush: Instant::now(),
+            read_back: None,
         })
     }
 
     /// Notes that the target holds `key`'s record; written within a
     /// fraction of a second.
     pub fn done(&mut self, key: &Key) -> std::io::Result<()> {
+        if let Some(read_back) = self.read_back.as_mut() {
+            read_back[slot(key.phase())].push(key.digest())?;
+        }
         self.pending.push((key.phase(), KeyRepr::from_key(key)));
         if self.pending.len() >= BATCH || self.last_flush.elapsed() >= FLUSH_EVERY {
             self.flush()?;
@@ -227,15 +287,88 @@ impl MigrationJournal {
         phase: Phase,
         spill: &Spill,
     ) -> Result<DigestTable, MigrationJournalError> {
-        self.flush().map_err(|source| MigrationJournalError::Io {
-            path: self.lines.path().to_path_buf(),
+        let io_error = |path: &Path, source| MigrationJournalError::Io {
+            path: path.to_path_buf(),
             source,
-        })?;
-        done_set_of(self.lines.path(), phase, spill)
+        };
+        self.flush().map_err(|e| io_error(self.lines.path(), e))?;
+        if self.read_back.is_none() {
+            self.read_back = Some(read_back(self.lines.path(), spill)?);
+        }
+        let read_back = self.read_back.as_mut().expect("just read");
+        read_back[slot(phase)]
+            .table(spill)
+            .map_err(|e| io_error(spill.dir(), e))
     }
 
     pub fn path(&self) -> &Path {
         self.lines.path()
+    }
+}
+
+/// Every phase's keys done in the journal at `path`, as digests.
+fn read_back(path: &Path, spill: &Spill) -> Result<[DigestLog; 3], MigrationJournalError> {
+    let io_error = |path: &Path, source| MigrationJournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let log = || DigestLog::new(spill).map_err(|e| io_error(spill.dir(), e));
+    let mut logs = [log()?, log()?, log()?];
+    let mut failed = None;
+    trickle_transfer::journal::replay(path, |entry: Entry| {
+        let Entry::Done { phase, keys } = entry else {
+            return;
+        };
+        for key in keys.into_iter().filter_map(|key| key.into_key(phase)) {
+            if failed.is_none() {
+                failed = logs[slot(phase)].push(key.digest()).err();
+            }
+        }
+    })?;
+    match failed {
+        Some(error) => Err(io_error(spill.dir(), error)),
+        None => Ok(logs),
+    }
+}
+
+/// A line of the journal as read, before it is an [`Entry`]: its members
+/// taken as they come, without first buffering the whole line as a tagged
+/// enum does (the journal is read back at every phase of every pass).
+#[derive(Deserialize)]
+struct Line {
+    event: Event,
+    source: Option<String>,
+    target: Option<String>,
+    phase: Option<Phase>,
+    keys: Option<Vec<KeyRepr>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Event {
+    Start,
+    Done,
+}
+
+impl TryFrom<Line> for Entry {
+    type Error = &'static str;
+
+    fn try_from(line: Line) -> Result<Entry, &'static str> {
+        match line {
+            Line {
+                event: Event::Start,
+                source: Some(source),
+                target: Some(target),
+                ..
+            } => Ok(Entry::Start { source, target }),
+            Line {
+                event: Event::Done,
+                phase: Some(phase),
+                keys: Some(keys),
+                ..
+            } => Ok(Entry::Done { phase, keys }),
+            _ => Err("a journal line without the members of its event"),
+        }
     }
 }
 
@@ -338,6 +471,17 @@ mod tests {
             .unwrap()
             .contains(session("k1").digest())
             .unwrap());
+        // Read back once; what is noted later comes back too, each in its phase.
+        journal.done(&session("k2")).unwrap();
+        journal.done(&Key::Client("c1".into())).unwrap();
+        let sessions = journal.done_set(Phase::Sessions, &spill).unwrap();
+        let clients = journal.done_set(Phase::Clients, &spill).unwrap();
+        assert_eq!((sessions.len(), clients.len()), (2, 1));
+        assert!(sessions.contains(session("k2").digest()).unwrap());
+        assert!(clients.contains(Key::Client("c1".into()).digest()).unwrap());
+        drop(journal);
+        let mut reopened = MigrationJournal::open(dir.path(), "https://s", "https://t").unwrap();
+        assert_eq!(reopened.done_set(Phase::Sessions, &spill).unwrap().len(), 2);
     }
 
     #[test]
@@ -355,6 +499,43 @@ mod tests {
             "{error:?}"
         );
         assert!(error.advice().contains("aside"), "{}", error.advice());
+    }
+
+    #[test]
+    fn lines_read_back_as_written_and_a_line_short_of_its_members_is_refused() {
+        let start = Entry::Start {
+            source: "https://s".into(),
+            target: "https://t".into(),
+        };
+        let done = Entry::Done {
+            phase: Phase::Authorizations,
+            keys: vec![
+                KeyRepr::Pair("a".into(), "b".into()),
+                KeyRepr::One("c".into()),
+            ],
+        };
+        for (entry, text) in [
+            (
+                start,
+                r#"{"event":"start","source":"https://s","target":"https://t"}"#,
+            ),
+            (
+                done,
+                r#"{"event":"done","phase":"authorizations","keys":[["a","b"],"c"]}"#,
+            ),
+        ] {
+            assert_eq!(serde_json::to_string(&entry).unwrap(), text);
+            assert_eq!(serde_json::from_str::<Entry>(text).unwrap(), entry);
+        }
+        for text in [
+            r#"{"event":"done","phase":"clients"}"#,
+            r#"{"event":"start","source":"https://s"}"#,
+            r#"{"event":"other","phase":"clients","keys":[]}"#,
+            r#"{"event":"done","phase":"clients","keys":[["a","b","c"]]}"#,
+            r#"{"event":"done","phase":"clients","keys":[7]}"#,
+        ] {
+            assert!(serde_json::from_str::<Entry>(text).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -30,6 +30,7 @@
 #![cfg_attr(test, allow(clippy::too_many_lines))]
 
 pub mod api;
+pub mod compact;
 pub mod digests;
 pub mod journal;
 pub mod listing;

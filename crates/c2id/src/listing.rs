@@ -6,8 +6,12 @@
 //! escapes, nesting) and cuts it into records' texts, each kept only up to
 //! `max_record_bytes`: a longer record is skipped while it streams past
 //! (only its key members, `client_id` / `sub` / `cid`, are picked up on
-//! the way, to name it) and handed over as too big. Texts go down a small
-//! channel, each holding a share of a byte budget until its request is
+//! the way, to name it) and handed over as too big. A record is cut a
+//! chunk's slice at a time (strings skipped to their next quote or
+//! backslash); only a record that turns out too big is read again byte by
+//! byte for its key members. Texts go down a small channel in batches
+//! (what one chunk of the body held, handed over before the next is
+//! awaited), each holding a share of a byte budget until its request is
 //! over, so what is read ahead and what is in flight together stay under
 //! the budget.
 //!
@@ -23,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::runtime::Handle;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// How the listing is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,7 @@ pub struct Names {
 }
 
 /// A record's text as listed.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Text {
     Whole(Bytes),
     /// Longer than the limit: skipped, `bytes` long.
@@ -133,36 +137,56 @@ impl fmt::Display for ListingError {
 /// follows).
 pub type Next = Result<Item, ListingError>;
 
+/// Records handed over at once at most.
+const BATCH: usize = 256;
+
 /// A listing being read.
 pub struct Listing {
-    records: mpsc::Receiver<Next>,
+    records: mpsc::Receiver<Vec<Next>>,
+    /// The rest of the batch last received.
+    ready: std::vec::IntoIter<Next>,
 }
 
 impl Listing {
     /// Starts reading `response`'s body as `shape`.
     pub fn read(response: reqwest::Response, shape: Shape, options: ListingOptions) -> Listing {
-        let (tx, records) = mpsc::channel(256);
+        let (tx, records) = mpsc::channel(8);
         let handle = Handle::current();
         tokio::task::spawn_blocking(move || {
             let budget = Arc::new(Semaphore::new(options.budget_bytes));
             let mut scanner = Scanner {
-                source: Source::new(handle, response, options.stall),
+                source: Source::new(handle, response, options.stall, tx),
                 options,
                 budget,
-                tx,
                 position: 0,
+                spare: Vec::new(),
             };
             // `Err(None)`: the reader went away, nobody to tell.
-            if let Err(Some(error)) = scanner.run(shape) {
-                let _ = scanner.tx.blocking_send(Err(error));
+            match scanner.run(shape) {
+                Ok(()) => {
+                    let _ = scanner.source.hand_over();
+                }
+                Err(Some(error)) => {
+                    scanner.source.batch.push(Err(error));
+                    let _ = scanner.source.hand_over();
+                }
+                Err(None) => {}
             }
         });
-        Listing { records }
+        Listing {
+            records,
+            ready: Vec::new().into_iter(),
+        }
     }
 
     /// The next record, an error, or `None` at the end.
     pub async fn next(&mut self) -> Option<Next> {
-        self.records.recv().await
+        loop {
+            if let Some(next) = self.ready.next() {
+                return Some(next);
+            }
+            self.ready = self.records.recv().await?.into_iter();
+        }
     }
 
     /// The listing as a stream, for [`trickle_transfer::submit_bounded`].
@@ -173,7 +197,8 @@ impl Listing {
     }
 }
 
-/// The body's bytes, one at a time, from its chunks as they arrive.
+/// The body's bytes, from its chunks as they arrive, and the records cut
+/// from them, handed over before the next chunk is awaited.
 struct Source {
     handle: Handle,
     response: reqwest::Response,
@@ -182,13 +207,20 @@ struct Source {
     offset: u64,
     stall: Duration,
     progress: Instant,
+    tx: mpsc::Sender<Vec<Next>>,
+    batch: Vec<Next>,
 }
 
 /// `Err(None)`: the reader of the records went away.
 type Scan<T> = Result<T, Option<ListingError>>;
 
 impl Source {
-    fn new(handle: Handle, response: reqwest::Response, stall: Duration) -> Source {
+    fn new(
+        handle: Handle,
+        response: reqwest::Response,
+        stall: Duration,
+        tx: mpsc::Sender<Vec<Next>>,
+    ) -> Source {
         Source {
             handle,
             response,
@@ -197,7 +229,30 @@ impl Source {
             offset: 0,
             stall,
             progress: Instant::now(),
+            tx,
+            batch: Vec::new(),
         }
+    }
+
+    /// Hands over the records cut so far (waiting for the reader is not
+    /// the server stalling).
+    fn hand_over(&mut self) -> Scan<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.tx.blocking_send(batch).map_err(|_| None)?;
+        self.progress = Instant::now();
+        Ok(())
+    }
+
+    /// A record cut: handed over with the others of its chunk.
+    fn push(&mut self, item: Item) -> Scan<()> {
+        self.batch.push(Ok(item));
+        if self.batch.len() >= BATCH {
+            self.hand_over()?;
+        }
+        Ok(())
     }
 
     /// The next byte, `None` at the end of the body.
@@ -224,8 +279,10 @@ impl Source {
         Ok(Some(self.chunk[self.at]))
     }
 
-    /// The next chunk of the body; `false` at its end.
+    /// The next chunk of the body; `false` at its end. What was cut from
+    /// the last one is handed over first.
     fn refill(&mut self) -> Scan<bool> {
+        self.hand_over()?;
         let left = self.stall.saturating_sub(self.progress.elapsed());
         let chunk = self
             .handle
@@ -276,8 +333,9 @@ struct Scanner {
     source: Source,
     options: ListingOptions,
     budget: Arc<Semaphore>,
-    tx: mpsc::Sender<Next>,
     position: u64,
+    /// The text buffer the next record is cut into (one, reused).
+    spare: Vec<u8>,
 }
 
 impl Scanner {
@@ -377,40 +435,82 @@ impl Scanner {
 
     /// One record, starting with `first`, handed over.
     fn record(&mut self, sid: Option<String>, first: u8) -> Scan<()> {
-        let mut record = RecordScan::new(self.options.max_record_bytes);
-        let mut byte = first;
+        let spare = std::mem::take(&mut self.spare);
+        let mut record = RecordScan::new(self.options.max_record_bytes, spare);
         if matches!(first, b'{' | b'[' | b'"') {
-            while !record.feed(byte).map_err(|why| self.source.wrong(why))? {
-                byte = self.source.next()?.ok_or_else(|| self.source.cut_off())?;
-            }
+            self.structured(&mut record, first)?;
         } else {
             // A bare number or literal: up to the next delimiter.
-            record.feed(byte).map_err(|why| self.source.wrong(why))?;
+            record.feed(first).map_err(|why| self.source.wrong(why))?;
             while let Some(next) = self.peek_scalar_byte()? {
                 record.feed(next).map_err(|why| self.source.wrong(why))?;
             }
         }
         self.position += 1;
-        let text = record.finish();
+        let text;
+        (text, self.spare) = record.finish();
         let share = match &text {
             Text::Whole(bytes) => bytes.len().clamp(1, self.options.budget_bytes),
             Text::TooBig { .. } => 1,
         };
-        let hold = self
-            .source
-            .handle
-            .block_on(self.budget.clone().acquire_many_owned(share as u32))
-            .map_err(|_| None)?;
+        let hold = self.hold(share as u32)?;
         let item = Item {
             sid,
             position: self.position,
             text,
             hold: Hold(Some(hold)),
         };
-        self.tx.blocking_send(Ok(item)).map_err(|_| None)?;
+        self.source.push(item)
+    }
+
+    /// A record that opens with `{`, `[` or `"`, cut from the body a
+    /// chunk's slice at a time.
+    fn structured(&mut self, record: &mut RecordScan, first: u8) -> Scan<()> {
+        if record
+            .feed_slice(&[first])
+            .map_err(|(_, why)| self.source.wrong(why))?
+            .1
+        {
+            return Ok(());
+        }
+        loop {
+            let source = &mut self.source;
+            if source.at >= source.chunk.len() && !source.refill()? {
+                return Err(source.cut_off());
+            }
+            let (used, done) = match record.feed_slice(&source.chunk[source.at..]) {
+                Ok(fed) => fed,
+                Err((used, why)) => {
+                    source.at += used;
+                    source.offset += used as u64;
+                    return Err(source.wrong(why));
+                }
+            };
+            source.at += used;
+            source.offset += used as u64;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A share of the byte budget; when it is spent, what was cut is
+    /// handed over first (it may be what holds the budget).
+    fn hold(&mut self, share: u32) -> Scan<OwnedSemaphorePermit> {
+        match self.budget.clone().try_acquire_many_owned(share) {
+            Ok(hold) => return Ok(hold),
+            Err(TryAcquireError::Closed) => return Err(None),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        self.source.hand_over()?;
+        let hold = self
+            .source
+            .handle
+            .block_on(self.budget.clone().acquire_many_owned(share))
+            .map_err(|_| None)?;
         // Waiting for the reader is not the server stalling.
         self.source.progress = Instant::now();
-        Ok(())
+        Ok(hold)
     }
 
     /// The next byte of a bare scalar, or `None` at its end (the
@@ -447,11 +547,14 @@ struct RecordScan {
 const NAME_LIMIT: usize = 1024;
 
 impl RecordScan {
-    fn new(max: usize) -> RecordScan {
+    /// Cut into `text` (a buffer to reuse: cleared, and made room in).
+    fn new(max: usize, mut text: Vec<u8>) -> RecordScan {
+        text.clear();
+        // Most records fit: no growing a byte at a time.
+        text.reserve(max.min(1024));
         RecordScan {
             max,
-            // Most records fit: no growing a byte at a time.
-            text: Vec::with_capacity(max.min(1024)),
+            text,
             bytes: 0,
             too_big: false,
             depth: 0,
@@ -524,6 +627,95 @@ impl RecordScan {
         Ok(false)
     }
 
+    /// Takes bytes up to the record's end: `(bytes used, complete)`; an
+    /// error with the bytes used up to the one at fault. While the record
+    /// fits, only its structure is followed (strings skipped to their next
+    /// quote or backslash); once it is too big, the kept text is read again
+    /// byte by byte, as if it had been all along, for its key members.
+    fn feed_slice(&mut self, bytes: &[u8]) -> Result<(usize, bool), (usize, &'static str)> {
+        if self.too_big {
+            return self.feed_each(bytes);
+        }
+        let limit = bytes.len().min(self.max - self.text.len());
+        let (used, done) = self.follow_structure(&bytes[..limit]).map_err(|e| (0, e))?;
+        self.text.extend_from_slice(&bytes[..used]);
+        self.bytes += used as u64;
+        if done || limit == bytes.len() {
+            return Ok((used, done));
+        }
+        self.read_again_as_too_big();
+        let (more, done) = self
+            .feed_each(&bytes[limit..])
+            .map_err(|(n, e)| (limit + n, e))?;
+        Ok((limit + more, done))
+    }
+
+    /// Depth and strings only: `(bytes used, complete)`.
+    fn follow_structure(&mut self, bytes: &[u8]) -> Result<(usize, bool), &'static str> {
+        let mut at = 0;
+        while at < bytes.len() {
+            if self.in_string {
+                if std::mem::take(&mut self.escaped) {
+                    at += 1;
+                    continue;
+                }
+                let Some(found) = memchr::memchr2(b'"', b'\\', &bytes[at..]) else {
+                    return Ok((bytes.len(), false));
+                };
+                at += found + 1;
+                if bytes[at - 1] == b'\\' {
+                    self.escaped = true;
+                } else {
+                    self.in_string = false;
+                    if self.depth == 0 {
+                        return Ok((at, true));
+                    }
+                }
+                continue;
+            }
+            let byte = bytes[at];
+            at += 1;
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.checked_sub(1).ok_or("a record closed twice")?;
+                    if self.depth == 0 {
+                        return Ok((at, true));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok((bytes.len(), false))
+    }
+
+    /// The record past its limit: the state byte by byte would have, its
+    /// key members picked up from the text kept so far, which is dropped.
+    fn read_again_as_too_big(&mut self) {
+        let kept = std::mem::take(&mut self.text);
+        let mut again = RecordScan::new(0, Vec::new());
+        again.max = self.max;
+        again.too_big = true;
+        for &byte in &kept {
+            // The same bytes the structure was followed through: no error, no end.
+            let _ = again.feed(byte);
+        }
+        *self = again;
+    }
+
+    /// [`RecordScan::feed`] over each byte.
+    fn feed_each(&mut self, bytes: &[u8]) -> Result<(usize, bool), (usize, &'static str)> {
+        for (at, &byte) in bytes.iter().enumerate() {
+            match self.feed(byte) {
+                Ok(true) => return Ok((at + 1, true)),
+                Ok(false) => {}
+                Err(why) => return Err((at + 1, why)),
+            }
+        }
+        Ok((bytes.len(), false))
+    }
+
     fn string_done(&mut self) {
         if !std::mem::take(&mut self.capturing) {
             return;
@@ -546,14 +738,17 @@ impl RecordScan {
         }
     }
 
-    fn finish(self) -> Text {
+    /// The record's text, and the buffer it was cut into (to reuse).
+    fn finish(self) -> (Text, Vec<u8>) {
         if self.too_big {
-            Text::TooBig {
+            let names = self.names;
+            let text = Text::TooBig {
                 bytes: self.bytes,
-                names: self.names,
-            }
+                names,
+            };
+            (text, self.text)
         } else {
-            Text::Whole(Bytes::from(self.text))
+            (Text::Whole(Bytes::copy_from_slice(&self.text)), self.text)
         }
     }
 }

@@ -79,12 +79,21 @@ pub fn sid_digest(sid: &str) -> u128 {
 }
 
 fn digest(parts: &[&[u8]]) -> u128 {
-    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    let len = parts.iter().map(|p| p.len() + 1).sum();
+    // Most keys are short: no allocation for them.
+    let (mut short, mut long) = ([0u8; 256], Vec::new());
+    let bytes = if len <= short.len() {
+        &mut short[..len]
+    } else {
+        long.resize(len, 0);
+        &mut long[..]
+    };
+    let mut at = 0;
     for part in parts {
-        bytes.extend_from_slice(part);
-        bytes.push(0);
+        bytes[at..at + part.len()].copy_from_slice(part);
+        at += part.len() + 1;
     }
-    xxh3_128(&bytes)
+    xxh3_128(bytes)
 }
 
 /// Members of a client registration that the target makes anew on import.
@@ -358,6 +367,15 @@ pub fn prepare_session(sid: String, listed: Bytes) -> Result<Prepared, String> {
     })
 }
 
+/// The key digest [`prepare`] gives a listing's record (under which a
+/// sync's one read of the source notes a record it decides later).
+pub fn prepared_key_digest(phase: Phase, sid: Option<&str>, position: u64, text: &Text) -> u128 {
+    match prepare(phase, sid.map(str::to_owned), position, text.clone()) {
+        Read::Ready(prepared) => prepared.key.digest(),
+        Read::Unusable { key_digest, .. } => key_digest,
+    }
+}
+
 /// A listing record made ready, or why it cannot be.
 #[derive(Debug)]
 pub enum Read {
@@ -506,17 +524,44 @@ pub fn listed_key(phase: Phase, sid: Option<&str>, text: &Text) -> Option<Key> {
 }
 
 /// A listing's record as a sync indexes an authorisation or a session
-/// first: its key, index key and the digest of its very bytes (the same
-/// bytes are the same record, whatever the members; other bytes are
-/// compared member by member). Only the key members are read.
-pub fn listed_raw(phase: Phase, sid: Option<&str>, text: &Text) -> Option<(Key, u128, u64)> {
-    let key = listed_key(phase, sid, text)?;
-    let digest = match text {
+/// first: its key digest, index key and the digest of its very bytes (the
+/// same bytes are the same record, whatever the members; other bytes are
+/// compared member by member). Only the key members are read, borrowed
+/// where they can be: the one step every record of every pass takes.
+pub fn listed_raw(phase: Phase, sid: Option<&str>, text: &Text) -> Option<(u128, u128, u64)> {
+    let content = match text {
         Text::Whole(bytes) => xxh3_64(bytes).min(UNKNOWN - 1),
         Text::TooBig { .. } => UNKNOWN,
     };
-    let index_key = index_key(&key, sid);
-    Some((key, index_key, digest))
+    let bytes = match text {
+        Text::Whole(bytes) if phase != Phase::Clients => bytes,
+        _ => {
+            let key = listed_key(phase, sid, text)?;
+            return Some((key.digest(), index_key(&key, sid), content));
+        }
+    };
+    let key_digest = match phase {
+        Phase::Sessions => digest(&[b"s", sid?.rsplit_once('.')?.0.as_bytes()]),
+        _ => {
+            #[derive(serde::Deserialize)]
+            struct KeyMembers<'a> {
+                // Read as `listed_key` reads them (a member twice is no key).
+                #[allow(dead_code)]
+                client_id: Option<serde::de::IgnoredAny>,
+                #[serde(borrow)]
+                sub: Option<std::borrow::Cow<'a, str>>,
+                #[serde(borrow)]
+                cid: Option<std::borrow::Cow<'a, str>>,
+            }
+            let members: KeyMembers = serde_json::from_slice(bytes).ok()?;
+            digest(&[b"a", members.sub?.as_bytes(), members.cid?.as_bytes()])
+        }
+    };
+    let index_key = match phase {
+        Phase::Sessions => sid_digest(sid?),
+        _ => key_digest,
+    };
+    Some((key_digest, index_key, content))
 }
 
 /// How a phase's listing is laid out.
@@ -644,6 +689,51 @@ mod tests {
 
     fn body(prepared: &Prepared) -> Value {
         serde_json::from_slice(&prepared.body).unwrap()
+    }
+
+    #[test]
+    fn a_raw_read_names_a_record_as_its_key_and_index_do() {
+        let whole = |text: &'static str| Text::Whole(Bytes::from_static(text.as_bytes()));
+        let text = r#"{"sub":"al\u0069ce","cid":"app","scope":["openid"],"client_id":7}"#;
+        let (key, index, content) = listed_raw(Phase::Authorizations, None, &whole(text)).unwrap();
+        let want = Key::Authorization {
+            sub: "alice".into(),
+            cid: "app".into(),
+        };
+        assert_eq!((key, index), (want.digest(), index_key(&want, None)));
+        assert_eq!(content, xxh3_64(text.as_bytes()).min(UNKNOWN - 1));
+        let (key, index, _) =
+            listed_raw(Phase::Sessions, Some("k1.hmac"), &whole(r#"{"sub":"a"}"#)).unwrap();
+        let want = Key::Session("k1".into());
+        assert_eq!((key, index), (want.digest(), sid_digest("k1.hmac")));
+        for text in [
+            r#"{"sub":5,"cid":"app"}"#,
+            r#"{"sub":"a"}"#,
+            r#"{"sub":"a","cid":"b","client_id":1,"client_id":2}"#,
+            "[1]",
+        ] {
+            let slow = listed_key(Phase::Authorizations, None, &whole(text));
+            assert_eq!(slow, None, "{text}");
+            assert_eq!(
+                listed_raw(Phase::Authorizations, None, &whole(text)),
+                None,
+                "{text}"
+            );
+        }
+        let big = Text::TooBig {
+            bytes: 9,
+            names: Names {
+                sub: Some("a".into()),
+                cid: Some("b".into()),
+                ..Names::default()
+            },
+        };
+        let want = Key::Authorization {
+            sub: "a".into(),
+            cid: "b".into(),
+        };
+        let raw = listed_raw(Phase::Authorizations, None, &big);
+        assert_eq!(raw, Some((want.digest(), want.digest(), UNKNOWN)));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! What a pass knows before it posts anything, as digest tables (bounded
 //! in memory, spilled past the bound): the keys the journal holds as
 //! done, the records this run already reported, the source's listing
-//! (its keys, [`DUPLICATE`] for a key listed twice) and the target's
+//! (its keys, [`DUPLICATE`] for a key listed twice; a sync learns them
+//! from its one read of the source instead, see `pass`) and the target's
 //! (index key → content digest of the record as compared, ignoring what a
 //! target makes anew, for the records the journal does not hold): what a
 //! later sync needs to tell changed records from unchanged ones.
 
 use crate::api::Server;
+use crate::compact::{CompactBuilder, CompactIndex, COMPACT_FACTOR};
 use crate::digests::{
     always_duplicate, duplicate_if_different, DigestLog, DigestTable, Spill, DUPLICATE,
 };
@@ -21,16 +23,19 @@ pub(super) struct Tables {
     pub done: DigestTable,
     pub settled: DigestTable,
     pub source: DigestTable,
-    pub target: DigestTable,
-    /// Records in the source's listing.
-    pub source_records: u64,
+    /// The target's, compact in memory (see [`crate::compact`]).
+    pub target: CompactIndex,
+    /// Records in the source's listing (a copy's: a sync reads it once,
+    /// after this).
+    pub source_records: Option<u64>,
     /// A sync: the key digest of every record the target listed (what
     /// its deletions are counted from, without reading the target again).
     pub target_keys: Option<DigestLog>,
 }
 
 impl Tables {
-    /// Reads the journal, then both listings at once.
+    /// Reads the journal, then both listings at once (a sync: only the
+    /// target's).
     pub async fn read(
         phase: Phase,
         source: &Server,
@@ -47,10 +52,16 @@ impl Tables {
         let settled = settled.table(spill).map_err(|e| io_error(spill, e))?;
         // A sync compares every record (content decides, not the journal).
         let skipped = options.sync.is_none().then_some(&done);
-        let (source_index, target_index) = tokio::join!(
-            index_source(source, phase, spill),
-            index_target(target, phase, spill, skipped)
-        );
+        let (source_index, target_index) = match options.sync {
+            Some(_) => (
+                Ok(Default::default()),
+                index_target(target, phase, spill, None).await,
+            ),
+            None => tokio::join!(
+                index_source(source, phase, spill),
+                index_target(target, phase, spill, skipped)
+            ),
+        };
         let (source, source_records) = source_index?;
         let (target_index, target_keys) = target_index?;
         Ok(Tables {
@@ -88,7 +99,7 @@ impl Tables {
         let known = |table: &DigestTable, digest| table.contains(digest).unwrap_or(true);
         !known(&self.source, key.digest())
             && !known(&self.done, key.digest())
-            && !known(&self.target, index_key)
+            && !self.target.contains(index_key).unwrap_or(true)
     }
 }
 
@@ -110,7 +121,7 @@ async fn index_source(
     source: &Server,
     phase: Phase,
     spill: &Spill,
-) -> Result<(DigestTable, u64), MigrateError> {
+) -> Result<(DigestTable, Option<u64>), MigrateError> {
     let response = source.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), source.listing_options());
     let mut builder = spill.builder();
@@ -127,7 +138,7 @@ async fn index_source(
     let table = builder
         .finish(always_duplicate)
         .map_err(|e| io_error(spill, e))?;
-    Ok((table, records))
+    Ok((table, Some(records)))
 }
 
 /// The target's listing, but for what the journal holds as done (when
@@ -138,10 +149,16 @@ async fn index_target(
     phase: Phase,
     spill: &Spill,
     skipped: Option<&DigestTable>,
-) -> Result<(DigestTable, Option<DigestLog>), MigrateError> {
+) -> Result<(CompactIndex, Option<DigestLog>), MigrateError> {
     let response = target.open_listing(phase).await?;
     let mut listing = Listing::read(response, record::shape(phase), target.listing_options());
-    let mut builder = spill.builder();
+    // A sync looks every source record up: its index stays in memory
+    // longer (a copy's, like its other tables, spills past the bound).
+    let bound = match skipped {
+        Some(_) => spill.bound(),
+        None => spill.bound() * COMPACT_FACTOR,
+    };
+    let mut builder = CompactBuilder::new(spill, bound);
     let mut keys = match skipped {
         Some(_) => None,
         None => Some(DigestLog::new(spill).map_err(|e| io_error(spill, e))?),
@@ -152,34 +169,24 @@ async fn index_target(
         let item = item.map_err(|e| listing_error("target", phase, e))?;
         let sid = item.sid.as_deref();
         let listed = if raw {
-            record::listed_raw(phase, sid, &item.text).map(|(key, index_key, content)| {
-                record::Listed {
-                    key,
-                    subject: None,
-                    index_key,
-                    content,
-                }
-            })
+            record::listed_raw(phase, sid, &item.text)
         } else {
             record::listed(phase, sid, &item.text)
+                .map(|listed| (listed.key.digest(), listed.index_key, listed.content))
         };
-        let Some(listed) = listed else {
+        let Some((key_digest, index_key, content)) = listed else {
             continue;
         };
         if let Some(keys) = keys.as_mut() {
-            keys.push(listed.key.digest())
-                .map_err(|e| io_error(spill, e))?;
+            keys.push(key_digest).map_err(|e| io_error(spill, e))?;
         }
         if let Some(done) = skipped {
-            if done
-                .contains(listed.key.digest())
-                .map_err(|e| io_error(spill, e))?
-            {
+            if done.contains(key_digest).map_err(|e| io_error(spill, e))? {
                 continue;
             }
         }
         builder
-            .push(listed.index_key, listed.content)
+            .push(index_key, content)
             .map_err(|e| io_error(spill, e))?;
     }
     let table = builder

@@ -2,6 +2,14 @@
 //! reported before, listed twice, already on the target, to compare, to
 //! post), the requests run with bounded concurrency, and what they come
 //! back with counted, journalled and listed.
+//!
+//! A copy reads the source twice (its keys first, in [`Tables`], to know
+//! the keys listed twice before anything is written). A sync reads it
+//! once: each record whose bytes the target holds the same is settled at
+//! once, the others are kept (up to [`DEFERRED_BYTES_PER_ENTRY`] bytes per
+//! entry of the memory bound) and decided once the whole listing, so
+//! every key listed twice, is known; past that bound, the source is read
+//! a second time as a copy reads it.
 
 use tokio::sync::watch;
 use trickle_transfer::submit_bounded;
@@ -11,15 +19,16 @@ use super::outcome::{Ctx, Finished, How, Job};
 use super::prune::{self, Prune};
 use super::settle;
 use super::Run;
-use crate::api::{Server, ServerError};
-use crate::digests::DigestLog;
-use crate::digests::UNKNOWN;
+use crate::api::ServerError;
+use crate::digests::{always_duplicate, DigestLog, Spill, UNKNOWN};
 use crate::journal::MigrationJournal;
-use crate::listing::{Item, Listing, ListingError, Text};
+use crate::listing::{Hold, Item, Listing, ListingError, Text};
 use crate::masking::masked;
 use crate::model::{
-    Deletion, Event, MigrateError, Outcome, PhaseSummary, Problem, ProblemKind, MAX_NAMED,
+    Deletion, Event, MigrateError, MigrateOptions, Outcome, PhaseSummary, Problem, ProblemKind,
+    MAX_NAMED,
 };
+use crate::preflight::Servers;
 use crate::record::{self, Key, Phase, Prepared, Read};
 
 /// Records in a row that got no usable answer from the target before the
@@ -28,6 +37,10 @@ const UNREACHABLE_IN_A_ROW: u32 = 32;
 /// SID mismatches, with no session having kept its SID, before the
 /// sessions phase stops (the keys differ: every other one would too).
 const SID_MISMATCHES_TO_STOP: u64 = 5;
+/// The changed records' text a sync keeps from its one read of the
+/// source, in bytes per entry of the memory bound (by default 8 MiB);
+/// past it, they are read again instead.
+const DEFERRED_BYTES_PER_ENTRY: usize = 64;
 
 /// How a pass ended.
 pub(super) enum Ended {
@@ -65,6 +78,8 @@ struct PhaseRun<'a, 'e> {
     /// Where this pass's SID mismatches sit in the listed problems (their
     /// wording is settled when the phase's counts are known).
     sid_problems: Vec<usize>,
+    /// A sync's kept records: their keys were noted when they were read.
+    noted: bool,
 }
 
 /// Reads the tables, then streams the source through the target; a sync
@@ -100,21 +115,14 @@ pub(super) async fn run(
         phase,
         verifying: false,
         pass,
-        total: Some(tables.source_records),
+        total: tables.source_records,
         done: tables.done.len(),
     });
     if phase == Phase::Clients {
         outcome.clients_with_registration_token_total = 0;
     }
     let target_keys = tables.target_keys.take();
-    let ctx = Ctx {
-        target: &servers.target,
-        tables: &tables,
-        dry_run: run.options.dry_run,
-        overwrite: run.options.overwrite || run.options.sync.is_some(),
-        exact: run.options.sync.is_some(),
-    };
-    let (result, summary) = stream_pass(run, &ctx, settled, &mut streamed, outcome).await;
+    let (result, summary) = stream_pass(run, &mut tables, settled, &mut streamed, outcome).await;
     let mut summary = match ended(phase, result, summary, outcome) {
         Next::GoOn(summary) => summary,
         Next::End(ended) => return ended,
@@ -148,16 +156,36 @@ pub(super) async fn run(
     }
 }
 
+/// What a pass's reads share, besides its running state.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    servers: &'a Servers,
+    options: &'a MigrateOptions,
+    spill: &'a Spill,
+    stop: &'a watch::Receiver<bool>,
+}
+
+/// What every request of a pass shares.
+fn ctx<'a>(run: Reading<'a>, tables: &'a Tables) -> Ctx<'a> {
+    Ctx {
+        target: &run.servers.target,
+        tables,
+        dry_run: run.options.dry_run,
+        overwrite: run.options.overwrite || run.options.sync.is_some(),
+        exact: run.options.sync.is_some(),
+    }
+}
+
 /// The source's listing streamed through the target, with the state of
 /// one pass.
 async fn stream_pass(
     run: &mut Run<'_, '_>,
-    ctx: &Ctx<'_>,
+    tables: &mut Tables,
     settled: &mut DigestLog,
     streamed: &mut DigestLog,
     outcome: &mut Outcome,
 ) -> (Result<bool, Stop>, PhaseSummary) {
-    let phase = ctx.tables.phase;
+    let phase = tables.phase;
     let mut state = PhaseRun {
         phase,
         journal: run.journal.as_deref_mut(),
@@ -174,11 +202,123 @@ async fn stream_pass(
         unreachable_in_a_row: 0,
         sid_mismatches: 0,
         sid_problems: Vec::new(),
+        noted: false,
     };
-    let source = &run.servers.source;
-    let result = stream(&mut state, ctx, source, run.options.concurrency, run.stop).await;
+    let reading = Reading {
+        servers: run.servers,
+        options: run.options,
+        spill: run.spill,
+        stop: run.stop,
+    };
+    let result = match run.options.sync {
+        None => stream(&mut state, &ctx(reading, tables), reading).await,
+        Some(_) => sync_stream(&mut state, tables, reading).await,
+    };
     state.word_sid_mismatches();
     (result, state.summary)
+}
+
+/// A sync's one read of the source ([`scan`]), then its kept records
+/// decided, or past the bound the source streamed again.
+async fn sync_stream(
+    state: &mut PhaseRun<'_, '_>,
+    tables: &mut Tables,
+    run: Reading<'_>,
+) -> Result<bool, Stop> {
+    let kept = match scan(state, tables, run).await? {
+        Scanned::Interrupted => return Ok(true),
+        Scanned::Whole(kept) => kept,
+    };
+    let io = |source| {
+        Stop::Fatal(MigrateError::Io {
+            path: run.spill.dir().to_path_buf(),
+            source,
+        })
+    };
+    // Every key the source listed, those listed twice marked.
+    tables.source = state
+        .streamed
+        .table_with(run.spill, always_duplicate)
+        .map_err(io)?;
+    *state.streamed = DigestLog::new(run.spill).map_err(io)?;
+    let ctx = ctx(run, tables);
+    let Some(kept) = kept else {
+        (
+            state.seen,
+            state.summary.source_records,
+            state.summary.present,
+        ) = (0, 0, 0);
+        return stream(state, &ctx, run).await;
+    };
+    state.noted = true;
+    let submitted = submit_bounded(
+        state,
+        futures_util::stream::iter(kept),
+        run.options.concurrency,
+        run.stop,
+        |state, item| state.settle_item(ctx, item),
+        |state, finished| state.finish(finished),
+    )
+    .await?;
+    Ok(submitted.interrupted)
+}
+
+/// How a sync's read of the source ended.
+enum Scanned {
+    Interrupted,
+    /// Read whole: the records to decide, unless there were too many to keep.
+    Whole(Option<Vec<Item>>),
+}
+
+/// A sync's read of the source: every record's key noted, those the
+/// target holds the same settled, the others kept (without their share
+/// of the listing's budget) while they fit in [`DEFERRED_BYTES_PER_ENTRY`]
+/// bytes per entry of the memory bound.
+async fn scan(
+    state: &mut PhaseRun<'_, '_>,
+    tables: &Tables,
+    run: Reading<'_>,
+) -> Result<Scanned, Stop> {
+    let (phase, source) = (state.phase, &run.servers.source);
+    let response = source
+        .open_listing(phase)
+        .await
+        .map_err(|e| Stop::Fatal(e.into()))?;
+    let mut listing = Listing::read(response, record::shape(phase), source.listing_options());
+    let (mut kept, mut bytes) = (Some(Vec::new()), 0);
+    let most = run
+        .options
+        .memory_bound
+        .saturating_mul(DEFERRED_BYTES_PER_ENTRY);
+    while let Some(item) = listing.next().await {
+        if *run.stop.borrow() {
+            return Ok(Scanned::Interrupted);
+        }
+        let item = item.map_err(Stop::Listing)?;
+        state.count_seen();
+        if state.unchanged_bytes(true, tables, item.sid.as_deref(), &item.text)? {
+            continue;
+        }
+        let sid = item.sid.as_deref();
+        state.note_streamed(record::prepared_key_digest(
+            phase,
+            sid,
+            item.position,
+            &item.text,
+        ))?;
+        bytes += match &item.text {
+            Text::Whole(text) => text.len(),
+            Text::TooBig { .. } => 64,
+        } + sid.map_or(0, str::len);
+        kept = kept.filter(|_| bytes <= most).map(|mut kept| {
+            kept.push(Item {
+                hold: Hold::none(),
+                ..item
+            });
+            kept
+        });
+    }
+    Ok(Scanned::Whole(kept))
 }
 
 /// After the stream: on (a sync's deletions come only after a whole
@@ -228,11 +368,14 @@ fn listing_ended(summary: PhaseSummary, error: MigrateError) -> Ended {
 async fn stream(
     state: &mut PhaseRun<'_, '_>,
     ctx: &Ctx<'_>,
-    source: &Server,
-    concurrency: usize,
-    stop: &watch::Receiver<bool>,
+    run: Reading<'_>,
 ) -> Result<bool, Stop> {
-    let phase = state.phase;
+    let (phase, source, concurrency, stop) = (
+        state.phase,
+        &run.servers.source,
+        run.options.concurrency,
+        run.stop,
+    );
     let response = source
         .open_listing(phase)
         .await
@@ -262,21 +405,36 @@ impl PhaseRun<'_, '_> {
         ctx: Ctx<'c>,
         item: Item,
     ) -> Result<Option<impl std::future::Future<Output = Finished> + 'c>, Stop> {
+        self.count_seen();
+        if self.unchanged_bytes(ctx.exact, ctx.tables, item.sid.as_deref(), &item.text)? {
+            return Ok(None);
+        }
+        self.settle_item(ctx, item)
+    }
+
+    fn count_seen(&mut self) {
         self.seen += 1;
         self.summary.source_records += 1;
         (self.events)(Event::Progress {
             phase: self.phase,
             seen: self.seen,
         });
+    }
+
+    /// A record whose bytes the target does not hold the same, made ready
+    /// and decided; the request, when it needs one.
+    #[allow(clippy::type_complexity)]
+    fn settle_item<'c>(
+        &mut self,
+        ctx: Ctx<'c>,
+        item: Item,
+    ) -> Result<Option<impl std::future::Future<Output = Finished> + 'c>, Stop> {
         let Item {
             sid,
             position,
             text,
             hold,
         } = item;
-        if self.unchanged_bytes(&ctx, sid.as_deref(), &text)? {
-            return Ok(None);
-        }
         let prepared = match record::prepare(self.phase, sid, position, text) {
             Read::Ready(prepared) => prepared,
             Read::Unusable {
@@ -284,12 +442,12 @@ impl PhaseRun<'_, '_> {
                 record,
                 message,
             } => {
-                self.note_streamed(key_digest)?;
+                self.note_read(key_digest)?;
                 self.problem_once(&ctx, key_digest, record, message);
                 return Ok(None);
             }
         };
-        self.note_streamed(prepared.key.digest())?;
+        self.note_read(prepared.key.digest())?;
         let job = self.decide(&ctx, &prepared)?;
         // Only a registration this run posts gets a new token from the
         // target: one already there (a rerun, a sync) keeps its own.
@@ -302,26 +460,40 @@ impl PhaseRun<'_, '_> {
         Ok(Some(settle::settle(ctx, job, prepared, hold)))
     }
 
+    /// Notes a key as listed, unless a sync's read noted it already.
+    fn note_read(&mut self, key_digest: u128) -> Result<(), Stop> {
+        if self.noted {
+            return Ok(());
+        }
+        self.note_streamed(key_digest)
+    }
+
     /// A sync's authorisation or session whose bytes the target holds
     /// the same: unchanged, settled without reading it further (most
     /// records of most passes), with one lookup.
-    fn unchanged_bytes(&mut self, ctx: &Ctx, sid: Option<&str>, text: &Text) -> Result<bool, Stop> {
-        if !ctx.exact || self.phase == Phase::Clients {
+    fn unchanged_bytes(
+        &mut self,
+        exact: bool,
+        tables: &Tables,
+        sid: Option<&str>,
+        text: &Text,
+    ) -> Result<bool, Stop> {
+        if !exact || self.phase == Phase::Clients {
             return Ok(false);
         }
-        let Some((key, index_key, digest)) = record::listed_raw(self.phase, sid, text) else {
+        let Some((key_digest, index_key, digest)) = record::listed_raw(self.phase, sid, text)
+        else {
             return Ok(false);
         };
-        let tables = ctx.tables;
         let same = digest != UNKNOWN && tables.on_target(index_key) == Some(digest);
         // Not a key listed twice's check: nothing is written here, and a
         // copy with other bytes goes the whole way and is reported.
-        if !same || tables.is_settled(key.digest()) {
+        if !same || tables.is_settled(key_digest) {
             return Ok(false);
         }
         // Not journalled (no lookup of the journal's keys either): what
         // the journal does not hold is only ever left alone, never deleted.
-        self.note_streamed(key.digest())?;
+        self.note_streamed(key_digest)?;
         self.summary.present += 1;
         Ok(true)
     }

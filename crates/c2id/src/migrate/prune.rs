@@ -200,14 +200,20 @@ async fn delete_all(
         stop,
         |deleting, item: Result<Item, ListingError>| {
             let item = item.map_err(|e| prune.listing_error(e))?;
-            let Some(key) = record::listed_key(prune.phase, item.sid.as_deref(), &item.text) else {
-                return Ok(None);
+            let sid = item.sid.as_deref();
+            // Its key's digest first (nothing allocated): most records stay.
+            let digest = match record::listed_raw(prune.phase, sid, &item.text) {
+                Some((digest, _, _)) => digest,
+                None => return Ok(None),
             };
-            let why = match (doomed.get(key.digest()), deleting.left) {
+            let why = match (doomed.get(digest), deleting.left) {
                 (_, 0) | (Ok(None), _) => return Ok(None),
                 (Ok(Some(GONE_CODE)), _) => GONE,
                 (Ok(Some(_)), _) => UNKNOWN,
                 (Err(error), _) => return Err(prune.io_error(error)),
+            };
+            let Some(key) = record::listed_key(prune.phase, sid, &item.text) else {
+                return Ok(None);
             };
             deleting.left -= 1;
             let record = key.describe(None);

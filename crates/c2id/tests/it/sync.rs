@@ -288,3 +288,117 @@ async fn a_dry_run_counts_each_kinds_changes_and_writes_nothing() {
     );
     assert_eq!(phase(&dry, Phase::Clients).created, 2);
 }
+
+/// How often the source was asked for each kind's listing.
+fn source_listings(pair: &Pair) -> [u64; 3] {
+    let r = pair.source.stats().requests;
+    [r.clients_list, r.authz_v3_list, r.sessions_list]
+}
+
+/// A clean pass, and the listings it asked the source for (the
+/// preflight's reads included: the sameness probes' clients, the token
+/// check's GET).
+async fn counted_pass(pair: &Pair, run: &Run) -> (Outcome, [u64; 3]) {
+    let before = source_listings(pair);
+    let outcome = pair.migrate(run).await.unwrap();
+    assert!(outcome.is_clean(), "{outcome:?}");
+    assert_migrated(&pair.source.state(), &pair.target.state(), &Phase::ALL);
+    let after = source_listings(pair);
+    (outcome, [0, 1, 2].map(|i| after[i] - before[i]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_reads_the_source_once_or_twice_past_what_it_keeps_with_the_same_end() {
+    let pair = copied(400).await;
+    let mut run = pair.options();
+    run.sync = sync(0.5);
+    // A few changes: kept from the one read, decided once it is whole.
+    pair.source.apply_churn(&ChurnBatch {
+        edit_authz: 5,
+        logout: 5,
+        add: 3,
+        ..ChurnBatch::default()
+    });
+    let (_, few) = counted_pass(&pair, &run).await;
+    assert_eq!(few[2], 1, "the sessions listing read once");
+    // More changed text than a pass keeps (64 bytes per entry of the
+    // memory bound: 64 KB here): the source is read again to apply them.
+    pair.source.apply_churn(&ChurnBatch {
+        edit_authz: 3000,
+        edit_sessions: 3000,
+        ..ChurnBatch::default()
+    });
+    let (outcome, many) = counted_pass(&pair, &run).await;
+    let authz = phase(&outcome, Phase::Authorizations);
+    assert_eq!(
+        [0, 1, 2].map(|i| many[i] - few[i]),
+        [0, 1, 1],
+        "read again: {authz:?}"
+    );
+    assert_eq!(
+        authz.source_records, 401,
+        "400, and the one added: {authz:?}"
+    );
+    assert_eq!(authz.overwritten + authz.present, 401, "{authz:?}");
+    assert!(authz.overwritten > 300, "{authz:?}");
+    let (again, none) = counted_pass(&pair, &run).await;
+    assert_eq!(none, few, "nothing changed: one read of each");
+    for summary in &again.phases {
+        assert_eq!(summary.changes(), 0, "{summary:?}");
+        assert_eq!(summary.present, summary.source_records, "{summary:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_source_lists_twice_is_reported_and_left_as_it_is_by_a_pass() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let twice = Arc::new(AtomicBool::new(false));
+    let on = twice.clone();
+    // Once on: the second authorisation listed again, with another scope.
+    let source_rule = rule(move |request| {
+        let listing = request.is("GET", "/authorizations")
+            && request.query.is_none()
+            && on.load(Ordering::SeqCst);
+        if !listing {
+            return Action::Forward;
+        }
+        Action::Rewrite(Box::new(|reply| {
+            let mut listing = reply.body_json();
+            let mut twin = listing[1].clone();
+            twin["scp"] = serde_json::json!(["openid", "twice"]);
+            listing.as_array_mut().unwrap().push(twin);
+            Reply::json(reply.status, &listing)
+        }))
+    });
+    let example = tokens([
+        trickle_c2id_sim::CLIENT_REGISTRATION_TOKEN,
+        trickle_c2id_sim::AUTHZ_STORE_TOKEN,
+        trickle_c2id_sim::SESSION_STORE_TOKEN,
+    ]);
+    let pair = Pair::fronted(
+        generated_source(10, 50),
+        Generate::default().seed().unwrap(),
+        Some(source_rule),
+        None,
+        example.clone(),
+        example,
+    )
+    .await;
+    assert!(pair.migrate(&pair.options()).await.unwrap().is_clean());
+    twice.store(true, Ordering::SeqCst);
+    let held = pair.target.state().authorizations;
+    let writes = count_writes(&pair.target);
+    let mut run = pair.options();
+    run.sync = sync(0.5);
+    for _ in 0..2 {
+        let pass = pair.migrate(&run).await.unwrap();
+        assert_eq!(pass.problems.listed.len(), 1, "{:?}", pass.problems);
+        let problem = &pass.problems.listed[0];
+        assert!(problem.message.contains("more than once"), "{problem:?}");
+        let authz = phase(&pass, Phase::Authorizations);
+        assert_eq!((authz.failed, authz.deleted, authz.present), (1, 0, 50));
+        assert_eq!(count_writes(&pair.target), writes, "nothing written");
+        assert_eq!(pair.target.state().authorizations, held);
+    }
+}
