@@ -28,8 +28,46 @@ stage() {
   stage_seconds+=("$(elapsed "$current_start" "$(now)")")
   current_stage=""
 }
+# `beside NAME COMMAND…` starts a stage in the background, its output kept
+# in a file; `join_beside` waits for it, shows that output and records its
+# wall time (a stage mostly of one kind of work, CPU or waiting, runs beside
+# one of the other kind).
+beside_name=""
+beside_start=""
+beside_pid=""
+beside_log=""
+beside() {
+  beside_name=$1
+  beside_start=$(now)
+  step "$1 (beside the next stage; its output when it ends)"
+  shift
+  beside_log=$(mktemp)
+  "$@" >"$beside_log" 2>&1 &
+  beside_pid=$!
+}
+join_beside() {
+  current_stage=$beside_name
+  current_start=$beside_start
+  step "$beside_name: waiting for it"
+  local status=0
+  wait "$beside_pid" || status=$?
+  beside_pid=""
+  cat "$beside_log" >&2
+  rm -f "$beside_log"
+  [ "$status" -eq 0 ] || exit "$status"
+  stage_names+=("$current_stage (beside)")
+  stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+  current_stage=""
+}
 print_times() {
   local status=$?
+  if [ -n "$beside_pid" ]; then
+    # A stage failed while one ran beside it: stop that one too.
+    pkill -TERM -P "$beside_pid" 2>/dev/null || true
+    kill "$beside_pid" 2>/dev/null || true
+    stage_names+=("$beside_name (stopped)")
+    stage_seconds+=("$(elapsed "$beside_start" "$(now)")")
+  fi
   if [ -n "$current_stage" ]; then
     stage_names+=("$current_stage (failed)")
     stage_seconds+=("$(elapsed "$current_start" "$(now)")")
@@ -70,22 +108,25 @@ stage "Rust: lints and tests (one build)" \
 test -x target/debug/trickle || { echo "test.sh: cargo test built no target/debug/trickle" >&2; exit 1; }
 # The same Node tests on every runtime Auth0 offers (18, 22) and the
 # machine's own: a feature a runtime lacks fails here.
-# Three files at a time: they mostly wait on emulators and timeouts, and
-# Node's default on 2 cores is one.
+# Five files at a time: they mostly wait on emulators and timeouts (Node's
+# default on 2 cores is one; past five, the longest file bounds the stage).
 node_tests() {
-  TRICKLE_BIN="$PWD/target/debug/trickle" "$1" --test --test-concurrency=3 tests/*.test.js tests/sdk/*.test.js examples/*.test.js
+  TRICKLE_BIN="$PWD/target/debug/trickle" "$1" --test --test-concurrency=5 tests/*.test.js tests/sdk/*.test.js examples/*.test.js
 }
 for node in $(scripts/node-runtimes.sh); do
   stage "Node $("$node" --version): generated scripts end to end" node_tests "$node"
 done
-# The README's marked blocks: the runnable ones in one shell in a scratch
-# folder against the emulators (trickle and trickle-try on PATH, nothing
-# else), the others checked (bash -n, JSON, config, same as their file).
-stage "README: every marked block" node scripts/readme-blocks.js --strict --trickle "$PWD/target/debug/trickle"
 # The layouts through the real deploy-cli, once: it needs Node >= 20.19 (not
-# 18) and each deploy takes seconds, so on the pinned Node 22 only.
+# 18) and each deploy takes seconds, so on the pinned Node 22 only. Its
+# deploys are CPU work (deploy-cli compiles its schema each run), so it runs
+# beside the README's blocks, which mostly wait on the emulators.
 node22="$(scripts/node-runtimes.sh --path "$(scripts/node-runtimes.sh --versions | tr ' ' '\n' | grep '^22\.')")"
 deploy_tests() {
   TRICKLE_BIN="$PWD/target/debug/trickle" "$node22" --test tests/deploy/*.test.js
 }
-stage "Node $("$node22" --version): the deploy layouts through deploy-cli" deploy_tests
+beside "Node $("$node22" --version): the deploy layouts through deploy-cli" deploy_tests
+# The README's marked blocks: the runnable ones in one shell in a scratch
+# folder against the emulators (trickle and trickle-try on PATH, nothing
+# else), the others checked (bash -n, JSON, config, same as their file).
+stage "README: every marked block" node scripts/readme-blocks.js --strict --trickle "$PWD/target/debug/trickle"
+join_beside
