@@ -31,16 +31,25 @@ if [ "$have" != "$wanted" ]; then
   cargo install --quiet --locked --root "$tools" wasm-bindgen-cli --version "$wanted" --force
 fi
 
-step "Node packages"
+# The three npm installs side by side: each mostly waits on the registry.
+step "Node packages, and Node 18 and 22 (Auth0's runtimes) for the runtime matrix"
+installs=()
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.package-lock.json.trickle 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
-  cp package-lock.json node_modules/.package-lock.json.trickle
+  (npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.package-lock.json.trickle) &
+  installs+=($!)
 fi
-
-step "Node runtimes of Auth0 (18, 22) for the runtime matrix"
 for version in $(scripts/node-runtimes.sh --versions); do
   if [ ! -x "$(scripts/node-runtimes.sh --path "$version")" ]; then
     npm install --prefix ".tools/node-$version" --no-save --no-audit --no-fund --loglevel=error \
-      "$(scripts/node-runtimes.sh --package)@$version"
+      "$(scripts/node-runtimes.sh --package)@$version" &
+    installs+=($!)
   fi
 done
+failed=0
+for pid in ${installs[@]+"${installs[@]}"}; do
+  wait "$pid" || failed=1
+done
+if [ "$failed" -ne 0 ]; then
+  echo "setup: a Node install failed (its npm output is above); run scripts/setup.sh again" >&2
+  exit 1
+fi
