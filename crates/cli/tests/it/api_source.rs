@@ -127,7 +127,7 @@ fn preflight_and_status_refuse_an_api_source_rather_than_read_an_auth0_tenant() 
                 "--client-id",
                 "x",
             ],
-            &[("TRICKLE_CLIENT_SECRET", "never-used-secret")],
+            &[("TRICKLE_OLD_CLIENT_SECRET", "never-used-secret")],
         );
         assert_eq!(result.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8_lossy(&result.stderr);

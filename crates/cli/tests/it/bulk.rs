@@ -22,6 +22,7 @@ fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_remove("TRICKLE_CLIENT_SECRET")
         .env_remove("TRICKLE_OLD_CLIENT_SECRET")
+        .env_remove("TRICKLE_NEW_CLIENT_SECRET")
         .env_remove("TRICKLE_BULK_TEST_HALT");
     for (key, value) in env {
         command.env(key, value);
@@ -186,14 +187,14 @@ fn import_checks_its_arguments_before_any_request() {
     );
     let result = run(
         args("http://new.example.com"),
-        &[("TRICKLE_CLIENT_SECRET", "s3cr3t")],
+        &[("TRICKLE_NEW_CLIENT_SECRET", "s3cr3t")],
     );
     assert_eq!(result.status.code(), Some(2));
     assert!(stderr(&result).contains("--domain"), "{}", stderr(&result));
     assert!(!stderr(&result).contains("s3cr3t"));
     let mut not_a_plan = args("https://new.example.com");
     not_a_plan[3] = dir.path().to_str().unwrap().to_owned();
-    let result = run(not_a_plan, &[("TRICKLE_CLIENT_SECRET", "s3cr3t")]);
+    let result = run(not_a_plan, &[("TRICKLE_NEW_CLIENT_SECRET", "s3cr3t")]);
     assert_eq!(result.status.code(), Some(2), "{}", stderr(&result));
     assert!(
         stderr(&result).contains("no import files"),
@@ -309,7 +310,7 @@ impl Sim {
         command
             .args(args)
             .env_remove("TRICKLE_BULK_TEST_HALT")
-            .env("TRICKLE_CLIENT_SECRET", BULK_SECRET);
+            .env("TRICKLE_NEW_CLIENT_SECRET", BULK_SECRET);
         for (key, value) in env {
             command.env(key, value);
         }

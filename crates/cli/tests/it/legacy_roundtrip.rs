@@ -80,7 +80,11 @@ impl Drop for Emulator {
 
 fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
-    command.args(args).env_remove("TRICKLE_CLIENT_SECRET");
+    command
+        .args(args)
+        .env_remove("TRICKLE_CLIENT_SECRET")
+        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
+        .env_remove("TRICKLE_NEW_CLIENT_SECRET");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -247,7 +251,7 @@ fn plan_and_import(
             "--poll-interval-ms",
             "20",
         ],
-        &[("TRICKLE_CLIENT_SECRET", "importer-secret")],
+        &[("TRICKLE_NEW_CLIENT_SECRET", "importer-secret")],
     );
     assert!(
         imported.status.success(),

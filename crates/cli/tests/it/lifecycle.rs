@@ -196,7 +196,7 @@ fn preflight_passes_each_old_tenant_check_and_fails_each_with_its_fix() {
     );
     let cfg = config(dir.path(), REALM, 5000);
     let cfg = cfg.to_str().unwrap();
-    let env = [("TRICKLE_CLIENT_SECRET", OLD_SECRET)];
+    let env = [("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)];
 
     let (code, checks) = preflight(&old_args(cfg, old.url(), "good"), &env);
     assert_eq!(code, 0, "{checks:?}");
@@ -280,7 +280,7 @@ fn preflight_passes_each_old_tenant_check_and_fails_each_with_its_fix() {
             _ => old.url().to_owned(),
         };
         if twist == "wrong-secret" {
-            envs = vec![("TRICKLE_CLIENT_SECRET", "not-the-secret")];
+            envs = vec![("TRICKLE_OLD_CLIENT_SECRET", "not-the-secret")];
         }
         let (code, checks) = preflight(&old_args(cfg, &domain, client), &envs);
         assert_eq!(code, 1, "{twist} {client}: {checks:?}");
@@ -392,7 +392,7 @@ fn preflight_refuses_bad_arguments_with_exit_code_2() {
         text(&output)
     );
     fs::write(&cfg, "[connection]\nname = \"x\"\n").unwrap();
-    let output = trickle(&args, &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)]);
+    let output = trickle(&args, &[("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output).contains("source"), "{}", text(&output));
     let output = trickle(&["preflight", "--client-secret", OLD_SECRET], &[]);
@@ -433,7 +433,7 @@ fn preflight_checks_the_new_tenant_connection_and_the_scripts_deployed_there() {
     assert!(generated.status.success(), "{}", text(&generated));
     let folder = out.join("database-connections").join(CONNECTION);
     let env = [
-        ("TRICKLE_CLIENT_SECRET", OLD_SECRET),
+        ("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET),
         ("TRICKLE_NEW_CLIENT_SECRET", NEW_SECRET),
     ];
     let run = |new: &Tenant, client: &str| {
@@ -661,7 +661,7 @@ fn status_counts_a_tenant_too_big_to_page_by_search_totals_and_by_export() {
     });
     let dir = tempfile::tempdir().unwrap();
     let env = [
-        ("TRICKLE_CLIENT_SECRET", OLD_SECRET),
+        ("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET),
         ("TRICKLE_NEW_CLIENT_SECRET", NEW_SECRET),
     ];
     let new_args = [
@@ -763,7 +763,7 @@ const NOT_DONE_YET: i32 = 3;
 
 #[test]
 fn status_says_too_early_nothing_yet_and_marked() {
-    let env = [("TRICKLE_CLIENT_SECRET", OLD_SECRET)];
+    let env = [("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)];
     // All marked, without the new tenant asked: no proof, so not "done"
     // (status_verdicts.rs holds every verdict).
     let cases: Vec<VerdictCase> = vec![
@@ -790,7 +790,7 @@ fn status_fails_without_a_token_and_names_no_secret() {
         dir.path(),
         old.url(),
         &[],
-        &[("TRICKLE_CLIENT_SECRET", "wrong")],
+        &[("TRICKLE_OLD_CLIENT_SECRET", "wrong")],
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -814,7 +814,7 @@ fn status_counts_markers_it_cannot_date_without_walking_back_a_year() {
         dir.path(),
         old.url(),
         &[],
-        &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)],
+        &[("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)],
     );
     assert_eq!(
         output.status.code(),
@@ -883,7 +883,7 @@ fn unmark(plan: &Path, domain: &str, client: &str, extra: &[&str]) -> (Output, V
         client,
     ];
     args.extend_from_slice(extra);
-    let output = trickle(&args, &[("TRICKLE_CLIENT_SECRET", OLD_SECRET)]);
+    let output = trickle(&args, &[("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)]);
     let report = fs::read(plan.join("unmark-report.json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())

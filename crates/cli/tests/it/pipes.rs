@@ -29,7 +29,6 @@ fn run_with_closed_stdout(args: &[&str], envs: &[(String, String)]) -> (ExitStat
         .stderr(Stdio::piped())
         // A panic would print its backtrace: make sure it would show.
         .env("RUST_BACKTRACE", "1")
-        .env("TRICKLE_CLIENT_SECRET", SECRET)
         .env("TRICKLE_OLD_CLIENT_SECRET", SECRET)
         .output()
         .expect("trickle runs");

@@ -229,7 +229,7 @@ fn run(cfg: &str, old: &Sim, new: &Fake) -> (i32, Vec<Value>) {
             "deployer",
         ],
         &[
-            ("TRICKLE_CLIENT_SECRET", OLD_SECRET),
+            ("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET),
             ("TRICKLE_NEW_CLIENT_SECRET", NEW_SECRET),
         ],
         Duration::from_secs(60),

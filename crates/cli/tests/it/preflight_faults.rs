@@ -95,7 +95,7 @@ fn preflight(args: &[&str]) -> (i32, Vec<Value>, String) {
         all.extend(["--probes", "2"]);
     }
     all.extend_from_slice(args);
-    let output = trickle(&all, &[("TRICKLE_CLIENT_SECRET", SECRET)], DEADLINE);
+    let output = trickle(&all, &[("TRICKLE_OLD_CLIENT_SECRET", SECRET)], DEADLINE);
     let shown = text(&output);
     assert!(!shown.contains(SECRET), "the secret was printed:\n{shown}");
     let checks = serde_json::from_slice::<Value>(&output.stdout)

@@ -269,7 +269,10 @@ fn cases(dir: &Path, url: &str) -> Vec<Case> {
     // The same hostile server under another issuer path: one URL for both
     // sides is refused before any request.
     let c2id_target = format!("{url}/target");
-    let secret = [("TRICKLE_CLIENT_SECRET", SECRET)];
+    let secret = [
+        ("TRICKLE_OLD_CLIENT_SECRET", SECRET),
+        ("TRICKLE_NEW_CLIENT_SECRET", SECRET),
+    ];
     vec![
         (
             "bulk import",
@@ -321,7 +324,7 @@ fn cases(dir: &Path, url: &str) -> Vec<Case> {
                 "n",
             ]),
             vec![
-                ("TRICKLE_CLIENT_SECRET", SECRET),
+                ("TRICKLE_OLD_CLIENT_SECRET", SECRET),
                 ("TRICKLE_NEW_CLIENT_SECRET", SECRET),
             ],
         ),

@@ -173,7 +173,7 @@ fn status(dir: &Path, realm: &str, old: &str, new: Option<&str>, extra: &[&str])
         .args(["--domain", old, "--client-id", "good", "--out"])
         .arg(&out)
         .args(extra)
-        .env("TRICKLE_CLIENT_SECRET", OLD_SECRET)
+        .env("TRICKLE_OLD_CLIENT_SECRET", OLD_SECRET)
         .env("TRICKLE_NEW_CLIENT_SECRET", NEW_SECRET);
     if let Some(new) = new {
         command.args(["--new-domain", new, "--new-client-id", "reader"]);

@@ -61,7 +61,7 @@ fn a_management_api_that_refuses_every_token_stops_the_run_after_one_renewal() {
             "--client-id",
             "scripts",
         ],
-        &[("TRICKLE_CLIENT_SECRET", SECRET)],
+        &[("TRICKLE_OLD_CLIENT_SECRET", SECRET)],
         Duration::from_secs(30),
     );
     let shown = text(&output);
