@@ -1,12 +1,15 @@
 //! `trickle bulk` as a user runs it: exit codes, messages, files; and a
 //! plan imported into the real emulator (`trickle sim`).
 
+use crate::support;
+
 use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -16,18 +19,9 @@ const NEW_CONNECTION_ID: &str = "con_NewUsers0000001";
 const BULK_CLIENT: &str = "bulk-importer";
 const BULK_SECRET: &str = "sim-only-bulk-secret";
 
+/// Runs trickle with nothing inherited from the shell's secrets.
 fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
-    command
-        .args(args)
-        .env_remove("TRICKLE_CLIENT_SECRET")
-        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
-        .env_remove("TRICKLE_NEW_CLIENT_SECRET")
-        .env_remove("TRICKLE_BULK_TEST_HALT");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("trickle runs")
+    support::run::trickle(args, env, Duration::from_secs(180))
 }
 
 fn stderr(output: &Output) -> String {

@@ -6,11 +6,14 @@
 //! known-answer record hashed by an independent implementation; the CLI
 //! binaries run as a user runs them.
 
+use crate::support;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -78,17 +81,9 @@ impl Drop for Emulator {
     }
 }
 
+/// Runs trickle with nothing inherited from the shell's secrets.
 fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
-    command
-        .args(args)
-        .env_remove("TRICKLE_CLIENT_SECRET")
-        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
-        .env_remove("TRICKLE_NEW_CLIENT_SECRET");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("trickle runs")
+    support::run::trickle(args, env, Duration::from_secs(120))
 }
 
 fn new_tenant(dir: &Path) -> Emulator {

@@ -2,12 +2,15 @@
 //! `trickle sim` playing the old tenant (and the new one): every check and
 //! every verdict made to pass and made to fail; no secret in any output.
 
+use crate::support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::run::text;
 use trickle_lifecycle::status::Day;
 use trickle_sim::{Faults, Options, Seed, Sim};
 
@@ -98,17 +101,10 @@ fn config(dir: &Path, realm: &str, timeout_ms: u32) -> PathBuf {
     path
 }
 
+/// Runs trickle with nothing inherited from the shell's secrets; fails if
+/// either secret shows in what it prints.
 fn trickle(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
-    command
-        .args(args)
-        .env_remove("TRICKLE_CLIENT_SECRET")
-        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
-        .env_remove("TRICKLE_NEW_CLIENT_SECRET");
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    let output = command.output().expect("trickle runs");
+    let output = support::run::trickle(args, envs, Duration::from_secs(120));
     for stream in [&output.stdout, &output.stderr] {
         let text = String::from_utf8_lossy(stream);
         for secret in [OLD_SECRET, NEW_SECRET] {
@@ -116,14 +112,6 @@ fn trickle(args: &[&str], envs: &[(&str, &str)]) -> Output {
         }
     }
     output
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Runs preflight with --json; the exit code and the checks by id.

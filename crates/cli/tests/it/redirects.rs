@@ -5,15 +5,19 @@
 //! succeed nor hang. And a guard: no non-test source builds an HTTP client
 //! anywhere but `trickle_transfer::http`.
 
+use crate::support;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use support::run::text;
 
 const SECRET: &str = "redirect-test-secret-must-stay-home-4c1e";
 const TOKEN: &str = "redirect-test-token-must-stay-home-77ab";
@@ -171,47 +175,8 @@ fn read_head(stream: &mut TcpStream, pending: &mut Vec<u8>) -> Option<(String, u
 
 /// Runs trickle, killing it (and failing) past the deadline.
 fn trickle(args: &[String], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trickle"));
-    command
-        .args(args)
-        .env_remove("TRICKLE_CLIENT_SECRET")
-        .env_remove("TRICKLE_OLD_CLIENT_SECRET")
-        .env_remove("TRICKLE_NEW_CLIENT_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for var in [
-        "TRICKLE_C2ID_SOURCE_TOKEN",
-        "TRICKLE_C2ID_TARGET_TOKEN",
-        "TRICKLE_BULK_TEST_HALT",
-    ] {
-        command.env_remove(var);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("trickle runs");
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "trickle {args:?} hangs against a redirecting server:\n{}",
-                text(&output)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    support::run::trickle(&args, env, DEADLINE)
 }
 
 /// A command line against the hostile server's URL, and its environment.
