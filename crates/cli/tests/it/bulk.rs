@@ -5,13 +5,14 @@ use crate::support;
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::emulator::Emulator;
 
 const REALM: &str = "Username-Password-Authentication";
 const NEW_CONNECTION: &str = "New-Users";
@@ -200,8 +201,8 @@ fn import_checks_its_arguments_before_any_request() {
 /// `trickle sim`, stopped when dropped (and when this process ends: its
 /// stdin closes).
 struct Sim {
-    child: Child,
-    _stdin: ChildStdin,
+    emulator: Emulator,
+    /// Where `bulk import` is pointed: the emulator, or a proxy before it.
     base: String,
 }
 
@@ -233,49 +234,16 @@ impl Sim {
             .to_string(),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
-            .args(["sim", "--seed", seed.to_str().unwrap(), "--port", "0"])
-            .args(flags)
-            .args(["--exit-on-stdin-close", "--quiet"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("trickle sim listening on ")
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        Sim {
-            child,
-            _stdin: stdin,
-            base,
-        }
+        let seed = seed.to_str().unwrap();
+        let args = [&["sim", "--seed", seed][..], flags].concat();
+        let emulator = Emulator::start("trickle sim", &args);
+        let base = emulator.base.clone();
+        Sim { emulator, base }
     }
 
-    /// `GET /__sim/users` (HTTP/1.0: no chunked answer to decode).
+    /// `GET /__sim/users`, from the emulator itself.
     fn users(&self) -> Vec<Value> {
-        let authority = self.base.strip_prefix("http://").unwrap();
-        let mut stream = TcpStream::connect(authority).unwrap();
-        write!(
-            stream,
-            "GET /__sim/users HTTP/1.0\r\nHost: {authority}\r\n\r\n"
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-            "{head}"
-        );
-        serde_json::from_str(body).unwrap()
+        serde_json::from_value(self.emulator.get_json("/__sim/users")).unwrap()
     }
 
     fn import(&self, plan: &Path, env: &[(&str, &str)], extra: &[&str]) -> Output {
@@ -309,13 +277,6 @@ impl Sim {
             command.env(key, value);
         }
         command
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,12 +1,13 @@
 //! `trickle c2id sim` and `trickle c2id seed` as a user runs them: the
 //! ready line, the example seeds, generated seeds, exit codes, messages.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use crate::support;
+
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::emulator::Emulator;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
 
@@ -21,74 +22,34 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `trickle c2id sim`, stopped when dropped (its stdin closes).
-struct C2idSim {
-    _child: Child,
-    _stdin: ChildStdin,
-    base: String,
+/// `trickle c2id sim` serving `seed`.
+fn start_c2id_sim(seed: &Path) -> Emulator {
+    Emulator::start(
+        "trickle c2id sim",
+        &["c2id", "sim", "--seed", seed.to_str().unwrap()],
+    )
 }
 
-impl C2idSim {
-    fn start(seed: &Path) -> C2idSim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
-            .args([
-                "c2id",
-                "sim",
-                "--seed",
-                seed.to_str().unwrap(),
-                "--port",
-                "0",
-            ])
-            .args(["--exit-on-stdin-close", "--quiet"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("trickle c2id sim listening on http://127.0.0.1:")
-            .map(|port| format!("http://127.0.0.1:{port}"))
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"));
-        C2idSim {
-            _child: child,
-            _stdin: stdin,
-            base,
-        }
-    }
-
-    /// A GET over HTTP/1.0 (so a streamed answer comes unchunked): status line and body.
-    fn get(&self, path: &str) -> (String, String) {
-        let authority = self.base.strip_prefix("http://").unwrap();
-        let mut stream = TcpStream::connect(authority).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        (head.lines().next().unwrap().to_owned(), body.to_owned())
-    }
+/// A GET: status and body.
+fn get(sim: &Emulator, path: &str) -> (u16, String) {
+    sim.request("GET", path, None)
 }
 
 #[test]
 fn the_example_source_serves_its_data_under_its_context_path() {
-    let sim = C2idSim::start(&Path::new(EXAMPLES).join("c2id-source.json"));
-    let (status, splash) = sim.get("/c2id");
-    assert!(status.contains(" 200"), "{status}");
+    let sim = start_c2id_sim(&Path::new(EXAMPLES).join("c2id-source.json"));
+    let (status, splash) = get(&sim, "/c2id");
+    assert_eq!(status, 200);
     assert!(splash.contains("Connect2id Server 12.3"), "{splash}");
-    let (status, body) = sim.get("/__sim/state");
-    assert!(status.contains(" 200"), "{status}");
+    let (status, body) = get(&sim, "/__sim/state");
+    assert_eq!(status, 200);
     let state: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(state["issuer"], format!("{}/c2id", sim.base));
     assert_eq!(state["clients"].as_array().unwrap().len(), 3);
     assert_eq!(state["authorizations"].as_array().unwrap().len(), 4);
     assert_eq!(state["sessions"].as_object().unwrap().len(), 3);
-    let (status, _) = sim.get("/c2id/clients");
-    assert!(status.contains(" 401"), "no token: {status}");
+    let (status, _) = get(&sim, "/c2id/clients");
+    assert_eq!(status, 401, "no token");
 }
 
 #[test]
@@ -115,14 +76,14 @@ fn a_generated_seed_is_written_and_served() {
     assert!(stderr(&result).contains("wrote"), "{}", stderr(&result));
     let seed: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(seed["sessions"].as_object().unwrap().len(), 40);
-    let sim = C2idSim::start(&out);
-    let (_, splash) = sim.get("/");
+    let sim = start_c2id_sim(&out);
+    let (_, splash) = get(&sim, "/");
     assert!(splash.contains("Connect2id Server 9.5"), "{splash}");
-    let (_, body) = sim.get("/__sim/state");
+    let (_, body) = get(&sim, "/__sim/state");
     let state: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(state["authorizations"].as_array().unwrap().len(), 30);
-    let (status, _) = sim.get("/authz-store/rest/v3/authorizations");
-    assert!(status.contains(" 404"), "9.5 has no v3: {status}");
+    let (status, _) = get(&sim, "/authz-store/rest/v3/authorizations");
+    assert_eq!(status, 404, "9.5 has no v3");
 }
 
 #[test]

@@ -3,13 +3,14 @@
 //! live churn from the command line, and seeds whose web API tokens are
 //! said, not silently shared.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use crate::support;
+
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::emulator::Emulator;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
 const EXAMPLE_TOKENS: [&str; 3] = [
@@ -168,61 +169,9 @@ fn seeds_say_whose_tokens_they_carry() {
     assert!(!dir.path().join("y.json").exists(), "nothing written");
 }
 
-/// `trickle c2id sim`, stopped when dropped (its stdin closes).
-struct Sim {
-    _child: Child,
-    _stdin: ChildStdin,
-    authority: String,
-}
-
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
-            .args([
-                "c2id",
-                "sim",
-                "--port",
-                "0",
-                "--exit-on-stdin-close",
-                "--quiet",
-            ])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let authority = line
-            .trim()
-            .strip_prefix("trickle c2id sim listening on http://")
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        Sim {
-            _child: child,
-            _stdin: stdin,
-            authority,
-        }
-    }
-
-    /// A GET over HTTP/1.0 (a streamed answer comes unchunked): the JSON body.
-    fn get(&self, path: &str) -> Value {
-        let mut stream = TcpStream::connect(&self.authority).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.authority
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
-    }
+/// `trickle c2id sim` with `args`.
+fn start_c2id_sim(args: &[&str]) -> Emulator {
+    Emulator::start("trickle c2id sim", &[&["c2id", "sim"][..], args].concat())
 }
 
 #[test]
@@ -230,7 +179,7 @@ fn churn_flags_start_a_live_source() {
     let dir = tempfile::tempdir().unwrap();
     let (_, _) = seed_file(dir.path(), "seed.json", &["--sessions", "300"]);
     let seed = dir.path().join("seed.json");
-    let sim = Sim::start(&[
+    let sim = start_c2id_sim(&[
         "--seed",
         seed.to_str().unwrap(),
         "--churn-logout",
@@ -240,13 +189,13 @@ fn churn_flags_start_a_live_source() {
         "--churn-seed",
         "4",
     ]);
-    let status = sim.get("/__sim/churn");
+    let status = sim.get_json("/__sim/churn");
     assert_eq!(status["rates"]["logout"], 40.0);
     assert_eq!(status["rates"]["add"], 0.5);
     assert_eq!(status["seed"], 4);
     let deadline = Instant::now() + Duration::from_secs(20);
     let logged_out = loop {
-        let done = sim.get("/__sim/churn")["done"]["logged_out"]
+        let done = sim.get_json("/__sim/churn")["done"]["logged_out"]
             .as_u64()
             .unwrap();
         if done >= 5 {
@@ -255,7 +204,7 @@ fn churn_flags_start_a_live_source() {
         assert!(Instant::now() < deadline, "no churn");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let left = sim.get("/__sim/sessions").as_object().unwrap().len() as u64;
+    let left = sim.get_json("/__sim/sessions").as_object().unwrap().len() as u64;
     assert!(
         left <= 300 - logged_out + 1,
         "{left} sessions left after {logged_out} logouts"

@@ -9,77 +9,16 @@
 use crate::support;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::emulator::Emulator;
 
 const NEW_CONNECTION: &str = "New-Users";
 const NEW_CONNECTION_ID: &str = "con_NewUsers0000001";
 const API: &str = "https://legacy.example/api";
-
-/// An emulator child, stopped when dropped (and when stdin closes).
-struct Emulator {
-    child: Child,
-    _stdin: ChildStdin,
-    base: String,
-}
-
-impl Emulator {
-    fn start(name: &str, args: &[&str]) -> Emulator {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trickle"))
-            .args(args)
-            .args(["--port", "0", "--exit-on-stdin-close", "--quiet"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the emulator starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix(&format!("{name} listening on "))
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
-            .to_owned();
-        Emulator {
-            child,
-            _stdin: stdin,
-            base,
-        }
-    }
-
-    /// One HTTP/1.0 request (no chunked answer to decode): status and body.
-    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
-        let authority = self.base.strip_prefix("http://").unwrap();
-        let mut stream = TcpStream::connect(authority).unwrap();
-        let body = body.map(Value::to_string).unwrap_or_default();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned())
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Runs trickle with nothing inherited from the shell's secrets.
 fn trickle(args: &[&str], env: &[(&str, &str)]) -> Output {
