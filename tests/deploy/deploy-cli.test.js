@@ -125,9 +125,11 @@ function assertScriptsArrived(api, out, yaml = false) {
   assert.deepEqual([...connection(api).enabled], [APP.client_id], 'enabled for the application named in the config');
 }
 
-// Two deploys at a time: each is one CPU-bound deploy-cli (it compiles its
-// whole schema, about 1.8 GB and 15 s of CPU) and the suite has two cores;
-// four at once took 128 s and 230 s of CPU against 105 s and 166 s.
+// Two deploys at a time: each is one CPU-bound deploy-cli (V8 parsing the
+// validator ajv generates for deploy-cli's whole schema: ~15 s of CPU and
+// ~1.8 GB) and the suite has two cores. Four at once doubled the memory and
+// the kernel's time for it; alone this file took 102-105 s at two against
+// 115-128 s at four (beside the README's blocks, 140-145 s either way).
 describe('deploy-cli deploys the generated layouts', { concurrency: 2 }, () => {
   it('settings in the dashboard: created, then updated without ever touching the settings or the secrets', async () => {
     const api = await new FakeManagementApi({ clients: [APP] }).start();
