@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use trickle_transfer::{Journal as Lines, JournalError};
 
-use crate::digests::{keep_first, DigestLog, DigestTable, Spill};
+use crate::digests::{DigestLog, DigestTable, Spill};
 use crate::record::{Key, Phase};
 
 /// The journal's file name inside the journal folder.
@@ -210,10 +210,7 @@ impl MigrationJournal {
     /// Opens (or starts) the journal in `dir` for a migration from
     /// `source` to `target` (issuers); refuses one of other servers.
     pub fn open(dir: &Path, source: &str, target: &str) -> Result<Self, MigrationJournalError> {
-        std::fs::create_dir_all(dir).map_err(|source| MigrationJournalError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let path = dir.join(JOURNAL_FILE);
         let mut start = None;
         let mut lines = Lines::open(&path, |entry| {
@@ -227,10 +224,7 @@ impl MigrationJournal {
                     source: source.to_owned(),
                     target: target.to_owned(),
                 })
-                .map_err(|error| MigrationJournalError::Io {
-                    path: path.clone(),
-                    source: error,
-                })?,
+                .map_err(|e| io_error(&path, e))?,
             Some((s, t)) if s == source && t == target => {}
             Some((source_issuer, target_issuer)) => {
                 return Err(MigrationJournalError::OtherServers {
@@ -287,13 +281,9 @@ impl MigrationJournal {
         phase: Phase,
         spill: &Spill,
     ) -> Result<DigestTable, MigrationJournalError> {
-        let io_error = |path: &Path, source| MigrationJournalError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         self.flush().map_err(|e| io_error(self.lines.path(), e))?;
         if self.read_back.is_none() {
-            self.read_back = Some(read_back(self.lines.path(), spill)?);
+            self.read_back = Some(read_back(self.lines.path(), spill, None)?);
         }
         let read_back = self.read_back.as_mut().expect("just read");
         read_back[slot(phase)]
@@ -306,12 +296,22 @@ impl MigrationJournal {
     }
 }
 
-/// Every phase's keys done in the journal at `path`, as digests.
-fn read_back(path: &Path, spill: &Spill) -> Result<[DigestLog; 3], MigrationJournalError> {
-    let io_error = |path: &Path, source| MigrationJournalError::Io {
+/// An I/O error at `path`, as the journal reports it.
+fn io_error(path: &Path, source: std::io::Error) -> MigrationJournalError {
+    MigrationJournalError::Io {
         path: path.to_path_buf(),
         source,
-    };
+    }
+}
+
+/// The keys done in the journal at `path` as digests, a log per phase:
+/// every phase's, or only `wanted`'s (the others left empty). Nothing when
+/// there is no journal.
+fn read_back(
+    path: &Path,
+    spill: &Spill,
+    wanted: Option<Phase>,
+) -> Result<[DigestLog; 3], MigrationJournalError> {
     let log = || DigestLog::new(spill).map_err(|e| io_error(spill.dir(), e));
     let mut logs = [log()?, log()?, log()?];
     let mut failed = None;
@@ -319,9 +319,13 @@ fn read_back(path: &Path, spill: &Spill) -> Result<[DigestLog; 3], MigrationJour
         let Entry::Done { phase, keys } = entry else {
             return;
         };
+        if wanted.is_some_and(|wanted| wanted != phase) || failed.is_some() {
+            return;
+        }
         for key in keys.into_iter().filter_map(|key| key.into_key(phase)) {
-            if failed.is_none() {
-                failed = logs[slot(phase)].push(key.digest()).err();
+            if let Err(error) = logs[slot(phase)].push(key.digest()) {
+                failed = Some(error);
+                return;
             }
         }
     })?;
@@ -379,37 +383,10 @@ pub fn done_set_of(
     phase: Phase,
     spill: &Spill,
 ) -> Result<DigestTable, MigrationJournalError> {
-    let io_error = |source| MigrationJournalError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut builder = spill.builder();
-    let mut failed = None;
-    let found = trickle_transfer::journal::replay(path, |entry: Entry| {
-        let Entry::Done {
-            phase: entry_phase,
-            keys,
-        } = entry
-        else {
-            return;
-        };
-        if entry_phase != phase || failed.is_some() {
-            return;
-        }
-        for key in keys.into_iter().filter_map(|key| key.into_key(phase)) {
-            if let Err(error) = builder.push(key.digest(), 0) {
-                failed = Some(error);
-                return;
-            }
-        }
-    })?;
-    if let Some(error) = failed {
-        return Err(io_error(error));
-    }
-    if !found {
-        return Ok(DigestTable::default());
-    }
-    builder.finish(keep_first).map_err(io_error)
+    let mut logs = read_back(path, spill, Some(phase))?;
+    logs[slot(phase)]
+        .table(spill)
+        .map_err(|e| io_error(spill.dir(), e))
 }
 
 #[cfg(test)]
