@@ -18,14 +18,18 @@ current_start=""
 now() { local t=${EPOCHREALTIME:-$(date +%s)}; echo "${t/,/.}"; }
 suite_start=$(now)
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# `record NAME START`: a row of the table, NAME's time from START to now.
+record() {
+  stage_names+=("$1")
+  stage_seconds+=("$(elapsed "$2" "$(now)")")
+}
 stage() {
   current_stage=$1
   current_start=$(now)
   step "$1"
   shift
   "$@"
-  stage_names+=("$current_stage")
-  stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+  record "$current_stage" "$current_start"
   current_stage=""
 }
 # `beside NAME COMMAND…` starts a stage in the background, its output kept
@@ -55,8 +59,7 @@ join_beside() {
   cat "$beside_log" >&2
   rm -f "$beside_log"
   [ "$status" -eq 0 ] || exit "$status"
-  stage_names+=("$current_stage (beside)")
-  stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+  record "$current_stage (beside)" "$current_start"
   current_stage=""
 }
 print_times() {
@@ -65,12 +68,10 @@ print_times() {
     # A stage failed while one ran beside it: stop that one too.
     pkill -TERM -P "$beside_pid" 2>/dev/null || true
     kill "$beside_pid" 2>/dev/null || true
-    stage_names+=("$beside_name (stopped)")
-    stage_seconds+=("$(elapsed "$beside_start" "$(now)")")
+    record "$beside_name (stopped)" "$beside_start"
   fi
   if [ -n "$current_stage" ]; then
-    stage_names+=("$current_stage (failed)")
-    stage_seconds+=("$(elapsed "$current_start" "$(now)")")
+    record "$current_stage (failed)" "$current_start"
   fi
   printf '\n%-58s %9s\n' "stage" "seconds" >&2
   for i in "${!stage_names[@]}"; do
